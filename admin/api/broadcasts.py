@@ -1,0 +1,82 @@
+"""Broadcasts: draft with preview, confirm, cancel, progress and deliveries."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, status
+
+from admin.api.pages import CursorParam, LimitParam, Page, page_of
+from admin.deps import QueueDep, UowDep, requires
+from broadcast.accounts.permissions import Permission
+from broadcast.accounts.service import Principal
+from broadcast.audiences.preview import AudiencePreview
+from broadcast.broadcasts import service
+from broadcast.broadcasts.service import BroadcastIn, BroadcastOut, DeliveryOut
+
+router = APIRouter(prefix="/broadcasts", tags=["broadcasts"])
+
+Reader = Annotated[Principal, requires(Permission.broadcasts_read)]
+Sender = Annotated[Principal, requires(Permission.broadcasts_send)]
+DeliveryReader = Annotated[Principal, requires(Permission.deliveries_read)]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=BroadcastOut)
+async def create_draft(uow: UowDep, principal: Sender, body: BroadcastIn) -> BroadcastOut:
+    """A draft and its preview: recipients per channel after suppressions and de-duplication."""
+    draft = await service.create_draft(uow.session, principal, body)
+    preview = await service.preview(uow.session, principal, draft)
+    return await service.broadcast_out(uow.session, draft, preview)
+
+
+@router.get("", response_model=Page[BroadcastOut])
+async def list_broadcasts(
+    uow: UowDep, principal: Reader, cursor: CursorParam = 0, limit: LimitParam = 50
+) -> Page[BroadcastOut]:
+    found = await service.list_broadcasts(uow.session, principal, after=cursor, limit=limit)
+    items = [await service.broadcast_out(uow.session, b) for b in found]
+    return page_of(items, [b.id for b in found], limit)
+
+
+@router.get("/{broadcast_id}", response_model=BroadcastOut)
+async def read_broadcast(uow: UowDep, principal: Reader, broadcast_id: int) -> BroadcastOut:
+    found = await service.get_broadcast(uow.session, principal, broadcast_id)
+    return await service.broadcast_out(uow.session, found)
+
+
+@router.get("/{broadcast_id}/preview", response_model=AudiencePreview)
+async def preview(uow: UowDep, principal: Reader, broadcast_id: int) -> AudiencePreview:
+    found = await service.get_broadcast(uow.session, principal, broadcast_id)
+    return await service.preview(uow.session, principal, found)
+
+
+@router.post("/{broadcast_id}/confirm", status_code=status.HTTP_202_ACCEPTED,
+             response_model=BroadcastOut)
+async def confirm(
+    uow: UowDep, principal: Sender, queue: QueueDep, broadcast_id: int
+) -> BroadcastOut:
+    found = await service.get_broadcast(uow.session, principal, broadcast_id)
+    await service.confirm(uow.session, principal, found)
+    uow.after_commit(lambda: queue.enqueue_fanout(broadcast_id, found.priority))
+    return await service.broadcast_out(uow.session, found)
+
+
+@router.post("/{broadcast_id}/cancel", response_model=BroadcastOut)
+async def cancel(uow: UowDep, principal: Sender, broadcast_id: int) -> BroadcastOut:
+    found = await service.get_broadcast(uow.session, principal, broadcast_id)
+    await service.cancel(uow.session, principal, found)
+    return await service.broadcast_out(uow.session, found)
+
+
+@router.get("/{broadcast_id}/deliveries", response_model=Page[DeliveryOut])
+async def list_deliveries(
+    uow: UowDep,
+    principal: DeliveryReader,
+    broadcast_id: int,
+    cursor: CursorParam = 0,
+    limit: LimitParam = 100,
+) -> Page[DeliveryOut]:
+    """Deliveries in id order, addresses masked."""
+    found = await service.get_broadcast(uow.session, principal, broadcast_id)
+    deliveries = await service.list_deliveries(uow.session, found, after=cursor, limit=limit)
+    return page_of(deliveries, [d.id for d in deliveries], limit)

@@ -1,0 +1,82 @@
+"""Organisations and contacts."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, status
+from pydantic import BaseModel
+
+from admin.api.pages import CursorParam, LimitParam, Page, page_of
+from admin.deps import UowDep, requires
+from broadcast.accounts.permissions import Permission
+from broadcast.accounts.service import Principal, audit
+from broadcast.directory import service
+from broadcast.directory.schemas import ContactIn, ContactOut, OrganisationOut
+
+router = APIRouter(tags=["directory"])
+
+Reader = Annotated[Principal, requires(Permission.organisations_read)]
+ContactReader = Annotated[Principal, requires(Permission.contacts_read)]
+ContactWriter = Annotated[Principal, requires(Permission.contacts_write)]
+
+
+class BulkResult(BaseModel):
+    created: int
+    ids: list[int]
+
+
+@router.get("/organisations", response_model=list[OrganisationOut])
+async def organisation_tree(uow: UowDep, principal: Reader) -> list[OrganisationOut]:
+    return await service.organisation_tree(uow.session, principal)
+
+
+@router.get("/organisations/{organisation_id}", response_model=OrganisationOut)
+async def read_organisation(uow: UowDep, principal: Reader, organisation_id: int) -> OrganisationOut:
+    organisation = await service.get_organisation(uow.session, principal, organisation_id)
+    return OrganisationOut.model_validate(organisation, from_attributes=True)
+
+
+@router.post("/contacts", status_code=status.HTTP_201_CREATED, response_model=ContactOut)
+async def create_contact(uow: UowDep, principal: ContactWriter, contact: ContactIn) -> ContactOut:
+    [contact_id] = await service.create_contacts(uow.session, principal, [contact.model_dump()])
+    audit(uow.session, principal, "contacts.create", organisation_id=contact.organisation_id,
+          object_type="contact", object_id=contact_id)
+    return await service.get_contact(uow.session, principal, contact_id)
+
+
+@router.post("/contacts/bulk", status_code=status.HTTP_201_CREATED, response_model=BulkResult)
+async def create_contacts(
+    uow: UowDep,
+    principal: ContactWriter,
+    contacts: Annotated[list[dict[str, Any]], Body(embed=True, max_length=service.MAX_BULK_CONTACTS)],
+) -> BulkResult:
+    """All or nothing: one invalid row refuses the call, with every row's errors reported."""
+    ids = await service.create_contacts(uow.session, principal, contacts)
+    audit(uow.session, principal, "contacts.create", organisation_id=principal.organisation_id,
+          details={"count": len(ids)})
+    return BulkResult(created=len(ids), ids=ids)
+
+
+@router.get("/contacts", response_model=Page[ContactOut])
+async def list_contacts(
+    uow: UowDep,
+    principal: ContactReader,
+    organisation_id: Annotated[int | None, Query()] = None,
+    cursor: CursorParam = 0,
+    limit: LimitParam = 100,
+) -> Page[ContactOut]:
+    contacts = await service.list_contacts(
+        uow.session, principal, organisation_id=organisation_id, after=cursor, limit=limit
+    )
+    audit(uow.session, principal, "contacts.read", organisation_id=organisation_id,
+          details={"rows": len(contacts)})
+    return page_of(contacts, [c.id for c in contacts], limit)
+
+
+@router.get("/contacts/{contact_id}", response_model=ContactOut)
+async def read_contact(uow: UowDep, principal: ContactReader, contact_id: int) -> ContactOut:
+    contact = await service.get_contact(uow.session, principal, contact_id)
+    audit(uow.session, principal, "contacts.read", organisation_id=contact.organisation_id,
+          object_type="contact", object_id=contact_id, details={"rows": 1})
+    return contact

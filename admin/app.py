@@ -1,0 +1,75 @@
+"""The web face: the admin API under /api/v1, public unsubscribe, health, and the demo outbox."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from arq.connections import RedisSettings, create_pool
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from admin import public
+from admin.api import broadcasts, directory, notices
+from admin.deps import locale_of
+from broadcast.db import create_engine, session_factory
+from broadcast.embedded_redis import redis_url_or_embedded
+from broadcast.errors import DomainError, InvalidInput
+from broadcast.jobs import JobQueue
+from broadcast.sandbox.smtp import SmtpSink
+from broadcast.settings import Settings, get_settings
+from broadcast.validation import describe_errors
+
+
+def _error(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
+    body = {"error": {"code": code, "message": message, "details": details}}
+    return JSONResponse(status_code=status, content=body)
+
+
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    return _error(exc.status_code, exc.code, exc.message(locale_of(request)), exc.details)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    locale = locale_of(request)
+    return _error(422, InvalidInput.code, InvalidInput().message(locale),
+                  describe_errors(exc.errors(), locale))
+
+
+def create_app(settings: Settings | None = None, *, outbox: SmtpSink | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        redis_url, embedded = redis_url_or_embedded(settings.redis_url, settings.var_dir)
+        engine = create_engine(settings)
+        redis = await create_pool(RedisSettings.from_dsn(redis_url))
+        app.state.settings = settings
+        app.state.session_factory = session_factory(engine)
+        app.state.queue = JobQueue(redis)
+        try:
+            yield
+        finally:
+            await redis.aclose()
+            await engine.dispose()
+            if embedded is not None:
+                embedded.stop()
+
+    app = FastAPI(
+        title="broadcast",
+        summary="Avis d'incident aux familles et aux personnels, par e-mail, SMS et notification.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    for router in (directory.router, notices.router, broadcasts.router, public.me_router):
+        app.include_router(router, prefix="/api/v1")
+    app.include_router(public.router)
+    if outbox is not None:
+        app.include_router(public.outbox_router(outbox))
+    return app

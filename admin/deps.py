@@ -1,0 +1,81 @@
+"""Request dependencies: the unit of work (one transaction per request) and the principal."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from broadcast.accounts.permissions import Permission
+from broadcast.accounts.service import Principal, authenticate_api_key
+from broadcast.errors import Unauthenticated
+from broadcast.jobs import JobQueue
+from broadcast.settings import Settings
+
+
+@dataclass
+class UnitOfWork:
+    """The request's session; work registered with :meth:`after_commit` runs once it commits
+    (jobs are enqueued only after the rows they need are visible)."""
+
+    session: AsyncSession
+    _after_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    def after_commit(self, work: Callable[[], Awaitable[None]]) -> None:
+        self._after_commit.append(work)
+
+
+async def unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
+    async with request.app.state.session_factory() as session:
+        uow = UnitOfWork(session)
+        try:
+            yield uow
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+    for work in uow._after_commit:
+        await work()
+
+
+UowDep = Annotated[UnitOfWork, Depends(unit_of_work)]
+_bearer = HTTPBearer(auto_error=False, description="Clé d'API : `Authorization: Bearer bc_...`")
+
+
+def requires(permission: Permission) -> Any:
+    """A dependency giving the authenticated principal, refused (403) without ``permission``."""
+
+    async def principal(
+        uow: UowDep,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> Principal:
+        if credentials is None:
+            raise Unauthenticated()
+        found = await authenticate_api_key(uow.session, credentials.credentials)
+        found.require(permission)
+        return found
+
+    principal.permission = permission  # type: ignore[attr-defined]  # read by the route matrix test
+    return Depends(principal)
+
+
+def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_queue(request: Request) -> JobQueue:
+    queue: JobQueue = request.app.state.queue
+    return queue
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+QueueDep = Annotated[JobQueue, Depends(get_queue)]
+
+
+def locale_of(request: Request) -> str:
+    return "en" if request.headers.get("accept-language", "").lower().startswith("en") else "fr"

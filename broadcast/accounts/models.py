@@ -1,0 +1,56 @@
+"""Operators, their API keys, and the audit log."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Field, SQLModel
+
+from broadcast.dbtypes import timestamp_field, Json, UtcDateTime
+
+
+class Role(enum.StrEnum):
+    platform_admin = "platform_admin"
+    academie_officer = "academie_officer"
+    head_teacher = "head_teacher"
+    viewer = "viewer"
+
+
+class Operator(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=320, unique=True)
+    display_name: str = Field(max_length=200)
+    role: str = Field(max_length=32)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    password_hash: str | None = Field(default=None, max_length=255)
+    active: bool = True
+    created_at: datetime = timestamp_field()
+
+
+class ApiKey(SQLModel, table=True):
+    __tablename__ = "api_key"
+
+    id: int | None = Field(default=None, primary_key=True)
+    operator_id: int = Field(foreign_key="operator.id", index=True)
+    name: str = Field(max_length=100)
+    prefix: str = Field(max_length=32, unique=True)
+    key_hash: str = Field(max_length=64)
+    created_at: datetime = timestamp_field()
+    last_used_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class AuditEvent(SQLModel, table=True):
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = timestamp_field(index=True)
+    operator_id: int | None = Field(default=None, foreign_key="operator.id")
+    api_key_id: int | None = Field(default=None, foreign_key="api_key.id")
+    action: str = Field(max_length=64)
+    organisation_id: int | None = Field(default=None, foreign_key="organisation.id", index=True)
+    object_type: str | None = Field(default=None, max_length=32)
+    object_id: int | None = None
+    details: dict[str, Any] = Field(default_factory=dict, sa_type=Json)

@@ -1,0 +1,156 @@
+"""Fan-out: turn a queued broadcast's audience into delivery rows and dispatch jobs.
+
+The audience is walked by contact point id in chunks (keyset paging). Each chunk is one
+transaction that inserts its deliveries with ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``
+(RULES D1: a re-planned chunk inserts nothing) and moves ``fanout_cursor`` forward. Dispatch
+jobs are enqueued after that commit, from ``dispatch_cursor``; a crash anywhere resumes from the
+two cursors and plans nothing twice (D3).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from broadcast.audiences.criteria import AudienceCriteria, matching_points
+from broadcast.broadcasts.models import Broadcast, BroadcastStatus
+from broadcast.db import SessionFactory, transaction
+from broadcast.dbtypes import UtcDateTime
+from broadcast.deliveries.ledger import complete_if_done
+from broadcast.deliveries.models import Delivery, DeliveryStatus
+from broadcast.directory.models import ContactPoint, Organisation
+from broadcast.jobs import DispatchBatch, JobQueue
+from broadcast.sqlutil import insert_ignoring_conflicts
+from broadcast.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+ENQUEUE_PAGE = 5000
+ACTIVE = (BroadcastStatus.queued, BroadcastStatus.sending)
+
+
+@dataclass(frozen=True, slots=True)
+class PlannerSettings:
+    chunk_size: int
+    batch_size: int
+
+
+async def run_fanout(
+    factory: SessionFactory, queue: JobQueue, settings: PlannerSettings, broadcast_id: int
+) -> None:
+    """Plan every chunk of the broadcast's audience, then hand the deliveries to dispatch."""
+    while await _plan_one_chunk(factory, broadcast_id, settings.chunk_size):
+        await enqueue_pending_batches(factory, queue, broadcast_id, settings.batch_size)
+    await enqueue_pending_batches(factory, queue, broadcast_id, settings.batch_size)
+    async with transaction(factory) as session:
+        await complete_if_done(session, broadcast_id)
+
+
+async def _plan_one_chunk(factory: SessionFactory, broadcast_id: int, chunk_size: int) -> bool:
+    """Plan the next chunk; False once the audience is exhausted or the broadcast stopped."""
+    async with transaction(factory) as session:
+        broadcast = await session.get(Broadcast, broadcast_id, with_for_update=True)
+        if broadcast is None or broadcast.status not in ACTIVE or broadcast.fanout_done:
+            return False
+        broadcast.status = BroadcastStatus.sending
+        planned = await plan_chunk(session, broadcast, chunk_size)
+        log.info("broadcast %s: planned %s deliveries", broadcast_id, planned)
+        return not broadcast.fanout_done
+
+
+async def _audience(session: AsyncSession, broadcast: Broadcast) -> tuple[list[str], AudienceCriteria]:
+    criteria = AudienceCriteria.model_validate(broadcast.audience)
+    paths = (
+        await session.execute(
+            select(Organisation.path).where(Organisation.id.in_(criteria.organisation_ids))  # type: ignore[union-attr]
+        )
+    ).scalars().all()
+    return list(paths), criteria
+
+
+async def plan_chunk(session: AsyncSession, broadcast: Broadcast, chunk_size: int) -> int:
+    """Insert the deliveries of the next chunk of contact points and advance the cursor."""
+    paths, criteria = await _audience(session, broadcast)
+    points = matching_points(criteria, paths, broadcast.channels, unsuppressed=True).where(
+        ContactPoint.id > broadcast.fanout_cursor  # type: ignore[operator]
+    )
+    chunk = points.order_by(ContactPoint.id).limit(chunk_size).subquery()  # type: ignore[arg-type]
+    bound = await session.scalar(select(func.max(chunk.c.id)))
+    if bound is None:
+        broadcast.fanout_done = True
+        return 0
+    rows = points.where(ContactPoint.id <= bound).subquery()  # type: ignore[operator]
+    now = utcnow()
+    source = select(
+        literal(broadcast.id), rows.c.channel, rows.c.address, rows.c.contact_id, rows.c.locale,
+        literal(DeliveryStatus.queued.value), literal(0), literal(now, UtcDateTime()), literal(now, UtcDateTime()),
+    ).order_by(rows.c.id)
+    columns = ["broadcast_id", "channel", "address", "contact_id", "locale", "status",
+               "attempts", "created_at", "updated_at"]
+    result = await session.execute(
+        insert_ignoring_conflicts(session, Delivery).from_select(columns, source)
+    )
+    broadcast.fanout_cursor = bound
+    return max(getattr(result, "rowcount", 0), 0)
+
+
+def group_into_batches(
+    broadcast_id: int, rows: Iterable[tuple[int, str]], batch_size: int
+) -> list[DispatchBatch]:
+    """Split (delivery id, channel) rows, in id order, into per-channel batches of ids."""
+    open_batches: dict[str, list[int]] = {}
+    batches: list[DispatchBatch] = []
+    for delivery_id, channel in rows:
+        ids = open_batches.setdefault(channel, [])
+        ids.append(delivery_id)
+        if len(ids) == batch_size:
+            batches.append(DispatchBatch(broadcast_id, channel, ids[0], ids[-1]))
+            open_batches[channel] = []
+    batches.extend(
+        DispatchBatch(broadcast_id, channel, ids[0], ids[-1])
+        for channel, ids in open_batches.items()
+        if ids
+    )
+    return batches
+
+
+async def enqueue_pending_batches(
+    factory: SessionFactory, queue: JobQueue, broadcast_id: int, batch_size: int
+) -> int:
+    """Enqueue dispatch jobs for deliveries past ``dispatch_cursor``; returns how many jobs."""
+    enqueued = 0
+    while True:
+        async with transaction(factory) as session:
+            broadcast = await session.get(Broadcast, broadcast_id)
+            if broadcast is None or broadcast.status not in ACTIVE:
+                return enqueued
+            rows = await _undispatched(session, broadcast, ENQUEUE_PAGE)
+        if not rows:
+            return enqueued
+        for batch in group_into_batches(broadcast_id, rows, batch_size):
+            await queue.enqueue_dispatch(batch, broadcast.priority)
+            enqueued += 1
+        async with transaction(factory) as session:
+            await _advance_dispatch_cursor(session, broadcast_id, rows[-1][0])
+
+
+async def _undispatched(
+    session: AsyncSession, broadcast: Broadcast, limit: int
+) -> Sequence[tuple[int, str]]:
+    rows = await session.execute(
+        select(Delivery.id, Delivery.channel)
+        .where(Delivery.broadcast_id == broadcast.id, Delivery.id > broadcast.dispatch_cursor)  # type: ignore[arg-type,operator]
+        .order_by(Delivery.id)  # type: ignore[arg-type]
+        .limit(limit)
+    )
+    return [(int(delivery_id), str(channel)) for delivery_id, channel in rows.all()]
+
+
+async def _advance_dispatch_cursor(session: AsyncSession, broadcast_id: int, cursor: int) -> None:
+    broadcast = await session.get(Broadcast, broadcast_id, with_for_update=True)
+    if broadcast is not None and cursor > broadcast.dispatch_cursor:
+        broadcast.dispatch_cursor = cursor

@@ -1,0 +1,193 @@
+"""Broadcasts: draft with preview, confirm, cancel, progress. Services never commit.
+
+Confirm moves the broadcast to ``queued`` inside the caller's transaction; the caller enqueues
+the fan-out job (:meth:`broadcast.jobs.JobQueue.enqueue_fanout`) only after that commit.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from broadcast.accounts.service import Principal, audit
+from broadcast.audiences.criteria import AudienceCriteria, subtree_paths
+from broadcast.audiences.preview import AudiencePreview, preview_audience
+from broadcast.broadcasts.models import Broadcast, BroadcastStatus, Priority
+from broadcast.channels.base import ChannelName
+from broadcast.deliveries.models import Delivery, DeliveryStatus
+from broadcast.directory.models import Organisation
+from broadcast.errors import Conflict, NotFound
+from broadcast.masking import mask_address
+from broadcast.notices.models import Notice
+from broadcast.notices.service import get_notice, get_update
+from broadcast.timeutil import utcnow
+
+
+class BroadcastIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    notice_id: int
+    update_id: int | None = None
+    audience: AudienceCriteria
+    channels: list[ChannelName] = Field(min_length=1, max_length=3)
+    priority: Priority = Priority.normal
+
+
+class BroadcastOut(BaseModel):
+    id: int
+    notice_id: int
+    update_id: int
+    organisation_id: int
+    audience: dict[str, Any]
+    channels: list[str]
+    priority: str
+    status: str
+    created_at: datetime
+    queued_at: datetime | None
+    completed_at: datetime | None
+    cancelled_at: datetime | None
+    counters: dict[str, dict[str, int]] = Field(default_factory=dict)
+    preview: AudiencePreview | None = None
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    channel: str
+    address: str
+    status: str
+    attempts: int
+    error: str | None
+    updated_at: datetime
+
+
+async def create_draft(session: AsyncSession, principal: Principal, data: BroadcastIn) -> Broadcast:
+    notice = await get_notice(session, principal, data.notice_id)
+    update_row = await get_update(session, notice, data.update_id)
+    await _audience_paths(session, principal, notice, data.audience)
+    channels = list(dict.fromkeys(c.value for c in data.channels))
+    broadcast = Broadcast(
+        notice_id=notice.id, update_id=update_row.id, organisation_id=notice.organisation_id,
+        audience=data.audience.model_dump(mode="json"), channels=channels,
+        priority=data.priority, created_by_id=principal.operator_id,
+    )
+    session.add(broadcast)
+    await session.flush()
+    return broadcast
+
+
+async def _audience_paths(
+    session: AsyncSession, principal: Principal, notice: Notice, criteria: AudienceCriteria
+) -> list[str]:
+    notice_org = await session.get(Organisation, notice.organisation_id)
+    assert notice_org is not None
+    return await subtree_paths(session, principal, criteria, within=notice_org.path)
+
+
+async def preview(session: AsyncSession, principal: Principal, broadcast: Broadcast) -> AudiencePreview:
+    notice = await get_notice(session, principal, broadcast.notice_id)
+    criteria = AudienceCriteria.model_validate(broadcast.audience)
+    paths = await _audience_paths(session, principal, notice, criteria)
+    return await preview_audience(session, criteria, paths, broadcast.channels)
+
+
+async def get_broadcast(session: AsyncSession, principal: Principal, broadcast_id: int) -> Broadcast:
+    broadcast = await session.get(Broadcast, broadcast_id)
+    if broadcast is None:
+        raise NotFound("Diffusion introuvable.", "Broadcast not found.")
+    principal.ensure_covers(await session.get(Organisation, broadcast.organisation_id))
+    return broadcast
+
+
+async def list_broadcasts(
+    session: AsyncSession, principal: Principal, *, after: int = 0, limit: int = 50
+) -> list[Broadcast]:
+    rows = await session.execute(
+        select(Broadcast)
+        .join(Organisation, Organisation.id == Broadcast.organisation_id)  # type: ignore[arg-type]
+        .where(Organisation.path.startswith(principal.scope_path), Broadcast.id > after)  # type: ignore[attr-defined,operator]
+        .order_by(Broadcast.id)  # type: ignore[arg-type]
+        .limit(limit)
+    )
+    return list(rows.scalars())
+
+
+async def confirm(session: AsyncSession, principal: Principal, broadcast: Broadcast) -> Broadcast:
+    if broadcast.status != BroadcastStatus.draft:
+        raise Conflict(
+            f"Cette diffusion est déjà « {broadcast.status} » : seul un brouillon se confirme.",
+            f"This broadcast is already {broadcast.status}: only a draft can be confirmed.",
+        )
+    broadcast.status = BroadcastStatus.queued
+    broadcast.queued_at = utcnow()
+    audit(session, principal, "broadcast.send", organisation_id=broadcast.organisation_id,
+          object_type="broadcast", object_id=broadcast.id,
+          details={"channels": broadcast.channels, "priority": broadcast.priority})
+    return broadcast
+
+
+async def cancel(session: AsyncSession, principal: Principal, broadcast: Broadcast) -> Broadcast:
+    """Stop a broadcast: deliveries not yet handed to a provider are cancelled."""
+    if broadcast.status in (BroadcastStatus.completed, BroadcastStatus.cancelled):
+        raise Conflict(
+            f"Cette diffusion est déjà « {broadcast.status} ».",
+            f"This broadcast is already {broadcast.status}.",
+        )
+    broadcast.status = BroadcastStatus.cancelled
+    broadcast.cancelled_at = utcnow()
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.broadcast_id == broadcast.id, Delivery.status == DeliveryStatus.queued)  # type: ignore[arg-type]
+        .values(status=DeliveryStatus.cancelled, updated_at=utcnow())
+    )
+    audit(session, principal, "broadcast.cancel", organisation_id=broadcast.organisation_id,
+          object_type="broadcast", object_id=broadcast.id)
+    return broadcast
+
+
+async def counters(session: AsyncSession, broadcast_id: int) -> dict[str, dict[str, int]]:
+    """``{"email": {"queued": 0, "sending": 0, "sent": 12, ...}, ...}``, live."""
+    rows = await session.execute(
+        select(Delivery.channel, Delivery.status, func.count())
+        .where(Delivery.broadcast_id == broadcast_id)
+        .group_by(Delivery.channel, Delivery.status)
+    )
+    result: dict[str, dict[str, int]] = {}
+    for channel, status, count in rows.all():
+        result.setdefault(channel, dict.fromkeys(DeliveryStatus, 0))[status] = count
+    return result
+
+
+async def broadcast_out(
+    session: AsyncSession, broadcast: Broadcast, preview: AudiencePreview | None = None
+) -> BroadcastOut:
+    out = BroadcastOut.model_validate(broadcast, from_attributes=True)
+    out.counters = await counters(session, _id(broadcast))
+    out.preview = preview
+    return out
+
+
+async def list_deliveries(
+    session: AsyncSession, broadcast: Broadcast, *, after: int = 0, limit: int = 100
+) -> list[DeliveryOut]:
+    rows = await session.execute(
+        select(Delivery)
+        .where(Delivery.broadcast_id == broadcast.id, Delivery.id > after)  # type: ignore[arg-type,operator]
+        .order_by(Delivery.id)  # type: ignore[arg-type]
+        .limit(limit)
+    )
+    return [
+        DeliveryOut(
+            id=d.id or 0, channel=d.channel, address=mask_address(d.channel, d.address),
+            status=d.status, attempts=d.attempts, error=d.error, updated_at=d.updated_at,
+        )
+        for d in rows.scalars()
+    ]
+
+
+def _id(broadcast: Broadcast) -> int:
+    assert broadcast.id is not None
+    return broadcast.id

@@ -1,0 +1,97 @@
+"""The one interface every channel implements, and the result shape every send returns.
+
+A channel renders a message once per (template, locale) with :meth:`Channel.prepare`, then
+personalises it cheaply per recipient inside :meth:`Channel.send`. Every failure comes back as a
+:class:`SendResult` classified ``transient`` (retry with backoff) or ``permanent`` (mark failed,
+suppress the address where that is the rule); nothing is raised for a single recipient.
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from broadcast.settings import RateLimit
+
+
+class ChannelName(enum.StrEnum):
+    email = "email"
+    sms = "sms"
+    push = "push"
+
+
+class Outcome(enum.StrEnum):
+    sent = "sent"
+    transient = "transient"
+    permanent = "permanent"
+
+
+@dataclass(frozen=True, slots=True)
+class MessageContent:
+    """What a broadcast says, independent of channel and recipient."""
+
+    notice_id: int
+    notice_title: str
+    notice_status: str
+    update_message: str
+    organisation_name: str
+    urgent: bool
+    public_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    delivery_id: int
+    address: str
+    locale: str
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    delivery_id: int
+    outcome: Outcome
+    provider_message_id: str | None = None
+    error: str | None = None
+    suppress: bool = False
+    """True when the address must not be written to again (hard bounce, invalid number...)."""
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A message rendered once for one locale; channels keep what they need in ``parts``."""
+
+    locale: str
+    parts: dict[str, Any] = field(default_factory=dict)
+
+
+class Channel(ABC):
+    """A delivery channel: one per transport, each with its provider accounts and limits."""
+
+    name: ClassVar[ChannelName]
+
+    @abstractmethod
+    async def start(self) -> None:
+        """Open long-lived provider connections (called once per worker)."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Close what :meth:`start` opened."""
+
+    @abstractmethod
+    def prepare(self, content: MessageContent, locale: str) -> Prepared:
+        """Render ``content`` for ``locale``; called once per batch and locale."""
+
+    @abstractmethod
+    async def send(self, prepared: Prepared, recipient: Recipient) -> SendResult:
+        """Send one personalised message; never raises for a provider failure."""
+
+    @property
+    @abstractmethod
+    def concurrency(self) -> int:
+        """How many sends may be in flight at once from one worker."""
+
+    @abstractmethod
+    def rate_limits(self) -> list[tuple[str, RateLimit]]:
+        """Buckets (key, limit) a send takes a token from: the channel's and the account's."""

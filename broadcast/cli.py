@@ -1,0 +1,173 @@
+"""The ``broadcast`` command: demo, serve, worker, migrate, create-operator, create-api-key."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import logging
+import os
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+
+from sqlalchemy import select
+
+from broadcast.accounts.models import Operator, Role
+from broadcast.accounts.service import audit, create_api_key, create_operator, revoke_api_key
+from broadcast.db import create_engine, session_factory, transaction
+from broadcast.directory.models import Organisation
+from broadcast.embedded_redis import redis_url_or_embedded
+from broadcast.errors import DomainError
+from broadcast.migrations import upgrade
+from broadcast.settings import Settings, get_settings
+
+log = logging.getLogger("broadcast")
+AsyncCommand = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
+
+
+async def _in_transaction(settings: Settings, work: Callable[[Any], Coroutine[Any, Any, Any]]) -> Any:
+    engine = create_engine(settings)
+    try:
+        async with transaction(session_factory(engine)) as session:
+            return await work(session)
+    finally:
+        await engine.dispose()
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    upgrade(settings.database_url)
+    print("Base de données à jour.")
+    return 0
+
+
+async def cmd_create_operator(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(session: Any) -> Operator:
+        organisation = await session.scalar(select(Organisation).where(Organisation.code == args.organisation))
+        if organisation is None:
+            raise DomainError(f"Organisation inconnue : {args.organisation}.")
+        operator = await create_operator(
+            session, email=args.email, display_name=args.name, role=Role(args.role),
+            organisation=organisation, password=args.password,
+        )
+        audit(session, None, "operator.create", organisation_id=organisation.id,
+              object_type="operator", object_id=operator.id, details={"role": args.role})
+        return operator
+
+    operator = await _in_transaction(settings, work)
+    print(f"Opérateur {operator.id} créé ({operator.role}).")
+    return 0
+
+
+async def cmd_create_api_key(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(session: Any) -> str:
+        operator = await session.scalar(select(Operator).where(Operator.email == args.email.lower()))
+        if operator is None:
+            raise DomainError(f"Opérateur inconnu : {args.email}.")
+        key, plaintext = await create_api_key(session, operator, args.name)
+        audit(session, None, "api_key.create", organisation_id=operator.organisation_id,
+              object_type="api_key", object_id=key.id, details={"prefix": key.prefix})
+        return plaintext
+
+    plaintext = await _in_transaction(settings, work)
+    print("Clé d'API (affichée une seule fois, conservez-la) :")
+    print(plaintext)
+    return 0
+
+
+async def cmd_revoke_api_key(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(session: Any) -> None:
+        key = await revoke_api_key(session, args.prefix)
+        audit(session, None, "api_key.revoke", object_type="api_key", object_id=key.id)
+
+    await _in_transaction(settings, work)
+    print(f"Clé {args.prefix} révoquée.")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    uvicorn.run("admin.app:create_app", factory=True, host=args.host, port=args.port,
+                workers=args.workers, proxy_headers=True)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    redis_url, embedded = redis_url_or_embedded(settings.redis_url, settings.var_dir)
+    worker_main = importlib.import_module("workers.main")
+    queues = [f"broadcast:queue:{q}" for q in args.queues.split(",")]
+    try:
+        asyncio.run(worker_main.run_workers(settings, redis_url, queues, burst=args.burst))
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    upgrade(settings.database_url)
+    demo_main = importlib.import_module("broadcast.demo_runner")
+    return int(asyncio.run(demo_main.run_demo(settings, host=args.host, port=args.port)))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="broadcast", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("migrate", help="apply the database migrations")
+    demo = sub.add_parser("demo", help="run everything on embedded defaults with a demo académie")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+    serve = sub.add_parser("serve", help="run the API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    worker = sub.add_parser("worker", help="run a worker (urgent and bulk queues)")
+    worker.add_argument("--queues", default="urgent,bulk")
+    worker.add_argument("--burst", action="store_true", help="stop once the queues are empty")
+    op = sub.add_parser("create-operator", help="create an operator")
+    op.add_argument("--email", required=True)
+    op.add_argument("--name", required=True)
+    op.add_argument("--role", required=True, choices=[r.value for r in Role])
+    op.add_argument("--organisation", required=True, help="organisation code (UAI for a school)")
+    op.add_argument("--password")
+    key = sub.add_parser("create-api-key", help="create an API key for an operator (shown once)")
+    key.add_argument("--email", required=True)
+    key.add_argument("--name", default="api")
+    revoke = sub.add_parser("revoke-api-key", help="revoke an API key by its visible prefix")
+    revoke.add_argument("prefix")
+    return parser
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int] | AsyncCommand] = {
+    "migrate": cmd_migrate,
+    "serve": cmd_serve,
+    "worker": cmd_worker,
+    "demo": cmd_demo,
+    "create-operator": cmd_create_operator,
+    "create-api-key": cmd_create_api_key,
+    "revoke-api-key": cmd_revoke_api_key,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=os.environ.get("BROADCAST_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = _parser().parse_args(argv)
+    try:
+        settings = get_settings()
+        command = COMMANDS[args.command]
+        result = command(args, settings)
+        if asyncio.iscoroutine(result):
+            result = asyncio.run(result)
+        return int(result)
+    except DomainError as exc:
+        print(f"Erreur : {exc.message_fr}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"Erreur de configuration : {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,158 @@
+"""Dispatch one batch of deliveries through its channel, under the shared rate limiter.
+
+The batch is sent in groups: each group is claimed (``sending``) in one transaction, sent
+concurrently through the channel's pooled client, and its results recorded in one statement.
+Transient failures go back to ``queued`` and the whole batch asks to run again later
+(:class:`RetryLater`, with exponential backoff and jitter) until the broadcast's retry deadline,
+after which they fail. A re-run re-reads the ledger and sends only what is still open (D3).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from broadcast.broadcasts.models import Broadcast, BroadcastStatus, Priority
+from broadcast.channels.base import Channel, MessageContent, Prepared, Recipient, SendResult
+from broadcast.db import SessionFactory, transaction
+from broadcast.deliveries.ledger import PendingDelivery, claim, complete_if_done, record_results
+from broadcast.deliveries.models import OPEN_STATUSES, Delivery
+from broadcast.directory.models import Organisation
+from broadcast.jobs import DispatchBatch
+from broadcast.notices.models import Notice, NoticeUpdate
+from broadcast.ratelimit import RateLimiter
+from broadcast.timeutil import as_utc, utcnow
+
+log = logging.getLogger(__name__)
+
+GROUP_SIZE = 50
+
+
+class RetryLater(Exception):  # noqa: N818 - it is an instruction, not an error
+    def __init__(self, delay_s: float, pending: int) -> None:
+        super().__init__(f"{pending} deliveries to retry in {delay_s:.1f} s")
+        self.delay_s = delay_s
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    base_delay_s: float
+    max_delay_s: float
+    deadline_s: float
+
+    def delay(self, attempt: int) -> float:
+        """Exponential backoff with jitter: half to all of base * 2^(attempt-1), capped."""
+        ceiling = min(self.max_delay_s, self.base_delay_s * 2 ** max(attempt - 1, 0))
+        return ceiling * random.uniform(0.5, 1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Dispatcher:
+    factory: SessionFactory
+    channels: Mapping[str, Channel]
+    limiter: RateLimiter
+    retry: RetryPolicy
+
+    async def run(self, batch: DispatchBatch, attempt: int = 1) -> None:
+        """Send what is still open in ``batch``; raise RetryLater when some must be retried."""
+        async with transaction(self.factory) as session:
+            loaded = await _load(session, batch)
+        if loaded is None:
+            return
+        broadcast, content, pending_ids = loaded
+        past_deadline = utcnow() > as_utc(broadcast.queued_at or utcnow()) + timedelta(
+            seconds=self.retry.deadline_s
+        )
+        retries = 0
+        for start in range(0, len(pending_ids), GROUP_SIZE):
+            group = pending_ids[start : start + GROUP_SIZE]
+            sent = await self._send_group(batch, content, group, past_deadline)
+            if sent is None:
+                break  # cancelled
+            retries += sent
+        async with transaction(self.factory) as session:
+            await complete_if_done(session, batch.broadcast_id)
+        if retries:
+            raise RetryLater(self.retry.delay(attempt), retries)
+
+    async def _send_group(
+        self, batch: DispatchBatch, content: MessageContent, ids: Sequence[int],
+        past_deadline: bool,
+    ) -> int | None:
+        async with transaction(self.factory) as session:
+            claimed = await claim(session, batch.broadcast_id, ids)
+        if not claimed:
+            return None if await self._cancelled(batch.broadcast_id) else 0
+        channel = self.channels[batch.channel]
+        results = await self._send_all(channel, content, claimed)
+        async with transaction(self.factory) as session:
+            return await record_results(
+                session, batch.channel, results, {d.id: d.address for d in claimed},
+                past_deadline=past_deadline,
+            )
+
+    async def _send_all(
+        self, channel: Channel, content: MessageContent, claimed: Sequence[PendingDelivery]
+    ) -> list[SendResult]:
+        prepared: dict[str, Prepared] = {}
+        for delivery in claimed:
+            if delivery.locale not in prepared:
+                prepared[delivery.locale] = channel.prepare(content, delivery.locale)
+        buckets = channel.rate_limits()
+
+        async def send_one(delivery: PendingDelivery) -> SendResult:
+            await self.limiter.acquire(buckets)
+            recipient = Recipient(delivery.id, delivery.address, delivery.locale)
+            return await channel.send(prepared[delivery.locale], recipient)
+
+        return list(await asyncio.gather(*(send_one(d) for d in claimed)))
+
+    async def _cancelled(self, broadcast_id: int) -> bool:
+        async with transaction(self.factory) as session:
+            status = await session.scalar(select(Broadcast.status).where(Broadcast.id == broadcast_id))
+        return status != BroadcastStatus.sending
+
+
+async def _load(
+    session: AsyncSession, batch: DispatchBatch
+) -> tuple[Broadcast, MessageContent, list[int]] | None:
+    broadcast = await session.get(Broadcast, batch.broadcast_id)
+    if broadcast is None or broadcast.status != BroadcastStatus.sending:
+        return None
+    ids = (
+        await session.execute(
+            select(Delivery.id)
+            .where(
+                Delivery.broadcast_id == batch.broadcast_id,
+                Delivery.channel == batch.channel,
+                Delivery.id.between(batch.first_id, batch.last_id),  # type: ignore[union-attr]
+                Delivery.status.in_(OPEN_STATUSES),  # type: ignore[attr-defined]
+            )
+            .order_by(Delivery.id)  # type: ignore[arg-type]
+        )
+    ).scalars().all()
+    if not ids:
+        return None
+    return broadcast, await message_content(session, broadcast), [int(i) for i in ids if i]
+
+
+async def message_content(session: AsyncSession, broadcast: Broadcast) -> MessageContent:
+    notice = await session.get(Notice, broadcast.notice_id)
+    update_row = await session.get(NoticeUpdate, broadcast.update_id)
+    organisation = await session.get(Organisation, broadcast.organisation_id)
+    assert notice is not None and update_row is not None and organisation is not None
+    return MessageContent(
+        notice_id=notice.id or 0,
+        notice_title=notice.title,
+        notice_status=update_row.status,
+        update_message=update_row.message,
+        organisation_name=organisation.name,
+        urgent=broadcast.priority == Priority.urgent,
+    )

@@ -1,0 +1,118 @@
+"""Writes to the delivery ledger: claim before sending, record results in bulk, complete.
+
+Statuses only move forward for provider news (RULES D5); the one way back is a transient
+failure, which returns a delivery from ``sending`` to ``queued`` for the next try.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from broadcast.broadcasts.models import Broadcast, BroadcastStatus
+from broadcast.channels.base import Outcome, SendResult
+from broadcast.deliveries.models import OPEN_STATUSES, Delivery, DeliveryStatus
+from broadcast.directory.service import suppress_many
+from broadcast.timeutil import utcnow
+
+_table = Delivery.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class PendingDelivery:
+    id: int
+    address: str
+    locale: str
+
+
+async def claim(session: AsyncSession, broadcast_id: int, ids: Sequence[int]) -> list[PendingDelivery]:
+    """Mark open deliveries ``sending`` before the provider is called (D5); returns those
+    claimed. Nothing is claimed once the broadcast is cancelled."""
+    if not ids:
+        return []
+    active = select(Broadcast.id).where(
+        Broadcast.id == broadcast_id,
+        Broadcast.status == BroadcastStatus.sending,
+    ).exists()
+    result = await session.execute(
+        update(_table)
+        .where(_table.c.id.in_(ids), _table.c.status.in_(OPEN_STATUSES), active)
+        .values(status=DeliveryStatus.sending, attempts=_table.c.attempts + 1, updated_at=utcnow())
+        .returning(_table.c.id, _table.c.address, _table.c.locale)
+    )
+    return sorted(PendingDelivery(*row) for row in result.all())
+
+
+_RECORD = (
+    update(_table)
+    .where(_table.c.id == bindparam("delivery_id"), _table.c.status == DeliveryStatus.sending)
+    .values(
+        status=bindparam("new_status"),
+        provider_message_id=bindparam("message_id"),
+        error=bindparam("error_text"),
+        updated_at=bindparam("now"),
+    )
+)
+
+
+def _new_status(result: SendResult, past_deadline: bool) -> DeliveryStatus:
+    if result.outcome == Outcome.sent:
+        return DeliveryStatus.sent
+    if result.outcome == Outcome.transient and not past_deadline:
+        return DeliveryStatus.queued
+    return DeliveryStatus.failed
+
+
+async def record_results(
+    session: AsyncSession,
+    channel: str,
+    results: Sequence[SendResult],
+    addresses: dict[int, str],
+    *,
+    past_deadline: bool,
+) -> int:
+    """Write every result in one statement; suppress what must be; return how many will be
+    retried."""
+    if not results:
+        return 0
+    now = utcnow()
+    params = [
+        {
+            "delivery_id": r.delivery_id,
+            "new_status": _new_status(r, past_deadline).value,
+            "message_id": r.provider_message_id,
+            "error_text": (r.error or "")[:200] or None,
+            "now": now,
+        }
+        for r in results
+    ]
+    await session.execute(_RECORD, params)
+    await suppress_many(
+        session,
+        [(channel, addresses[r.delivery_id]) for r in results if r.suppress],
+        reason="provider_rejected",
+    )
+    return sum(1 for p in params if p["new_status"] == DeliveryStatus.queued)
+
+
+async def complete_if_done(session: AsyncSession, broadcast_id: int) -> bool:
+    """Move a fully planned broadcast with no open delivery to ``completed``, once."""
+    still_open = (
+        select(Delivery.id)
+        .where(Delivery.broadcast_id == broadcast_id, Delivery.status.in_(OPEN_STATUSES))  # type: ignore[attr-defined]
+        .exists()
+    )
+    result = await session.execute(
+        update(Broadcast)
+        .where(
+            Broadcast.id == broadcast_id,  # type: ignore[arg-type]
+            Broadcast.status == BroadcastStatus.sending,  # type: ignore[arg-type]
+            Broadcast.fanout_done.is_(True),  # type: ignore[attr-defined]
+            ~still_open,
+        )
+        .values(status=BroadcastStatus.completed, completed_at=utcnow())
+    )
+    return bool(getattr(result, "rowcount", 0))

@@ -1,0 +1,91 @@
+"""Organisations, contacts, their addresses, and the addresses that must not be written to."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Column, ForeignKey, Index, Integer, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from broadcast.dbtypes import timestamp_field, UtcDateTime
+
+
+class OrganisationKind(enum.StrEnum):
+    region_academique = "region_academique"
+    academie = "academie"
+    departement = "departement"
+    etablissement = "etablissement"
+
+
+class ContactRole(enum.StrEnum):
+    guardian = "guardian"
+    pupil = "pupil"
+    teacher = "teacher"
+    staff = "staff"
+    head = "head"
+
+
+class Organisation(SQLModel, table=True):
+    """A node of région académique > académie > département > établissement.
+
+    ``path`` is the materialised path of ids (``/1/4/12/``): a subtree is ``path LIKE '/1/4/%'``.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    parent_id: int | None = Field(default=None, foreign_key="organisation.id", index=True)
+    kind: str = Field(max_length=32)
+    code: str = Field(max_length=32, unique=True)
+    name: str = Field(max_length=200)
+    path: str = Field(default="", max_length=255, index=True)
+    school_type: str | None = Field(default=None, max_length=32)
+    created_at: datetime = timestamp_field()
+
+
+class Contact(SQLModel, table=True):
+    __table_args__ = (Index("ix_contact_org_role", "organisation_id", "role"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id")
+    external_id: str | None = Field(default=None, max_length=64)
+    first_name: str = Field(default="", max_length=100)
+    last_name: str = Field(default="", max_length=100)
+    role: str = Field(max_length=16)
+    division: str | None = Field(default=None, max_length=32)
+    level: str | None = Field(default=None, max_length=32)
+    locale: str = Field(default="fr", max_length=8)
+    left_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    created_at: datetime = timestamp_field()
+    updated_at: datetime = timestamp_field()
+
+
+class ContactPoint(SQLModel, table=True):
+    """One address of a contact on one channel (email, E.164 mobile, push subscription)."""
+
+    __tablename__ = "contact_point"
+    __table_args__ = (
+        UniqueConstraint("contact_id", "channel", "address", name="uq_contact_point"),
+        Index("ix_contact_point_channel_address", "channel", "address"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("contact.id", ondelete="CASCADE"), nullable=False,
+                         index=True)
+    )
+    channel: str = Field(max_length=16)
+    address: str = Field(max_length=320)
+    created_at: datetime = timestamp_field()
+
+
+class Suppression(SQLModel, table=True):
+    """An address that must not be written to on a channel; outlives contact re-imports."""
+
+    __table_args__ = (UniqueConstraint("channel", "address", name="uq_suppression"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    address: str = Field(max_length=320)
+    reason: str = Field(max_length=32)
+    detail: str | None = Field(default=None, max_length=200)
+    created_at: datetime = timestamp_field()

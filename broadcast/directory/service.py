@@ -1,0 +1,236 @@
+"""Organisations, contacts and suppressions. Services take a session and never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from broadcast.accounts.service import Principal
+from broadcast.channels.base import ChannelName
+from broadcast.directory.models import (
+    Contact,
+    ContactPoint,
+    Organisation,
+    OrganisationKind,
+    Suppression,
+)
+from broadcast.directory.schemas import ContactIn, ContactOut, OrganisationOut, RowError
+from broadcast.directory.uai import is_valid_uai
+from broadcast.errors import InvalidInput, NotFound
+from broadcast.sqlutil import insert_ignore
+from broadcast.validation import describe_errors
+
+MAX_BULK_CONTACTS = 10_000
+
+
+async def create_organisation(
+    session: AsyncSession,
+    *,
+    kind: OrganisationKind,
+    code: str,
+    name: str,
+    parent: Organisation | None = None,
+    school_type: str | None = None,
+) -> Organisation:
+    if kind == OrganisationKind.etablissement and not is_valid_uai(code):
+        raise InvalidInput(f"UAI invalide : {code}.", f"Invalid UAI: {code}.")
+    organisation = Organisation(
+        kind=kind, code=code, name=name, school_type=school_type,
+        parent_id=parent.id if parent else None,
+    )
+    session.add(organisation)
+    await session.flush()
+    organisation.path = f"{parent.path if parent else '/'}{organisation.id}/"
+    await session.flush()
+    return organisation
+
+
+async def get_organisation(
+    session: AsyncSession, principal: Principal, organisation_id: int
+) -> Organisation:
+    return principal.ensure_covers(await session.get(Organisation, organisation_id))
+
+
+async def organisation_tree(session: AsyncSession, principal: Principal) -> list[OrganisationOut]:
+    """The organisations within the principal's scope, nested under their parents."""
+    rows = (
+        await session.execute(
+            select(Organisation)
+            .where(Organisation.path.startswith(principal.scope_path))  # type: ignore[attr-defined]
+            .order_by(Organisation.path)
+        )
+    ).scalars()
+    nodes: dict[int, OrganisationOut] = {}
+    roots: list[OrganisationOut] = []
+    for org in rows:
+        node = OrganisationOut.model_validate(org, from_attributes=True)
+        nodes[node.id] = node
+        parent = nodes.get(org.parent_id) if org.parent_id is not None else None
+        (parent.children if parent else roots).append(node)
+    return roots
+
+
+async def _schools_in_scope(
+    session: AsyncSession, principal: Principal, ids: set[int]
+) -> dict[int, Organisation]:
+    rows = (
+        await session.execute(select(Organisation).where(Organisation.id.in_(ids)))  # type: ignore[union-attr]
+    ).scalars()
+    return {
+        org.id: org
+        for org in rows
+        if org.id is not None
+        and principal.covers(org.path)
+        and org.kind == OrganisationKind.etablissement
+    }
+
+
+def _validate_rows(raw_rows: Sequence[Any]) -> tuple[list[ContactIn], list[RowError]]:
+    valid: list[ContactIn] = []
+    errors: list[RowError] = []
+    for index, raw in enumerate(raw_rows, start=1):
+        try:
+            valid.append(ContactIn.model_validate(raw))
+        except ValidationError as exc:
+            errors.extend(RowError(row=index, **e) for e in describe_errors(exc.errors()))
+    return valid, errors
+
+
+def _scope_errors(rows: Sequence[ContactIn], schools: dict[int, Organisation]) -> list[RowError]:
+    return [
+        RowError(
+            row=index,
+            field="organisation_id",
+            message="établissement introuvable ou hors de votre périmètre",
+        )
+        for index, row in enumerate(rows, start=1)
+        if row.organisation_id not in schools
+    ]
+
+
+async def create_contacts(
+    session: AsyncSession, principal: Principal, raw_rows: Sequence[Any]
+) -> list[int]:
+    """Create every contact or none: an error anywhere raises with the report of every row."""
+    if len(raw_rows) > MAX_BULK_CONTACTS:
+        raise InvalidInput(
+            f"Au plus {MAX_BULK_CONTACTS} contacts par appel.",
+            f"At most {MAX_BULK_CONTACTS} contacts per call.",
+        )
+    rows, errors = _validate_rows(raw_rows)
+    if not errors:
+        schools = await _schools_in_scope(session, principal, {r.organisation_id for r in rows})
+        errors = _scope_errors(rows, schools)
+    if errors:
+        raise InvalidInput(
+            f"{len({e.row for e in errors})} ligne(s) invalide(s) : aucun contact n'a été créé.",
+            f"{len({e.row for e in errors})} invalid row(s): no contact was created.",
+            details=[e.model_dump() for e in errors],
+        )
+    return await insert_contacts(session, rows)
+
+
+async def insert_contacts(session: AsyncSession, rows: Sequence[ContactIn]) -> list[int]:
+    if not rows:
+        return []
+    fields = ContactIn.model_fields.keys() - {"email", "mobile"}
+    result = await session.execute(
+        insert(Contact).returning(Contact.id, sort_by_parameter_order=True),  # type: ignore[arg-type]
+        [row.model_dump(include=fields) for row in rows],
+    )
+    ids = [row_id for (row_id,) in result.all()]
+    points = [
+        {"contact_id": contact_id, "channel": channel, "address": address}
+        for contact_id, row in zip(ids, rows, strict=True)
+        for channel, address in ((ChannelName.email, row.email), (ChannelName.sms, row.mobile))
+        if address
+    ]
+    if points:
+        await session.execute(insert(ContactPoint), points)
+    return ids
+
+
+async def get_contact(session: AsyncSession, principal: Principal, contact_id: int) -> ContactOut:
+    contact = await session.get(Contact, contact_id)
+    if contact is None:
+        raise NotFound()
+    principal.ensure_covers(await session.get(Organisation, contact.organisation_id))
+    return (await _with_points(session, [contact]))[0]
+
+
+async def list_contacts(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    organisation_id: int | None = None,
+    after: int = 0,
+    limit: int = 100,
+) -> list[ContactOut]:
+    """Contacts in scope (of one subtree if asked), by id after the cursor ``after``."""
+    scope = principal.scope_path
+    if organisation_id is not None:
+        scope = (await get_organisation(session, principal, organisation_id)).path
+    contacts = (
+        await session.execute(
+            select(Contact)
+            .join(Organisation, Organisation.id == Contact.organisation_id)  # type: ignore[arg-type]
+            .where(Organisation.path.startswith(scope), Contact.id > after)  # type: ignore[attr-defined,operator]
+            .order_by(Contact.id)  # type: ignore[arg-type]
+            .limit(limit)
+        )
+    ).scalars().all()
+    return await _with_points(session, contacts)
+
+
+async def _with_points(session: AsyncSession, contacts: Sequence[Contact]) -> list[ContactOut]:
+    ids = [c.id for c in contacts]
+    points = (
+        await session.execute(
+            select(ContactPoint.contact_id, ContactPoint.channel, ContactPoint.address)
+            .where(ContactPoint.contact_id.in_(ids))  # type: ignore[attr-defined]
+            .order_by(ContactPoint.id)  # type: ignore[arg-type]
+        )
+    ).all()
+    by_contact: dict[tuple[int, str], str] = {}
+    for contact_id, channel, address in points:
+        by_contact.setdefault((contact_id, channel), address)
+    return [
+        ContactOut(
+            **contact.model_dump(exclude={"created_at", "updated_at", "left_at"}),
+            email=by_contact.get((contact.id, ChannelName.email)) if contact.id else None,
+            mobile=by_contact.get((contact.id, ChannelName.sms)) if contact.id else None,
+        )
+        for contact in contacts
+    ]
+
+
+async def suppress(
+    session: AsyncSession, channel: str, address: str, reason: str, detail: str | None = None
+) -> None:
+    """Record that ``address`` must not be written to on ``channel``; idempotent."""
+    await suppress_many(session, [(channel, address)], reason, detail)
+
+
+async def suppress_many(
+    session: AsyncSession,
+    addresses: Sequence[tuple[str, str]],
+    reason: str,
+    detail: str | None = None,
+) -> None:
+    if addresses:
+        rows = [
+            {"channel": channel, "address": address, "reason": reason, "detail": detail}
+            for channel, address in addresses
+        ]
+        await insert_ignore(session, Suppression, rows)
+
+
+async def is_suppressed(session: AsyncSession, channel: str, address: str) -> bool:
+    found = await session.execute(
+        select(Suppression.id).where(Suppression.channel == channel, Suppression.address == address)
+    )
+    return found.first() is not None

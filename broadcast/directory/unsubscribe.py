@@ -1,0 +1,52 @@
+"""Opaque one-click unsubscribe tokens (RULES E1).
+
+A token names the delivery it was sent with and carries an HMAC of it, so the address never
+appears in a URL and a token cannot be forged or pointed at another delivery.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from broadcast.deliveries.models import Delivery
+from broadcast.directory.service import suppress
+
+_TAG_BYTES = 16
+
+
+def _tag(secret: str, delivery_id: int) -> bytes:
+    message = f"unsubscribe:{delivery_id}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).digest()[:_TAG_BYTES]
+
+
+def unsubscribe_token(secret: str, delivery_id: int) -> str:
+    tag = base64.urlsafe_b64encode(_tag(secret, delivery_id)).rstrip(b"=").decode()
+    return f"{delivery_id}.{tag}"
+
+
+def read_unsubscribe_token(secret: str, token: str) -> int | None:
+    """The delivery id a genuine token names, or None for anything else."""
+    head, _, tag = token.partition(".")
+    if not head.isdigit() or not tag:
+        return None
+    delivery_id = int(head)
+    expected = unsubscribe_token(secret, delivery_id).partition(".")[2]
+    return delivery_id if hmac.compare_digest(expected, tag) else None
+
+
+def unsubscribe_url(public_base_url: str, secret: str, delivery_id: int) -> str:
+    return f"{public_base_url.rstrip('/')}/u/{unsubscribe_token(secret, delivery_id)}"
+
+
+async def unsubscribe(session: AsyncSession, secret: str, token: str) -> bool:
+    """Suppress the address a genuine token was sent to; False for an unknown token."""
+    delivery_id = read_unsubscribe_token(secret, token)
+    delivery = await session.get(Delivery, delivery_id) if delivery_id is not None else None
+    if delivery is None:
+        return False
+    await suppress(session, delivery.channel, delivery.address, "unsubscribe")
+    return True

@@ -1,0 +1,60 @@
+"""Background jobs as the core sees them: names, queues and deterministic job ids.
+
+Jobs pass ids only. Urgent broadcasts have a queue of their own, served by its own arq worker,
+so they never wait behind bulk ones. A job id derived from what the job does makes arq drop a
+second enqueue while the first is queued, running or its result kept (RULES D2); the database
+constraints are the lasting de-duplication.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from broadcast.broadcasts.models import Priority
+
+URGENT_QUEUE = "broadcast:queue:urgent"
+BULK_QUEUE = "broadcast:queue:bulk"
+QUEUES = (URGENT_QUEUE, BULK_QUEUE)
+
+
+def queue_for(priority: str) -> str:
+    return URGENT_QUEUE if priority == Priority.urgent else BULK_QUEUE
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchBatch:
+    """Deliveries of one broadcast on one channel with ids in [first_id, last_id]."""
+
+    broadcast_id: int
+    channel: str
+    first_id: int
+    last_id: int
+
+    @property
+    def job_id(self) -> str:
+        return f"dispatch:{self.broadcast_id}:{self.channel}:{self.first_id}-{self.last_id}"
+
+
+class Enqueuer(Protocol):
+    async def enqueue_job(
+        self, function: str, *args: object, _job_id: str | None = ..., _queue_name: str | None = ...
+    ) -> object: ...
+
+
+class JobQueue:
+    """Enqueues the pipeline's jobs; call it only after the transaction that needs them commits."""
+
+    def __init__(self, redis: Enqueuer) -> None:
+        self._redis = redis
+
+    async def enqueue_fanout(self, broadcast_id: int, priority: str) -> None:
+        await self._redis.enqueue_job(
+            "fanout", broadcast_id, _job_id=f"fanout:{broadcast_id}", _queue_name=queue_for(priority)
+        )
+
+    async def enqueue_dispatch(self, batch: DispatchBatch, priority: str) -> None:
+        await self._redis.enqueue_job(
+            "dispatch", batch.broadcast_id, batch.channel, batch.first_id, batch.last_id,
+            _job_id=batch.job_id, _queue_name=queue_for(priority),
+        )

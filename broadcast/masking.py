@@ -1,0 +1,29 @@
+"""Masked forms of addresses for logs, API listings and old delivery rows (RULES R5)."""
+
+from __future__ import annotations
+
+
+def mask_email(address: str) -> str:
+    """``jeanne.martin@example.fr`` -> ``j***n@e***.fr``."""
+    local, at, domain = address.partition("@")
+    if not at:
+        return "***"
+    host, dot, tld = domain.rpartition(".")
+    masked_local = f"{local[0]}***{local[-1]}" if len(local) > 1 else "*"
+    masked_host = f"{host[0]}***" if host else "***"
+    return f"{masked_local}@{masked_host}{dot}{tld}"
+
+
+def mask_phone(number: str) -> str:
+    """``+33612345678`` -> ``+336******78``."""
+    if len(number) <= 6:
+        return "***"
+    return number[:4] + "*" * (len(number) - 6) + number[-2:]
+
+
+def mask_address(channel: str, address: str) -> str:
+    if channel == "email":
+        return mask_email(address)
+    if channel == "sms":
+        return mask_phone(address)
+    return address[:24] + "***" if len(address) > 24 else "***"

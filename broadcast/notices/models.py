@@ -1,0 +1,40 @@
+"""Incidents and announcements, and the updates that move them along their lifecycle."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Text
+from sqlmodel import Field, SQLModel
+
+from broadcast.dbtypes import timestamp_field, UtcDateTime
+
+
+class NoticeStatus(enum.StrEnum):
+    investigating = "investigating"
+    identified = "identified"
+    monitoring = "monitoring"
+    resolved = "resolved"
+
+
+class Notice(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    title: str = Field(max_length=200)
+    status: str = Field(default=NoticeStatus.investigating, max_length=16)
+    public: bool = False
+    created_by_id: int | None = Field(default=None, foreign_key="operator.id")
+    created_at: datetime = timestamp_field()
+    updated_at: datetime = timestamp_field()
+
+
+class NoticeUpdate(SQLModel, table=True):
+    __tablename__ = "notice_update"
+
+    id: int | None = Field(default=None, primary_key=True)
+    notice_id: int = Field(foreign_key="notice.id", index=True)
+    status: str = Field(max_length=16)
+    message: str = Field(sa_type=Text)
+    created_by_id: int | None = Field(default=None, foreign_key="operator.id")
+    created_at: datetime = timestamp_field()

@@ -1,0 +1,141 @@
+"""Notices and their updates. Services take a session and never commit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from broadcast.accounts.service import Principal, audit
+from broadcast.directory.models import Organisation
+from broadcast.errors import NotFound
+from broadcast.notices.models import Notice, NoticeStatus, NoticeUpdate
+from broadcast.timeutil import utcnow
+
+
+class NoticeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    organisation_id: int
+    title: str = Field(min_length=3, max_length=200)
+    message: str = Field(min_length=1, max_length=5000)
+    status: NoticeStatus = NoticeStatus.investigating
+    public: bool = False
+
+
+class UpdateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    status: NoticeStatus
+    message: str = Field(min_length=1, max_length=5000)
+
+
+class StatusIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: NoticeStatus
+
+
+class UpdateOut(BaseModel):
+    id: int
+    status: str
+    message: str
+    created_at: Any
+
+
+class NoticeOut(BaseModel):
+    id: int
+    organisation_id: int
+    title: str
+    status: str
+    public: bool
+    created_at: Any
+    updated_at: Any
+    updates: list[UpdateOut] = Field(default_factory=list)
+
+
+async def create_notice(session: AsyncSession, principal: Principal, data: NoticeIn) -> Notice:
+    organisation = principal.ensure_covers(await session.get(Organisation, data.organisation_id))
+    notice = Notice(
+        organisation_id=data.organisation_id, title=data.title, status=data.status,
+        public=data.public, created_by_id=principal.operator_id,
+    )
+    session.add(notice)
+    await session.flush()
+    await add_update(session, principal, notice, UpdateIn(status=data.status, message=data.message))
+    audit(session, principal, "notice.create", organisation_id=organisation.id,
+          object_type="notice", object_id=notice.id)
+    return notice
+
+
+async def get_notice(session: AsyncSession, principal: Principal, notice_id: int) -> Notice:
+    notice = await session.get(Notice, notice_id)
+    if notice is None:
+        raise NotFound("Avis introuvable.", "Notice not found.")
+    principal.ensure_covers(await session.get(Organisation, notice.organisation_id))
+    return notice
+
+
+async def list_notices(
+    session: AsyncSession, principal: Principal, *, after: int = 0, limit: int = 50
+) -> list[Notice]:
+    rows = await session.execute(
+        select(Notice)
+        .join(Organisation, Organisation.id == Notice.organisation_id)  # type: ignore[arg-type]
+        .where(Organisation.path.startswith(principal.scope_path), Notice.id > after)  # type: ignore[attr-defined,operator]
+        .order_by(Notice.id)  # type: ignore[arg-type]
+        .limit(limit)
+    )
+    return list(rows.scalars())
+
+
+async def add_update(
+    session: AsyncSession, principal: Principal, notice: Notice, data: UpdateIn
+) -> NoticeUpdate:
+    update = NoticeUpdate(
+        notice_id=notice.id, status=data.status, message=data.message,
+        created_by_id=principal.operator_id,
+    )
+    notice.status = data.status
+    notice.updated_at = utcnow()
+    session.add(update)
+    await session.flush()
+    return update
+
+
+async def change_status(
+    session: AsyncSession, principal: Principal, notice: Notice, status: NoticeStatus
+) -> Notice:
+    if notice.status != status:
+        notice.status = status
+        notice.updated_at = utcnow()
+        audit(session, principal, "notice.status", organisation_id=notice.organisation_id,
+              object_type="notice", object_id=notice.id, details={"status": status})
+    return notice
+
+
+async def notice_out(session: AsyncSession, notice: Notice) -> NoticeOut:
+    updates = (
+        await session.execute(
+            select(NoticeUpdate)
+            .where(NoticeUpdate.notice_id == notice.id)
+            .order_by(NoticeUpdate.id)  # type: ignore[arg-type]
+        )
+    ).scalars()
+    return NoticeOut(
+        **notice.model_dump(),
+        updates=[UpdateOut.model_validate(u, from_attributes=True) for u in updates],
+    )
+
+
+async def get_update(session: AsyncSession, notice: Notice, update_id: int | None) -> NoticeUpdate:
+    """The named update of the notice, or its latest one."""
+    query = select(NoticeUpdate).where(NoticeUpdate.notice_id == notice.id)
+    if update_id is not None:
+        query = query.where(NoticeUpdate.id == update_id)
+    update = (await session.execute(query.order_by(NoticeUpdate.id.desc()).limit(1))).scalar()  # type: ignore[union-attr]
+    if update is None:
+        raise NotFound("Mise à jour introuvable pour cet avis.", "Update not found for this notice.")
+    return update

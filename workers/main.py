@@ -1,0 +1,66 @@
+"""A worker process: one arq Worker per queue, sharing the process's resources.
+
+The urgent queue has its own Worker, with its own job slots, so an urgent broadcast never
+waits behind bulk jobs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Sequence
+
+from arq.connections import RedisSettings
+from arq.worker import Worker, func
+
+from broadcast.jobs import QUEUES
+from broadcast.settings import Settings
+from workers.resources import Resources
+from workers.tasks import dispatch, fanout
+
+MAX_TRIES = 60  # with capped exponential backoff this outlasts the retry deadline
+
+
+def build_workers(
+    resources: Resources, redis_url: str, queues: Sequence[str] = QUEUES, *, burst: bool = False
+) -> list[Worker]:
+    """One Worker per queue; each has its own Redis pool, which it closes itself."""
+    settings = resources.settings
+    functions = [func(fanout, max_tries=MAX_TRIES), func(dispatch, max_tries=MAX_TRIES)]
+    return [
+        Worker(
+            functions,
+            queue_name=queue,
+            redis_settings=RedisSettings.from_dsn(redis_url),
+            burst=burst,
+            handle_signals=False,
+            max_jobs=settings.worker_max_jobs,
+            job_timeout=settings.worker_job_timeout_s,
+            poll_delay=settings.worker_poll_delay_s,
+            ctx={"resources": resources},
+            log_results=False,
+        )
+        for queue in queues
+    ]
+
+
+async def run_workers(
+    settings: Settings, redis_url: str, queues: Sequence[str] = QUEUES, *, burst: bool = False
+) -> None:
+    """Run until every queue is drained (burst) or until SIGINT/SIGTERM."""
+    resources = await Resources.open(settings, redis_url)
+    workers = build_workers(resources, redis_url, queues, burst=burst)
+    tasks = [asyncio.ensure_future(w.async_run()) for w in workers]
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, lambda: [t.cancel() for t in tasks])
+    try:
+        await asyncio.gather(*tasks)
+    except asyncio.CancelledError:
+        pass
+    finally:
+        for worker in workers:
+            await worker.close()
+        await resources.close()

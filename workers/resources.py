@@ -1,0 +1,59 @@
+"""What a worker process holds open for its jobs: built once, closed once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from arq.connections import ArqRedis, RedisSettings, create_pool
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from broadcast.broadcasts.planner import PlannerSettings
+from broadcast.channels.base import Channel
+from broadcast.channels.registry import build_channels
+from broadcast.db import SessionFactory, create_engine, session_factory
+from broadcast.deliveries.dispatch import Dispatcher, RetryPolicy
+from broadcast.jobs import JobQueue
+from broadcast.ratelimit import RateLimiter
+from broadcast.settings import Settings
+
+
+@dataclass
+class Resources:
+    settings: Settings
+    engine: AsyncEngine
+    factory: SessionFactory
+    redis: ArqRedis
+    channels: dict[str, Channel]
+    queue: JobQueue
+    planner: PlannerSettings
+    dispatcher: Dispatcher
+
+    @classmethod
+    async def open(cls, settings: Settings, redis_url: str) -> Resources:
+        engine = create_engine(settings)
+        factory = session_factory(engine)
+        redis = await create_pool(RedisSettings.from_dsn(redis_url))
+        channels = build_channels(settings)
+        for channel in channels.values():
+            await channel.start()
+        retry = RetryPolicy(
+            base_delay_s=settings.retry_base_delay_s,
+            max_delay_s=settings.retry_max_delay_s,
+            deadline_s=settings.retry_deadline_s,
+        )
+        return cls(
+            settings=settings,
+            engine=engine,
+            factory=factory,
+            redis=redis,
+            channels=channels,
+            queue=JobQueue(redis),
+            planner=PlannerSettings(settings.fanout_chunk_size, settings.dispatch_batch_size),
+            dispatcher=Dispatcher(factory, channels, RateLimiter(redis), retry),
+        )
+
+    async def close(self) -> None:
+        for channel in self.channels.values():
+            await channel.close()
+        await self.redis.aclose()
+        await self.engine.dispose()

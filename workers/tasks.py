@@ -1,0 +1,43 @@
+"""arq tasks: thin wrappers that pass ids to the services of broadcast/."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from arq import Retry
+
+from broadcast.broadcasts.planner import run_fanout
+from broadcast.deliveries.dispatch import RetryLater
+from broadcast.jobs import DispatchBatch
+from workers.resources import Resources
+
+log = logging.getLogger(__name__)
+
+
+def _resources(ctx: dict[str, Any]) -> Resources:
+    resources: Resources = ctx["resources"]
+    return resources
+
+
+async def fanout(ctx: dict[str, Any], broadcast_id: int) -> None:
+    resources = _resources(ctx)
+    try:
+        await run_fanout(resources.factory, resources.queue, resources.planner, broadcast_id)
+    except Exception as exc:
+        log.exception("fan-out of broadcast %s failed; it will resume", broadcast_id)
+        raise Retry(defer=resources.dispatcher.retry.delay(ctx["job_try"])) from exc
+
+
+async def dispatch(
+    ctx: dict[str, Any], broadcast_id: int, channel: str, first_id: int, last_id: int
+) -> None:
+    resources = _resources(ctx)
+    batch = DispatchBatch(broadcast_id, channel, first_id, last_id)
+    try:
+        await resources.dispatcher.run(batch, attempt=ctx["job_try"])
+    except RetryLater as later:
+        raise Retry(defer=later.delay_s) from later
+    except Exception as exc:  # a database or network fault: the job re-reads state on retry
+        log.exception("dispatch %s failed; it will be retried", batch.job_id)
+        raise Retry(defer=resources.dispatcher.retry.delay(ctx["job_try"])) from exc
