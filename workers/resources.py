@@ -33,7 +33,8 @@ class Resources:
         engine = create_engine(settings)
         factory = session_factory(engine)
         redis = await create_pool(RedisSettings.from_dsn(redis_url))
-        channels = build_channels(settings)
+        limiter = RateLimiter(redis)
+        channels = build_channels(settings, limiter)
         for channel in channels.values():
             await channel.start()
         retry = RetryPolicy(
@@ -49,7 +50,7 @@ class Resources:
             channels=channels,
             queue=JobQueue(redis),
             planner=PlannerSettings(settings.fanout_chunk_size, settings.dispatch_batch_size),
-            dispatcher=Dispatcher(factory, channels, RateLimiter(redis), retry),
+            dispatcher=Dispatcher(factory, channels, limiter, retry),
         )
 
     async def close(self) -> None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from broadcast.channels.base import Channel, ChannelName
 from broadcast.channels.email import EmailChannel
+from broadcast.ratelimit import RateLimiter
 from broadcast.rendering import Renderer
 from broadcast.settings import Settings
 
 
-def build_channels(settings: Settings, renderer: Renderer | None = None) -> dict[str, Channel]:
-    renderer = renderer or Renderer()
-    return {ChannelName.email: EmailChannel(settings, renderer)}
+def build_channels(settings: Settings, limiter: RateLimiter) -> dict[str, Channel]:
+    renderer = Renderer()
+    return {ChannelName.email: EmailChannel(settings, renderer, limiter)}

@@ -28,11 +28,18 @@ from broadcast.directory.models import Organisation
 from broadcast.jobs import DispatchBatch
 from broadcast.notices.models import Notice, NoticeUpdate
 from broadcast.ratelimit import RateLimiter
+from broadcast.settings import RateLimit
 from broadcast.timeutil import as_utc, utcnow
 
 log = logging.getLogger(__name__)
 
 GROUP_SIZE = 50
+
+
+def group_size(buckets: Sequence[tuple[str, RateLimit]]) -> int:
+    """Deliveries claimed and sent together: tokens for a whole group are taken before it is
+    claimed, so a group never exceeds a bucket's burst and little is ``sending`` at a time."""
+    return min([GROUP_SIZE, *(limit.burst for _, limit in buckets)])
 
 
 class RetryLater(Exception):  # noqa: N818 - it is an instruction, not an error
@@ -71,8 +78,9 @@ class Dispatcher:
             seconds=self.retry.deadline_s
         )
         retries = 0
-        for start in range(0, len(pending_ids), GROUP_SIZE):
-            group = pending_ids[start : start + GROUP_SIZE]
+        size = group_size(self.channels[batch.channel].rate_limits())
+        for start in range(0, len(pending_ids), size):
+            group = pending_ids[start : start + size]
             sent = await self._send_group(batch, content, group, past_deadline)
             if sent is None:
                 break  # cancelled
@@ -86,11 +94,12 @@ class Dispatcher:
         self, batch: DispatchBatch, content: MessageContent, ids: Sequence[int],
         past_deadline: bool,
     ) -> int | None:
+        channel = self.channels[batch.channel]
+        await self.limiter.acquire(channel.rate_limits(), n=len(ids))
         async with transaction(self.factory) as session:
             claimed = await claim(session, batch.broadcast_id, ids)
         if not claimed:
             return None if await self._cancelled(batch.broadcast_id) else 0
-        channel = self.channels[batch.channel]
         results = await self._send_all(channel, content, claimed)
         async with transaction(self.factory) as session:
             return await record_results(
@@ -105,10 +114,8 @@ class Dispatcher:
         for delivery in claimed:
             if delivery.locale not in prepared:
                 prepared[delivery.locale] = channel.prepare(content, delivery.locale)
-        buckets = channel.rate_limits()
 
         async def send_one(delivery: PendingDelivery) -> SendResult:
-            await self.limiter.acquire(buckets)
             recipient = Recipient(delivery.id, delivery.address, delivery.locale)
             return await channel.send(prepared[delivery.locale], recipient)
 

@@ -1,0 +1,1 @@
+"""Benchmarks with their own command (``python -m bench.<name>``); results go to the README."""

@@ -1,0 +1,122 @@
+"""RULES A1: walk every route of the app; a head teacher of school X gets 404 on school Y's
+organisation, contacts, notices, broadcasts and deliveries, while Y's own head teacher reaches
+the same URLs. Every route refuses a caller without a valid key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from admin.app import create_app
+from broadcast.db import SessionFactory
+from broadcast.sandbox.smtp import SmtpSink
+from broadcast.settings import Settings
+from tests.support import World, add_contacts, api, auth, build_world, guardians, run_burst_workers
+
+BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
+    ("GET", "/api/v1/organisations/{organisation_id}"): None,
+    ("GET", "/api/v1/contacts/{contact_id}"): None,
+    ("GET", "/api/v1/notices/{notice_id}"): None,
+    ("POST", "/api/v1/notices/{notice_id}/updates"): {"status": "identified", "message": "Cause trouvée"},
+    ("POST", "/api/v1/notices/{notice_id}/status"): {"status": "monitoring"},
+    ("GET", "/api/v1/broadcasts/{broadcast_id}"): None,
+    ("GET", "/api/v1/broadcasts/{broadcast_id}/preview"): None,
+    ("POST", "/api/v1/broadcasts/{broadcast_id}/confirm"): None,
+    ("POST", "/api/v1/broadcasts/{broadcast_id}/cancel"): None,
+    ("GET", "/api/v1/broadcasts/{broadcast_id}/deliveries"): None,
+}
+
+
+def api_routes(settings: Settings) -> list[tuple[str, str]]:
+    """Every (method, path) of the admin API, from the app's own OpenAPI document."""
+    paths = create_app(settings).openapi()["paths"]
+    return sorted(
+        (method.upper(), path)
+        for path, operations in paths.items()
+        if path.startswith("/api/v1")
+        for method in operations
+    )
+
+
+async def _objects_of_school_y(client: httpx.AsyncClient, world: World, factory: SessionFactory,
+                               settings: Settings) -> dict[str, int]:
+    [contact_id] = await add_contacts(factory, guardians(world.school_y, 1))
+    key = auth(world.keys["head_y"])
+    notice = await client.post("/api/v1/notices", headers=key, json={
+        "organisation_id": world.school_y, "title": "Panne", "message": "Panne de l'ENT"})
+    broadcast = await client.post("/api/v1/broadcasts", headers=key, json={
+        "notice_id": notice.json()["id"], "audience": {"organisation_ids": [world.school_y]},
+        "channels": ["email"]})
+    await client.post(f"/api/v1/broadcasts/{broadcast.json()['id']}/confirm", headers=key)
+    await run_burst_workers(settings)
+    return {"organisation_id": world.school_y, "contact_id": contact_id,
+            "notice_id": notice.json()["id"], "broadcast_id": broadcast.json()["id"]}
+
+
+async def test_every_route_with_an_object_of_school_y_is_404_for_head_of_x(
+    settings: Settings, factory: SessionFactory, sink: SmtpSink
+) -> None:
+    world = await build_world(factory)
+    routes = [r for r in api_routes(settings) if "{" in r[1]]
+    assert set(routes) == set(BODIES), "a new route needs its entry (and its check) here"
+    async with api(settings) as client:
+        ids = await _objects_of_school_y(client, world, factory, settings)
+        for method, path in routes:
+            url = path.format(**ids)
+            response = await client.request(method, url, headers=auth(world.keys["head_x"]),
+                                            json=BODIES[(method, path)])
+            assert response.status_code == 404, (method, url, response.text)
+            assert response.json()["error"]["message"]
+        for method, path in routes:
+            response = await client.request(method, path.format(**ids),
+                                            headers=auth(world.keys["head_y"]),
+                                            json=BODIES[(method, path)])
+            assert response.status_code != 404, (method, path, response.text)
+
+
+async def test_lists_of_head_of_x_hold_nothing_of_school_y(
+    settings: Settings, factory: SessionFactory, sink: SmtpSink
+) -> None:
+    world = await build_world(factory)
+    async with api(settings) as client:
+        ids = await _objects_of_school_y(client, world, factory, settings)
+        key = auth(world.keys["head_x"])
+        for path in ("/api/v1/contacts", "/api/v1/notices", "/api/v1/broadcasts"):
+            response = await client.get(path, headers=key)
+            assert response.status_code == 200 and response.json()["items"] == [], path
+        tree = (await client.get("/api/v1/organisations", headers=key)).json()
+        assert [node["id"] for node in tree] == [world.school_x]
+        filtered = await client.get("/api/v1/contacts", headers=key,
+                                    params={"organisation_id": ids["organisation_id"]})
+        assert filtered.status_code == 404
+        audience_outside = await client.post("/api/v1/broadcasts", headers=key, json={
+            "notice_id": ids["notice_id"], "audience": {"organisation_ids": [world.school_x]},
+            "channels": ["email"]})
+        assert audience_outside.status_code == 404
+
+
+async def test_every_route_refuses_a_missing_or_wrong_key(
+    settings: Settings, factory: SessionFactory
+) -> None:
+    await build_world(factory)
+    async with api(settings) as client:
+        for method, path in api_routes(settings):
+            url = path.format(organisation_id=1, contact_id=1, notice_id=1, broadcast_id=1)
+            for headers in ({}, auth("bc_0000_not-a-real-key")):
+                response = await client.request(method, url, headers=headers)
+                assert response.status_code == 401, (method, url, response.text)
+                assert "clé d'API" in response.json()["error"]["message"]
+
+
+async def test_a_viewer_reads_but_cannot_write(
+    settings: Settings, factory: SessionFactory
+) -> None:
+    world = await build_world(factory)
+    async with api(settings) as client:
+        key = auth(world.keys["viewer_x"])
+        assert (await client.get("/api/v1/notices", headers=key)).status_code == 200
+        refused = await client.post("/api/v1/notices", headers=key, json={
+            "organisation_id": world.school_x, "title": "Panne", "message": "Panne"})
+        assert refused.status_code == 403
+        assert refused.json()["error"]["message"] == "Votre rôle ne permet pas cette action."
