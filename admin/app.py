@@ -36,8 +36,12 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     locale = locale_of(request)
-    return _error(422, InvalidInput.code, InvalidInput().message(locale),
-                  describe_errors(exc.errors(), locale))
+    return _error(
+        422,
+        InvalidInput.code,
+        InvalidInput().message(locale),
+        describe_errors(exc.errors(), locale),
+    )
 
 
 def create_app(settings: Settings | None = None, *, outbox: SmtpSink | None = None) -> FastAPI:

@@ -53,7 +53,9 @@ async def unsubscribe_one_click(
 
 
 @me_router.get("/me")
-async def whoami(principal: Annotated[Principal, requires(Permission.organisations_read)]) -> dict[str, Any]:
+async def whoami(
+    principal: Annotated[Principal, requires(Permission.organisations_read)],
+) -> dict[str, Any]:
     return {
         "operator_id": principal.operator_id,
         "role": principal.role,

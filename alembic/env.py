@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from alembic import context
 from sqlalchemy.engine import Connection
 
+from alembic import context
 from broadcast.db import create_engine
 from broadcast.models import metadata
 from broadcast.settings import Settings, get_settings

@@ -12,6 +12,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from broadcast.accounts.models import Operator, Role
 from broadcast.accounts.service import audit, create_api_key, create_operator, revoke_api_key
@@ -26,7 +27,9 @@ log = logging.getLogger("broadcast")
 AsyncCommand = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
 
 
-async def _in_transaction(settings: Settings, work: Callable[[Any], Coroutine[Any, Any, Any]]) -> Any:
+async def _in_transaction(
+    settings: Settings, work: Callable[[Any], Coroutine[Any, Any, Any]]
+) -> Any:
     engine = create_engine(settings)
     try:
         async with transaction(session_factory(engine)) as session:
@@ -43,15 +46,28 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 async def cmd_create_operator(args: argparse.Namespace, settings: Settings) -> int:
     async def work(session: Any) -> Operator:
-        organisation = await session.scalar(select(Organisation).where(Organisation.code == args.organisation))
+        organisation = await session.scalar(
+            select(Organisation).where(col(Organisation.code) == args.organisation)
+        )
         if organisation is None:
             raise DomainError(f"Organisation inconnue : {args.organisation}.")
         operator = await create_operator(
-            session, email=args.email, display_name=args.name, role=Role(args.role),
-            organisation=organisation, password=args.password,
+            session,
+            email=args.email,
+            display_name=args.name,
+            role=Role(args.role),
+            organisation=organisation,
+            password=args.password,
         )
-        audit(session, None, "operator.create", organisation_id=organisation.id,
-              object_type="operator", object_id=operator.id, details={"role": args.role})
+        audit(
+            session,
+            None,
+            "operator.create",
+            organisation_id=organisation.id,
+            object_type="operator",
+            object_id=operator.id,
+            details={"role": args.role},
+        )
         return operator
 
     operator = await _in_transaction(settings, work)
@@ -61,12 +77,21 @@ async def cmd_create_operator(args: argparse.Namespace, settings: Settings) -> i
 
 async def cmd_create_api_key(args: argparse.Namespace, settings: Settings) -> int:
     async def work(session: Any) -> str:
-        operator = await session.scalar(select(Operator).where(Operator.email == args.email.lower()))
+        operator = await session.scalar(
+            select(Operator).where(col(Operator.email) == args.email.lower())
+        )
         if operator is None:
             raise DomainError(f"Opérateur inconnu : {args.email}.")
         key, plaintext = await create_api_key(session, operator, args.name)
-        audit(session, None, "api_key.create", organisation_id=operator.organisation_id,
-              object_type="api_key", object_id=key.id, details={"prefix": key.prefix})
+        audit(
+            session,
+            None,
+            "api_key.create",
+            organisation_id=operator.organisation_id,
+            object_type="api_key",
+            object_id=key.id,
+            details={"prefix": key.prefix},
+        )
         return plaintext
 
     plaintext = await _in_transaction(settings, work)
@@ -88,8 +113,14 @@ async def cmd_revoke_api_key(args: argparse.Namespace, settings: Settings) -> in
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    uvicorn.run("admin.app:create_app", factory=True, host=args.host, port=args.port,
-                workers=args.workers, proxy_headers=True)
+    uvicorn.run(
+        "admin.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        proxy_headers=True,
+    )
     return 0
 
 
@@ -151,8 +182,10 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int] | AsyncCommand
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=os.environ.get("BROADCAST_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("BROADCAST_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     args = _parser().parse_args(argv)
     try:
         settings = get_settings()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from broadcast.accounts.models import Operator, Role
 from broadcast.accounts.service import create_api_key, create_operator
@@ -34,7 +35,17 @@ LEVELS = {
     "lp": ["2nde pro", "1re pro", "Tle pro"],
 }
 FIRST_NAMES = ["Camille", "Léa", "Louis", "Emma", "Jules", "Chloé", "Hugo", "Inès", "Lucas", "Zoé"]
-LAST_NAMES = ["Muller", "Schmitt", "Meyer", "Weber", "Klein", "Martin", "Bernard", "Roth", "Fischer"]
+LAST_NAMES = [
+    "Muller",
+    "Schmitt",
+    "Meyer",
+    "Weber",
+    "Klein",
+    "Martin",
+    "Bernard",
+    "Roth",
+    "Fischer",
+]
 DEMO_OFFICER = "officier@ac-strasbourg.demo"
 DEMO_HEAD = "principal@college-pasteur.demo"
 
@@ -49,10 +60,16 @@ class DemoCredentials:
 
 async def seed_organisations(session: AsyncSession) -> list[Organisation]:
     region = await create_organisation(
-        session, kind=OrganisationKind.region_academique, code="GRAND-EST", name="Région académique Grand Est"
+        session,
+        kind=OrganisationKind.region_academique,
+        code="GRAND-EST",
+        name="Région académique Grand Est",
     )
     academie = await create_organisation(
-        session, kind=OrganisationKind.academie, code="STRASBOURG", name="Académie de Strasbourg",
+        session,
+        kind=OrganisationKind.academie,
+        code="STRASBOURG",
+        name="Académie de Strasbourg",
         parent=region,
     )
     departements = {
@@ -63,8 +80,12 @@ async def seed_organisations(session: AsyncSession) -> list[Organisation]:
     }
     return [
         await create_organisation(
-            session, kind=OrganisationKind.etablissement, code=make_uai(digits),
-            name=f"{name} ({town})", parent=departements[dep], school_type=school_type,
+            session,
+            kind=OrganisationKind.etablissement,
+            code=make_uai(digits),
+            name=f"{name} ({town})",
+            parent=departements[dep],
+            school_type=school_type,
         )
         for dep, digits, name, school_type, town in SCHOOLS
     ]
@@ -101,18 +122,32 @@ def demo_contacts(schools: list[Organisation], total: int, seed: int = 6) -> lis
 
 async def seed_demo(session: AsyncSession, contacts: int = 5000) -> DemoCredentials:
     """Seed once (organisations, contacts, two operators); new API keys on every call."""
-    existing = await session.scalar(select(Organisation).where(Organisation.code == "STRASBOURG"))
+    existing = await session.scalar(
+        select(Organisation).where(col(Organisation.code) == "STRASBOURG")
+    )
     if existing is None:
         schools = await seed_organisations(session)
         await insert_contacts(session, demo_contacts(schools, contacts))
-        academie = await session.scalar(select(Organisation).where(Organisation.code == "STRASBOURG"))
+        academie = await session.scalar(
+            select(Organisation).where(col(Organisation.code) == "STRASBOURG")
+        )
         assert academie is not None
-        await create_operator(session, email=DEMO_OFFICER, display_name="Officier de communication",
-                              role=Role.academie_officer, organisation=academie)
-        await create_operator(session, email=DEMO_HEAD, display_name="Principal du collège Pasteur",
-                              role=Role.head_teacher, organisation=schools[1])
-    officer = await session.scalar(select(Operator).where(Operator.email == DEMO_OFFICER))
-    head = await session.scalar(select(Operator).where(Operator.email == DEMO_HEAD))
+        await create_operator(
+            session,
+            email=DEMO_OFFICER,
+            display_name="Officier de communication",
+            role=Role.academie_officer,
+            organisation=academie,
+        )
+        await create_operator(
+            session,
+            email=DEMO_HEAD,
+            display_name="Principal du collège Pasteur",
+            role=Role.head_teacher,
+            organisation=schools[1],
+        )
+    officer = await session.scalar(select(Operator).where(col(Operator.email) == DEMO_OFFICER))
+    head = await session.scalar(select(Operator).where(col(Operator.email) == DEMO_HEAD))
     assert officer is not None and head is not None
     _, officer_key = await create_api_key(session, officer, "démo")
     _, head_key = await create_api_key(session, head, "démo")

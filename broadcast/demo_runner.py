@@ -34,7 +34,7 @@ async def _seed(settings: Settings) -> DemoCredentials:
 
 def _start_worker(redis_url: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "BROADCAST_REDIS_URL": redis_url}
-    return subprocess.Popen([sys.executable, "-m", "broadcast.cli", "worker"], env=env)  # noqa: S603
+    return subprocess.Popen([sys.executable, "-m", "broadcast.cli", "worker"], env=env)
 
 
 def _banner(url: str, credentials: DemoCredentials) -> str:
@@ -66,11 +66,12 @@ async def run_demo(settings: Settings, *, host: str, port: int) -> int:
         app_settings = settings.model_copy(update={"redis_url": redis_url})
         create_app = importlib.import_module("admin.app").create_app
         server = uvicorn.Server(
-            uvicorn.Config(create_app(app_settings, outbox=sink), host=host, port=port,
-                           log_level="warning")
+            uvicorn.Config(
+                create_app(app_settings, outbox=sink), host=host, port=port, log_level="warning"
+            )
         )
         serving = asyncio.ensure_future(server.serve())
-        while not server.started and not serving.done():
+        while not server.started and not serving.done():  # noqa: ASYNC110 - uvicorn has no event
             await asyncio.sleep(0.05)
         if server.started:
             print(_banner(f"http://{host}:{port}", credentials), flush=True)

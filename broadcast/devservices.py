@@ -69,8 +69,18 @@ class ThrowawayPostgres:
         options = f"-k {self.directory} -c listen_addresses='' -c fsync=off -c max_connections=200"
         subprocess.run(  # noqa: S603
             _as_cluster_owner(
-                [_pg_binary("pg_ctl"), "-D", str(self.data), "-o", options, "-w", "-s",
-                 "-l", str(self.directory / "log"), "start"]
+                [
+                    _pg_binary("pg_ctl"),
+                    "-D",
+                    str(self.data),
+                    "-o",
+                    options,
+                    "-w",
+                    "-s",
+                    "-l",
+                    str(self.directory / "log"),
+                    "start",
+                ]
             ),
             check=True,
         )
@@ -81,8 +91,9 @@ class ThrowawayPostgres:
     def stop(self) -> None:
         if self.started:
             subprocess.run(  # noqa: S603
-                _as_cluster_owner([_pg_binary("pg_ctl"), "-D", str(self.data), "-m", "fast",
-                                   "-s", "stop"]),
+                _as_cluster_owner(
+                    [_pg_binary("pg_ctl"), "-D", str(self.data), "-m", "fast", "-s", "stop"]
+                ),
                 check=False,
             )
             self.started = False
@@ -97,4 +108,3 @@ def postgres_url() -> str:
     if _port_answers("127.0.0.1", 5432):
         return DEFAULT_LOCAL_URL
     return ThrowawayPostgres().start()
-

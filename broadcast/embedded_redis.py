@@ -58,13 +58,20 @@ class EmbeddedRedis:
         self._process = subprocess.Popen(  # noqa: S603 - fixed binary and arguments
             [
                 _server_binary(),
-                "--port", "0",
-                "--unixsocket", str(self.socket_path),
-                "--unixsocketperm", "700",
-                "--save", "",
-                "--appendonly", "no",
-                "--dir", str(self.directory),
-                "--loglevel", "warning",
+                "--port",
+                "0",
+                "--unixsocket",
+                str(self.socket_path),
+                "--unixsocketperm",
+                "700",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.directory),
+                "--loglevel",
+                "warning",
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -105,7 +112,9 @@ class EmbeddedRedis:
         self.stop()
 
 
-def redis_url_or_embedded(configured: str | None, var_dir: Path) -> tuple[str, EmbeddedRedis | None]:
+def redis_url_or_embedded(
+    configured: str | None, var_dir: Path
+) -> tuple[str, EmbeddedRedis | None]:
     """The configured Redis URL, or an embedded server's URL and the handle that owns it."""
     if configured:
         return configured, None

@@ -66,4 +66,3 @@ class InvalidInput(DomainError):
     code = "invalid_input"
     message_fr = "Certaines données sont invalides."
     message_en = "Some data is invalid."
-

@@ -50,11 +50,19 @@ class JobQueue:
 
     async def enqueue_fanout(self, broadcast_id: int, priority: str) -> None:
         await self._redis.enqueue_job(
-            "fanout", broadcast_id, _job_id=f"fanout:{broadcast_id}", _queue_name=queue_for(priority)
+            "fanout",
+            broadcast_id,
+            _job_id=f"fanout:{broadcast_id}",
+            _queue_name=queue_for(priority),
         )
 
     async def enqueue_dispatch(self, batch: DispatchBatch, priority: str) -> None:
         await self._redis.enqueue_job(
-            "dispatch", batch.broadcast_id, batch.channel, batch.first_id, batch.last_id,
-            _job_id=batch.job_id, _queue_name=queue_for(priority),
+            "dispatch",
+            batch.broadcast_id,
+            batch.channel,
+            batch.first_id,
+            batch.last_id,
+            _job_id=batch.job_id,
+            _queue_name=queue_for(priority),
         )

@@ -23,7 +23,6 @@ import asyncio
 import random
 import time
 from collections.abc import Sequence
-from typing import Any
 
 from redis.asyncio import Redis
 
@@ -77,7 +76,7 @@ class RateLimitTimeout(Exception):
 class RateLimiter:
     """Token buckets in Redis, taken atomically: all the named buckets or none."""
 
-    def __init__(self, redis: Redis[Any], prefix: str = "broadcast:ratelimit:") -> None:
+    def __init__(self, redis: Redis, prefix: str = "broadcast:ratelimit:") -> None:
         self._prefix = prefix
         self._take = redis.register_script(_TAKE)
 

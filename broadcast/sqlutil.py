@@ -14,11 +14,18 @@ def insert_ignoring_conflicts(session: AsyncSession, model: Any) -> Insert:
     """``INSERT ... ON CONFLICT DO NOTHING`` for the session's dialect."""
     dialect = session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
-    return module.insert(model).on_conflict_do_nothing()
+    statement: Insert = module.insert(model).on_conflict_do_nothing()
+    return statement
 
 
-async def insert_ignore(
-    session: AsyncSession, model: Any, rows: Sequence[dict[str, Any]]
-) -> None:
+async def insert_ignore(session: AsyncSession, model: Any, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
         await session.execute(insert_ignoring_conflicts(session, model), list(rows))
+
+
+def row_id(row: Any) -> int:
+    """The primary key of a row that has been flushed (SQLModel types ids as optional)."""
+    value = row.id
+    if value is None:
+        raise ValueError(f"{type(row).__name__} has no id yet: flush it first")
+    return int(value)

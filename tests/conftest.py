@@ -58,8 +58,11 @@ async def _create_database(server_url: str) -> tuple[str, str]:
 async def _admin_connection(server_url: str) -> asyncpg.Connection:
     url = make_url(server_url)
     return await asyncpg.connect(
-        user=url.username, password=url.password, host=url.query.get("host", url.host),
-        port=url.port, database=url.database,
+        user=url.username,
+        password=url.password,
+        host=url.query.get("host", url.host),
+        port=url.port,
+        database=url.database,
     )
 
 
@@ -145,4 +148,3 @@ async def factory(settings: Settings, redis: aioredis.Redis) -> AsyncIterator[Se
     await _empty_tables(sessions)
     yield sessions
     await engine.dispose()
-

@@ -38,10 +38,16 @@ class World:
     keys: dict[str, str] = field(default_factory=dict)
 
 
-async def _org(session: Any, kind: OrganisationKind, code: str, parent: Organisation | None,
-               school_type: str | None = None) -> Organisation:
-    return await create_organisation(session, kind=kind, code=code, name=f"Org {code}",
-                                     parent=parent, school_type=school_type)
+async def _org(
+    session: Any,
+    kind: OrganisationKind,
+    code: str,
+    parent: Organisation | None,
+    school_type: str | None = None,
+) -> Organisation:
+    return await create_organisation(
+        session, kind=kind, code=code, name=f"Org {code}", parent=parent, school_type=school_type
+    )
 
 
 async def build_world(factory: SessionFactory) -> World:
@@ -50,11 +56,22 @@ async def build_world(factory: SessionFactory) -> World:
         academie = await _org(session, OrganisationKind.academie, "STRAS", region)
         dep67 = await _org(session, OrganisationKind.departement, "67", academie)
         dep68 = await _org(session, OrganisationKind.departement, "68", academie)
-        x = await _org(session, OrganisationKind.etablissement, make_uai("0670100"), dep67, "college")
+        x = await _org(
+            session, OrganisationKind.etablissement, make_uai("0670100"), dep67, "college"
+        )
         y = await _org(session, OrganisationKind.etablissement, make_uai("0670200"), dep67, "lycee")
-        z = await _org(session, OrganisationKind.etablissement, make_uai("0680300"), dep68, "college")
-        world = World(region.id or 0, academie.id or 0, dep67.id or 0, dep68.id or 0,
-                      x.id or 0, y.id or 0, z.id or 0)
+        z = await _org(
+            session, OrganisationKind.etablissement, make_uai("0680300"), dep68, "college"
+        )
+        world = World(
+            region.id or 0,
+            academie.id or 0,
+            dep67.id or 0,
+            dep68.id or 0,
+            x.id or 0,
+            y.id or 0,
+            z.id or 0,
+        )
         for name, role, org in (
             ("admin", Role.platform_admin, region),
             ("officer", Role.academie_officer, academie),
@@ -62,18 +79,26 @@ async def build_world(factory: SessionFactory) -> World:
             ("head_y", Role.head_teacher, y),
             ("viewer_x", Role.viewer, x),
         ):
-            operator = await create_operator(session, email=f"{name}@test.fr", display_name=name,
-                                             role=role, organisation=org)
+            operator = await create_operator(
+                session, email=f"{name}@test.fr", display_name=name, role=role, organisation=org
+            )
             _, world.keys[name] = await create_api_key(session, operator, "test")
     return world
 
 
-def guardians(school_id: int, count: int, *, start: int = 0, level: str = "6e",
-              domain: str = "familles.fr") -> list[ContactIn]:
+def guardians(
+    school_id: int, count: int, *, start: int = 0, level: str = "6e", domain: str = "familles.fr"
+) -> list[ContactIn]:
     return [
-        ContactIn(organisation_id=school_id, first_name="P", last_name=f"G{n}",
-                  role=ContactRole.guardian, level=level, division=f"{level} A",
-                  email=f"parent{n}@{domain}")
+        ContactIn(
+            organisation_id=school_id,
+            first_name="P",
+            last_name=f"G{n}",
+            role=ContactRole.guardian,
+            level=level,
+            division=f"{level} A",
+            email=f"parent{n}@{domain}",
+        )
         for n in range(start, start + count)
     ]
 
@@ -111,22 +136,38 @@ async def run_burst_workers(settings: Settings, queues: tuple[str, ...] = QUEUES
 
 
 async def send_broadcast(
-    client: httpx.AsyncClient, key: str, notice_org: int, audience: dict[str, Any],
-    channels: list[str] | None = None, priority: str = "normal",
+    client: httpx.AsyncClient,
+    key: str,
+    notice_org: int,
+    audience: dict[str, Any],
+    channels: list[str] | None = None,
+    priority: str = "normal",
 ) -> dict[str, Any]:
     """Create a notice, a draft broadcast and confirm it; returns the draft with its preview."""
-    notice = await client.post("/api/v1/notices", headers=auth(key), json={
-        "organisation_id": notice_org, "title": "ENT indisponible",
-        "message": "L'ENT est indisponible ce matin. Les cours ont lieu normalement.",
-    })
+    notice = await client.post(
+        "/api/v1/notices",
+        headers=auth(key),
+        json={
+            "organisation_id": notice_org,
+            "title": "ENT indisponible",
+            "message": "L'ENT est indisponible ce matin. Les cours ont lieu normalement.",
+        },
+    )
     assert notice.status_code == 201, notice.text
-    draft = await client.post("/api/v1/broadcasts", headers=auth(key), json={
-        "notice_id": notice.json()["id"], "audience": audience,
-        "channels": channels or ["email"], "priority": priority,
-    })
+    draft = await client.post(
+        "/api/v1/broadcasts",
+        headers=auth(key),
+        json={
+            "notice_id": notice.json()["id"],
+            "audience": audience,
+            "channels": channels or ["email"],
+            "priority": priority,
+        },
+    )
     assert draft.status_code == 201, draft.text
-    confirmed = await client.post(f"/api/v1/broadcasts/{draft.json()['id']}/confirm",
-                                  headers=auth(key))
+    confirmed = await client.post(
+        f"/api/v1/broadcasts/{draft.json()['id']}/confirm", headers=auth(key)
+    )
     assert confirmed.status_code == 202, confirmed.text
     body: dict[str, Any] = draft.json()
     return body

@@ -8,7 +8,7 @@ from collections import Counter
 from sqlalchemy import func, select
 
 from broadcast.broadcasts.models import Broadcast
-from broadcast.broadcasts.planner import run_fanout, PlannerSettings
+from broadcast.broadcasts.planner import PlannerSettings, run_fanout
 from broadcast.db import SessionFactory, transaction
 from broadcast.deliveries.models import Delivery
 from broadcast.directory.models import Suppression
@@ -35,13 +35,19 @@ async def test_guardians_of_one_school_get_exactly_one_email_each(
     await add_contacts(factory, guardians(world.school_x, 10, level="4e"))
     await add_contacts(factory, guardians(world.school_y, 30, domain="autre-lycee.fr"))
     async with api(settings) as client:
-        draft = await send_broadcast(client, world.keys["head_x"], world.school_x,
-                                     {"organisation_ids": [world.school_x], "roles": ["guardian"]})
+        draft = await send_broadcast(
+            client,
+            world.keys["head_x"],
+            world.school_x,
+            {"organisation_ids": [world.school_x], "roles": ["guardian"]},
+        )
         email = draft["preview"]["channels"][0]
         assert email["recipients"] == 120
         assert email["excluded"] == {"suppressed": 0, "duplicate": 10, "no_address": 0}
         await run_burst_workers(settings)
-        done = await client.get(f"/api/v1/broadcasts/{draft['id']}", headers=auth(world.keys["head_x"]))
+        done = await client.get(
+            f"/api/v1/broadcasts/{draft['id']}", headers=auth(world.keys["head_x"])
+        )
 
     received = Counter(addr for m in sink.messages for addr in m.rcpt_tos)
     assert received == Counter({f"parent{n}@familles.fr": 1 for n in range(120)})
@@ -57,8 +63,9 @@ async def test_running_fanout_twice_plans_nothing_new(
     world = await build_world(factory)
     await add_contacts(factory, guardians(world.school_x, 75))
     async with api(settings) as client:
-        draft = await send_broadcast(client, world.keys["officer"], world.academie,
-                                     {"organisation_ids": [world.school_x]})
+        draft = await send_broadcast(
+            client, world.keys["officer"], world.academie, {"organisation_ids": [world.school_x]}
+        )
     queue = JobQueue(_Recorder())
     planner = PlannerSettings(chunk_size=20, batch_size=30)
     await run_fanout(factory, queue, planner, draft["id"])
@@ -79,8 +86,13 @@ class _Recorder:
     def __init__(self) -> None:
         self.jobs: list[tuple[str, tuple[object, ...]]] = []
 
-    async def enqueue_job(self, function: str, *args: object, _job_id: str | None = None,
-                          _queue_name: str | None = None) -> object:
+    async def enqueue_job(
+        self,
+        function: str,
+        *args: object,
+        _job_id: str | None = None,
+        _queue_name: str | None = None,
+    ) -> object:
         self.jobs.append((function, args))
         return None
 
@@ -92,8 +104,9 @@ async def test_smtp_451_then_250_ends_sent_after_a_retry(
     await add_contacts(factory, guardians(world.school_x, 3))
     sink.fail_next(451, times=1)
     async with api(settings) as client:
-        draft = await send_broadcast(client, world.keys["head_x"], world.school_x,
-                                     {"organisation_ids": [world.school_x]})
+        draft = await send_broadcast(
+            client, world.keys["head_x"], world.school_x, {"organisation_ids": [world.school_x]}
+        )
         await run_burst_workers(settings)
     async with transaction(factory) as session:
         rows = (await session.execute(select(Delivery).order_by(Delivery.id))).scalars().all()
@@ -130,5 +143,7 @@ async def test_smtp_550_fails_and_suppresses_then_next_preview_excludes_it(
         assert email["excluded"]["suppressed"] == 1
         await run_burst_workers(settings)
     assert sorted(a for m in sink.messages for a in m.rcpt_tos) == [
-        "parent0@familles.fr", "parent1@familles.fr", "parent3@familles.fr"
+        "parent0@familles.fr",
+        "parent1@familles.fr",
+        "parent3@familles.fr",
     ]

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
-import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
@@ -19,23 +17,34 @@ from broadcast.deliveries.models import Delivery
 from broadcast.sandbox.smtp import SmtpSink
 from broadcast.settings import RateLimit, Settings
 from tests.conftest import TEST_SECRET, make_settings
-from tests.support import add_contacts, api, build_world, guardians, run_burst_workers, send_broadcast
+from tests.support import (
+    add_contacts,
+    api,
+    build_world,
+    guardians,
+    run_burst_workers,
+    send_broadcast,
+)
 
 
 async def test_urgent_broadcast_created_after_a_large_bulk_one_finishes_first(
     settings: Settings, factory: SessionFactory, sink: SmtpSink
 ) -> None:
-    limited = settings.model_copy(
-        update={"channel_rates": {"email": RateLimit(rate=100, burst=5)}}
-    )
+    limited = settings.model_copy(update={"channel_rates": {"email": RateLimit(rate=100, burst=5)}})
     world = await build_world(factory)
     await add_contacts(factory, guardians(world.school_x, 400))
     await add_contacts(factory, guardians(world.school_z, 5, domain="urgence.fr"))
     async with api(limited) as client:
-        bulk = await send_broadcast(client, world.keys["officer"], world.academie,
-                                    {"organisation_ids": [world.school_x]})
-        urgent = await send_broadcast(client, world.keys["officer"], world.academie,
-                                      {"organisation_ids": [world.school_z]}, priority="urgent")
+        bulk = await send_broadcast(
+            client, world.keys["officer"], world.academie, {"organisation_ids": [world.school_x]}
+        )
+        urgent = await send_broadcast(
+            client,
+            world.keys["officer"],
+            world.academie,
+            {"organisation_ids": [world.school_z]},
+            priority="urgent",
+        )
         await run_burst_workers(limited)
     async with transaction(factory) as session:
         first = await session.get(Broadcast, bulk["id"])
@@ -54,8 +63,9 @@ def _worker_env(settings: Settings, smtp_port: int) -> dict[str, str]:
         "BROADCAST_SECRET_KEY": TEST_SECRET,
         "BROADCAST_DATABASE_URL": settings.database_url,
         "BROADCAST_REDIS_URL": settings.redis_url or "",
-        "BROADCAST_SMTP_RELAYS": json.dumps([{"host": "127.0.0.1", "port": smtp_port,
-                                              "connections": 4}]),
+        "BROADCAST_SMTP_RELAYS": json.dumps(
+            [{"host": "127.0.0.1", "port": smtp_port, "connections": 4}]
+        ),
         "BROADCAST_CHANNEL_RATES": json.dumps({"email": {"rate": 150, "burst": 10}}),
         "BROADCAST_DISPATCH_BATCH_SIZE": "50",
         "BROADCAST_WORKER_JOB_TIMEOUT_S": "3",
@@ -74,23 +84,29 @@ async def _wait_for(predicate: object, timeout_s: float) -> None:
 async def test_a_worker_killed_mid_broadcast_is_recovered_with_few_duplicates(
     database_url: str, redis_url: str, factory: SessionFactory, sink: SmtpSink, tmp_path: Path
 ) -> None:
-    settings = make_settings(database_url, redis_url, sink.port, tmp_path,
-                             worker_job_timeout_s=3, dispatch_batch_size=50)
+    settings = make_settings(
+        database_url, redis_url, sink.port, tmp_path, worker_job_timeout_s=3, dispatch_batch_size=50
+    )
     world = await build_world(factory)
     await add_contacts(factory, guardians(world.school_x, 600))
     async with api(settings) as client:
-        draft = await send_broadcast(client, world.keys["head_x"], world.school_x,
-                                     {"organisation_ids": [world.school_x]})
-    worker = subprocess.Popen([sys.executable, "-m", "broadcast.cli", "worker"],
-                              env=_worker_env(settings, sink.port))
+        draft = await send_broadcast(
+            client, world.keys["head_x"], world.school_x, {"organisation_ids": [world.school_x]}
+        )
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "broadcast.cli", "worker", env=_worker_env(settings, sink.port)
+    )
     try:
         await _wait_for(lambda: len(sink.messages) >= 150, timeout_s=60)
     finally:
-        worker.send_signal(signal.SIGKILL)
-        worker.wait()
+        worker.kill()
+        await worker.wait()
     async with transaction(factory) as session:
-        in_flight = set((await session.execute(
-            select(Delivery.address).where(Delivery.status == "sending"))).scalars())
+        in_flight = set(
+            (
+                await session.execute(select(Delivery.address).where(Delivery.status == "sending"))
+            ).scalars()
+        )
     received_at_kill = len(sink.messages)
     assert received_at_kill < 600, "the worker finished before it was killed"
 

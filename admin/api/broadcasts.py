@@ -50,8 +50,9 @@ async def preview(uow: UowDep, principal: Reader, broadcast_id: int) -> Audience
     return await service.preview(uow.session, principal, found)
 
 
-@router.post("/{broadcast_id}/confirm", status_code=status.HTTP_202_ACCEPTED,
-             response_model=BroadcastOut)
+@router.post(
+    "/{broadcast_id}/confirm", status_code=status.HTTP_202_ACCEPTED, response_model=BroadcastOut
+)
 async def confirm(
     uow: UowDep, principal: Sender, queue: QueueDep, broadcast_id: int
 ) -> BroadcastOut:

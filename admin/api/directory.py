@@ -32,7 +32,9 @@ async def organisation_tree(uow: UowDep, principal: Reader) -> list[Organisation
 
 
 @router.get("/organisations/{organisation_id}", response_model=OrganisationOut)
-async def read_organisation(uow: UowDep, principal: Reader, organisation_id: int) -> OrganisationOut:
+async def read_organisation(
+    uow: UowDep, principal: Reader, organisation_id: int
+) -> OrganisationOut:
     organisation = await service.get_organisation(uow.session, principal, organisation_id)
     return OrganisationOut.model_validate(organisation, from_attributes=True)
 
@@ -40,8 +42,14 @@ async def read_organisation(uow: UowDep, principal: Reader, organisation_id: int
 @router.post("/contacts", status_code=status.HTTP_201_CREATED, response_model=ContactOut)
 async def create_contact(uow: UowDep, principal: ContactWriter, contact: ContactIn) -> ContactOut:
     [contact_id] = await service.create_contacts(uow.session, principal, [contact.model_dump()])
-    audit(uow.session, principal, "contacts.create", organisation_id=contact.organisation_id,
-          object_type="contact", object_id=contact_id)
+    audit(
+        uow.session,
+        principal,
+        "contacts.create",
+        organisation_id=contact.organisation_id,
+        object_type="contact",
+        object_id=contact_id,
+    )
     return await service.get_contact(uow.session, principal, contact_id)
 
 
@@ -49,12 +57,19 @@ async def create_contact(uow: UowDep, principal: ContactWriter, contact: Contact
 async def create_contacts(
     uow: UowDep,
     principal: ContactWriter,
-    contacts: Annotated[list[dict[str, Any]], Body(embed=True, max_length=service.MAX_BULK_CONTACTS)],
+    contacts: Annotated[
+        list[dict[str, Any]], Body(embed=True, max_length=service.MAX_BULK_CONTACTS)
+    ],
 ) -> BulkResult:
     """All or nothing: one invalid row refuses the call, with every row's errors reported."""
     ids = await service.create_contacts(uow.session, principal, contacts)
-    audit(uow.session, principal, "contacts.create", organisation_id=principal.organisation_id,
-          details={"count": len(ids)})
+    audit(
+        uow.session,
+        principal,
+        "contacts.create",
+        organisation_id=principal.organisation_id,
+        details={"count": len(ids)},
+    )
     return BulkResult(created=len(ids), ids=ids)
 
 
@@ -69,14 +84,26 @@ async def list_contacts(
     contacts = await service.list_contacts(
         uow.session, principal, organisation_id=organisation_id, after=cursor, limit=limit
     )
-    audit(uow.session, principal, "contacts.read", organisation_id=organisation_id,
-          details={"rows": len(contacts)})
+    audit(
+        uow.session,
+        principal,
+        "contacts.read",
+        organisation_id=organisation_id,
+        details={"rows": len(contacts)},
+    )
     return page_of(contacts, [c.id for c in contacts], limit)
 
 
 @router.get("/contacts/{contact_id}", response_model=ContactOut)
 async def read_contact(uow: UowDep, principal: ContactReader, contact_id: int) -> ContactOut:
     contact = await service.get_contact(uow.session, principal, contact_id)
-    audit(uow.session, principal, "contacts.read", organisation_id=contact.organisation_id,
-          object_type="contact", object_id=contact_id, details={"rows": 1})
+    audit(
+        uow.session,
+        principal,
+        "contacts.read",
+        organisation_id=contact.organisation_id,
+        object_type="contact",
+        object_id=contact_id,
+        details={"rows": 1},
+    )
     return contact

@@ -48,7 +48,9 @@ async def add_update(uow: UowDep, principal: Writer, notice_id: int, update: Upd
 
 
 @router.post("/{notice_id}/status", response_model=NoticeOut)
-async def change_status(uow: UowDep, principal: Writer, notice_id: int, body: StatusIn) -> NoticeOut:
+async def change_status(
+    uow: UowDep, principal: Writer, notice_id: int, body: StatusIn
+) -> NoticeOut:
     notice = await service.get_notice(uow.session, principal, notice_id)
     await service.change_status(uow.session, principal, notice, body.status)
     return await service.notice_out(uow.session, notice)

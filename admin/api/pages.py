@@ -8,7 +8,6 @@ from typing import Annotated, Generic, TypeVar
 from fastapi import Query
 from pydantic import BaseModel
 
-
 T = TypeVar("T")
 
 
@@ -17,10 +16,14 @@ class Page(BaseModel, Generic[T]):
     next_cursor: str | None
 
 
-CursorParam = Annotated[int, Query(alias="cursor", ge=0, description="next_cursor of the previous page")]
+CursorParam = Annotated[
+    int, Query(alias="cursor", ge=0, description="next_cursor of the previous page")
+]
 LimitParam = Annotated[int, Query(ge=1, le=500)]
 
 
 def page_of(items: Sequence[T], ids: Sequence[int | None], limit: int) -> Page[T]:
     last = ids[-1] if ids else None
-    return Page[T](items=list(items), next_cursor=str(last) if len(items) == limit and last else None)
+    return Page[T](
+        items=list(items), next_cursor=str(last) if len(items) == limit and last else None
+    )

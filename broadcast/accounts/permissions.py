@@ -41,7 +41,11 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 ROLE_SCOPE_KINDS: dict[Role, frozenset[OrganisationKind]] = {
     Role.platform_admin: frozenset(OrganisationKind),
     Role.academie_officer: frozenset(
-        {OrganisationKind.region_academique, OrganisationKind.academie, OrganisationKind.departement}
+        {
+            OrganisationKind.region_academique,
+            OrganisationKind.academie,
+            OrganisationKind.departement,
+        }
     ),
     Role.head_teacher: frozenset({OrganisationKind.etablissement}),
     Role.viewer: frozenset(OrganisationKind),

@@ -11,11 +11,13 @@ from typing import Any
 from argon2 import PasswordHasher
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from broadcast.accounts.models import ApiKey, AuditEvent, Operator, Role
 from broadcast.accounts.permissions import ROLE_SCOPE_KINDS, Permission, role_allows
 from broadcast.directory.models import Organisation, OrganisationKind
 from broadcast.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from broadcast.sqlutil import row_id
 from broadcast.timeutil import utcnow
 
 KEY_PREFIX = "bc_"
@@ -67,7 +69,7 @@ async def create_operator(
         email=email.lower(),
         display_name=display_name,
         role=role,
-        organisation_id=_id(organisation),
+        organisation_id=row_id(organisation),
         password_hash=_password_hasher.hash(password) if password else None,
     )
     session.add(operator)
@@ -83,7 +85,7 @@ def _hash_key(plaintext: str) -> str:
 def _split_key(plaintext: str) -> tuple[str, str] | None:
     if not plaintext.startswith(KEY_PREFIX):
         return None
-    prefix, sep, secret = plaintext[len(KEY_PREFIX):].partition("_")
+    prefix, sep, secret = plaintext[len(KEY_PREFIX) :].partition("_")
     return (KEY_PREFIX + prefix, secret) if sep and prefix and secret else None
 
 
@@ -93,7 +95,9 @@ async def create_api_key(
     """A new key and its plaintext, which is shown once and never stored."""
     prefix = KEY_PREFIX + secrets.token_hex(4)
     plaintext = f"{prefix}_{secrets.token_urlsafe(24)}"
-    key = ApiKey(operator_id=_id(operator), name=name, prefix=prefix, key_hash=_hash_key(plaintext))
+    key = ApiKey(
+        operator_id=row_id(operator), name=name, prefix=prefix, key_hash=_hash_key(plaintext)
+    )
     session.add(key)
     await session.flush()
     return key, plaintext
@@ -106,9 +110,9 @@ async def authenticate_api_key(session: AsyncSession, plaintext: str) -> Princip
     row = (
         await session.execute(
             select(ApiKey, Operator, Organisation)
-            .join(Operator, Operator.id == ApiKey.operator_id)  # type: ignore[arg-type]
-            .join(Organisation, Organisation.id == Operator.organisation_id)  # type: ignore[arg-type]
-            .where(ApiKey.prefix == parts[0])
+            .join(Operator, col(Operator.id) == col(ApiKey.operator_id))
+            .join(Organisation, col(Organisation.id) == col(Operator.organisation_id))
+            .where(col(ApiKey.prefix) == parts[0])
         )
     ).first()
     if row is None:
@@ -126,16 +130,18 @@ def principal_for(
     operator: Operator, organisation: Organisation, api_key_id: int | None = None
 ) -> Principal:
     return Principal(
-        operator_id=_id(operator),
+        operator_id=row_id(operator),
         role=Role(operator.role),
-        organisation_id=_id(organisation),
+        organisation_id=row_id(organisation),
         scope_path=organisation.path,
         api_key_id=api_key_id,
     )
 
 
 async def revoke_api_key(session: AsyncSession, prefix: str) -> ApiKey:
-    key = (await session.execute(select(ApiKey).where(ApiKey.prefix == prefix))).scalar_one_or_none()
+    key = (
+        await session.execute(select(ApiKey).where(col(ApiKey.prefix) == prefix))
+    ).scalar_one_or_none()
     if key is None:
         raise NotFound("Clé d'API introuvable.", "API key not found.")
     key.revoked_at = key.revoked_at or utcnow()
@@ -164,8 +170,3 @@ def audit(
     )
     session.add(event)
     return event
-
-
-def _id(row: Operator | Organisation) -> int:
-    assert row.id is not None, "flush before using the id"
-    return row.id

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from broadcast.accounts.service import Principal
 from broadcast.directory.models import Contact, ContactPoint, ContactRole, Organisation, Suppression
@@ -35,8 +36,10 @@ async def subtree_paths(
     principal's scope or outside ``within`` (the notice's subtree)."""
     ids = set(criteria.organisation_ids)
     rows = (
-        await session.execute(select(Organisation).where(Organisation.id.in_(ids)))  # type: ignore[union-attr]
-    ).scalars().all()
+        (await session.execute(select(Organisation).where(col(Organisation.id).in_(ids))))
+        .scalars()
+        .all()
+    )
     paths = {org.id: org.path for org in rows if principal.covers(org.path)}
     if set(paths) != ids or not all(path.startswith(within) for path in paths.values()):
         raise NotFound("Organisation introuvable dans votre périmètre.", "Organisation not found.")
@@ -44,43 +47,43 @@ async def subtree_paths(
 
 
 def _contact_filters(criteria: AudienceCriteria, paths: list[str]) -> list[ColumnElement[bool]]:
-    path_column: Any = Organisation.path
+    path_column: Any = col(Organisation.path)
     filters: list[ColumnElement[bool]] = [
         or_(*(path_column.startswith(path) for path in paths)),
-        Contact.left_at.is_(None),  # type: ignore[union-attr]
+        col(Contact.left_at).is_(None),
     ]
     if criteria.roles:
-        filters.append(Contact.role.in_([r.value for r in criteria.roles]))  # type: ignore[attr-defined]
+        filters.append(col(Contact.role).in_([r.value for r in criteria.roles]))
     if criteria.levels:
-        filters.append(Contact.level.in_(criteria.levels))  # type: ignore[union-attr]
+        filters.append(col(Contact.level).in_(criteria.levels))
     if criteria.divisions:
-        filters.append(Contact.division.in_(criteria.divisions))  # type: ignore[union-attr]
+        filters.append(col(Contact.division).in_(criteria.divisions))
     return filters
 
 
 def matching_contacts(criteria: AudienceCriteria, paths: list[str]) -> Select[Any]:
     return (
-        select(Contact.id)
-        .join(Organisation, Organisation.id == Contact.organisation_id)  # type: ignore[arg-type]
+        select(col(Contact.id))
+        .join(Organisation, col(Organisation.id) == col(Contact.organisation_id))
         .where(*_contact_filters(criteria, paths))
     )
 
 
 def matching_points(
     criteria: AudienceCriteria, paths: list[str], channels: list[str], *, unsuppressed: bool
-) -> Select[Any]:
+) -> Select[*tuple[Any, ...]]:  # columns: id, channel, address, contact_id, locale
     """Contact points of the audience on ``channels``: id, channel, address, contact, locale."""
     query = (
         select(
-            ContactPoint.id,
-            ContactPoint.channel,
-            ContactPoint.address,
-            ContactPoint.contact_id,
-            Contact.locale,
+            col(ContactPoint.id),
+            col(ContactPoint.channel),
+            col(ContactPoint.address),
+            col(ContactPoint.contact_id),
+            col(Contact.locale),
         )
-        .join(Contact, Contact.id == ContactPoint.contact_id)  # type: ignore[arg-type]
-        .join(Organisation, Organisation.id == Contact.organisation_id)  # type: ignore[arg-type]
-        .where(ContactPoint.channel.in_(channels), *_contact_filters(criteria, paths))  # type: ignore[attr-defined]
+        .join(Contact, col(Contact.id) == col(ContactPoint.contact_id))
+        .join(Organisation, col(Organisation.id) == col(Contact.organisation_id))
+        .where(col(ContactPoint.channel).in_(channels), *_contact_filters(criteria, paths))
     )
     if unsuppressed:
         query = query.where(~point_is_suppressed())
@@ -90,13 +93,12 @@ def matching_points(
 def point_is_suppressed() -> ColumnElement[bool]:
     """True where the contact point's address is suppressed on its channel."""
     return (
-        select(Suppression.id)
+        select(col(Suppression.id))
         .where(
             and_(
-                Suppression.channel == ContactPoint.channel,
-                Suppression.address == ContactPoint.address,
+                col(Suppression.channel) == col(ContactPoint.channel),
+                col(Suppression.address) == col(ContactPoint.address),
             )
         )
         .exists()
     )
-

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from broadcast.audiences.criteria import AudienceCriteria, matching_points
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus
@@ -62,13 +63,21 @@ async def _plan_one_chunk(factory: SessionFactory, broadcast_id: int, chunk_size
         return not broadcast.fanout_done
 
 
-async def _audience(session: AsyncSession, broadcast: Broadcast) -> tuple[list[str], AudienceCriteria]:
+async def _audience(
+    session: AsyncSession, broadcast: Broadcast
+) -> tuple[list[str], AudienceCriteria]:
     criteria = AudienceCriteria.model_validate(broadcast.audience)
     paths = (
-        await session.execute(
-            select(Organisation.path).where(Organisation.id.in_(criteria.organisation_ids))  # type: ignore[union-attr]
+        (
+            await session.execute(
+                select(col(Organisation.path)).where(
+                    col(Organisation.id).in_(criteria.organisation_ids)
+                )
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     return list(paths), criteria
 
 
@@ -76,21 +85,37 @@ async def plan_chunk(session: AsyncSession, broadcast: Broadcast, chunk_size: in
     """Insert the deliveries of the next chunk of contact points and advance the cursor."""
     paths, criteria = await _audience(session, broadcast)
     points = matching_points(criteria, paths, broadcast.channels, unsuppressed=True).where(
-        ContactPoint.id > broadcast.fanout_cursor  # type: ignore[operator]
+        col(ContactPoint.id) > broadcast.fanout_cursor
     )
-    chunk = points.order_by(ContactPoint.id).limit(chunk_size).subquery()  # type: ignore[arg-type]
+    chunk = points.order_by(col(ContactPoint.id)).limit(chunk_size).subquery()
     bound = await session.scalar(select(func.max(chunk.c.id)))
     if bound is None:
         broadcast.fanout_done = True
         return 0
-    rows = points.where(ContactPoint.id <= bound).subquery()  # type: ignore[operator]
+    rows = points.where(col(ContactPoint.id) <= bound).subquery()
     now = utcnow()
     source = select(
-        literal(broadcast.id), rows.c.channel, rows.c.address, rows.c.contact_id, rows.c.locale,
-        literal(DeliveryStatus.queued.value), literal(0), literal(now, UtcDateTime()), literal(now, UtcDateTime()),
+        literal(broadcast.id),
+        rows.c.channel,
+        rows.c.address,
+        rows.c.contact_id,
+        rows.c.locale,
+        literal(DeliveryStatus.queued.value),
+        literal(0),
+        literal(now, UtcDateTime()),
+        literal(now, UtcDateTime()),
     ).order_by(rows.c.id)
-    columns = ["broadcast_id", "channel", "address", "contact_id", "locale", "status",
-               "attempts", "created_at", "updated_at"]
+    columns = [
+        "broadcast_id",
+        "channel",
+        "address",
+        "contact_id",
+        "locale",
+        "status",
+        "attempts",
+        "created_at",
+        "updated_at",
+    ]
     result = await session.execute(
         insert_ignoring_conflicts(session, Delivery).from_select(columns, source)
     )
@@ -142,12 +167,14 @@ async def _undispatched(
     session: AsyncSession, broadcast: Broadcast, limit: int
 ) -> Sequence[tuple[int, str]]:
     rows = await session.execute(
-        select(Delivery.id, Delivery.channel)
-        .where(Delivery.broadcast_id == broadcast.id, Delivery.id > broadcast.dispatch_cursor)  # type: ignore[arg-type,operator]
-        .order_by(Delivery.id)  # type: ignore[arg-type]
+        select(col(Delivery.id), col(Delivery.channel))
+        .where(
+            col(Delivery.broadcast_id) == broadcast.id, col(Delivery.id) > broadcast.dispatch_cursor
+        )
+        .order_by(col(Delivery.id))
         .limit(limit)
     )
-    return [(int(delivery_id), str(channel)) for delivery_id, channel in rows.all()]
+    return [(int(delivery_id or 0), str(channel)) for delivery_id, channel in rows.all()]
 
 
 async def _advance_dispatch_cursor(session: AsyncSession, broadcast_id: int, cursor: int) -> None:

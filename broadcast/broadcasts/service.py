@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from broadcast.accounts.service import Principal, audit
 from broadcast.audiences.criteria import AudienceCriteria, subtree_paths
@@ -24,6 +25,7 @@ from broadcast.errors import Conflict, NotFound
 from broadcast.masking import mask_address
 from broadcast.notices.models import Notice
 from broadcast.notices.service import get_notice, get_update
+from broadcast.sqlutil import row_id
 from broadcast.timeutil import utcnow
 
 
@@ -70,9 +72,13 @@ async def create_draft(session: AsyncSession, principal: Principal, data: Broadc
     await _audience_paths(session, principal, notice, data.audience)
     channels = list(dict.fromkeys(c.value for c in data.channels))
     broadcast = Broadcast(
-        notice_id=notice.id, update_id=update_row.id, organisation_id=notice.organisation_id,
-        audience=data.audience.model_dump(mode="json"), channels=channels,
-        priority=data.priority, created_by_id=principal.operator_id,
+        notice_id=row_id(notice),
+        update_id=row_id(update_row),
+        organisation_id=notice.organisation_id,
+        audience=data.audience.model_dump(mode="json"),
+        channels=channels,
+        priority=data.priority,
+        created_by_id=principal.operator_id,
     )
     session.add(broadcast)
     await session.flush()
@@ -87,14 +93,18 @@ async def _audience_paths(
     return await subtree_paths(session, principal, criteria, within=notice_org.path)
 
 
-async def preview(session: AsyncSession, principal: Principal, broadcast: Broadcast) -> AudiencePreview:
+async def preview(
+    session: AsyncSession, principal: Principal, broadcast: Broadcast
+) -> AudiencePreview:
     notice = await get_notice(session, principal, broadcast.notice_id)
     criteria = AudienceCriteria.model_validate(broadcast.audience)
     paths = await _audience_paths(session, principal, notice, criteria)
     return await preview_audience(session, criteria, paths, broadcast.channels)
 
 
-async def get_broadcast(session: AsyncSession, principal: Principal, broadcast_id: int) -> Broadcast:
+async def get_broadcast(
+    session: AsyncSession, principal: Principal, broadcast_id: int
+) -> Broadcast:
     broadcast = await session.get(Broadcast, broadcast_id)
     if broadcast is None:
         raise NotFound("Diffusion introuvable.", "Broadcast not found.")
@@ -107,9 +117,9 @@ async def list_broadcasts(
 ) -> list[Broadcast]:
     rows = await session.execute(
         select(Broadcast)
-        .join(Organisation, Organisation.id == Broadcast.organisation_id)  # type: ignore[arg-type]
-        .where(Organisation.path.startswith(principal.scope_path), Broadcast.id > after)  # type: ignore[attr-defined,operator]
-        .order_by(Broadcast.id)  # type: ignore[arg-type]
+        .join(Organisation, col(Organisation.id) == col(Broadcast.organisation_id))
+        .where(col(Organisation.path).startswith(principal.scope_path), col(Broadcast.id) > after)
+        .order_by(col(Broadcast.id))
         .limit(limit)
     )
     return list(rows.scalars())
@@ -123,9 +133,15 @@ async def confirm(session: AsyncSession, principal: Principal, broadcast: Broadc
         )
     broadcast.status = BroadcastStatus.queued
     broadcast.queued_at = utcnow()
-    audit(session, principal, "broadcast.send", organisation_id=broadcast.organisation_id,
-          object_type="broadcast", object_id=broadcast.id,
-          details={"channels": broadcast.channels, "priority": broadcast.priority})
+    audit(
+        session,
+        principal,
+        "broadcast.send",
+        organisation_id=broadcast.organisation_id,
+        object_type="broadcast",
+        object_id=broadcast.id,
+        details={"channels": broadcast.channels, "priority": broadcast.priority},
+    )
     return broadcast
 
 
@@ -140,20 +156,29 @@ async def cancel(session: AsyncSession, principal: Principal, broadcast: Broadca
     broadcast.cancelled_at = utcnow()
     await session.execute(
         update(Delivery)
-        .where(Delivery.broadcast_id == broadcast.id, Delivery.status == DeliveryStatus.queued)  # type: ignore[arg-type]
+        .where(
+            col(Delivery.broadcast_id) == broadcast.id,
+            col(Delivery.status) == DeliveryStatus.queued,
+        )
         .values(status=DeliveryStatus.cancelled, updated_at=utcnow())
     )
-    audit(session, principal, "broadcast.cancel", organisation_id=broadcast.organisation_id,
-          object_type="broadcast", object_id=broadcast.id)
+    audit(
+        session,
+        principal,
+        "broadcast.cancel",
+        organisation_id=broadcast.organisation_id,
+        object_type="broadcast",
+        object_id=broadcast.id,
+    )
     return broadcast
 
 
 async def counters(session: AsyncSession, broadcast_id: int) -> dict[str, dict[str, int]]:
     """``{"email": {"queued": 0, "sending": 0, "sent": 12, ...}, ...}``, live."""
     rows = await session.execute(
-        select(Delivery.channel, Delivery.status, func.count())
-        .where(Delivery.broadcast_id == broadcast_id)
-        .group_by(Delivery.channel, Delivery.status)
+        select(col(Delivery.channel), col(Delivery.status), func.count())
+        .where(col(Delivery.broadcast_id) == broadcast_id)
+        .group_by(col(Delivery.channel), col(Delivery.status))
     )
     result: dict[str, dict[str, int]] = {}
     for channel, status, count in rows.all():
@@ -165,7 +190,7 @@ async def broadcast_out(
     session: AsyncSession, broadcast: Broadcast, preview: AudiencePreview | None = None
 ) -> BroadcastOut:
     out = BroadcastOut.model_validate(broadcast, from_attributes=True)
-    out.counters = await counters(session, _id(broadcast))
+    out.counters = await counters(session, row_id(broadcast))
     out.preview = preview
     return out
 
@@ -175,19 +200,19 @@ async def list_deliveries(
 ) -> list[DeliveryOut]:
     rows = await session.execute(
         select(Delivery)
-        .where(Delivery.broadcast_id == broadcast.id, Delivery.id > after)  # type: ignore[arg-type,operator]
-        .order_by(Delivery.id)  # type: ignore[arg-type]
+        .where(col(Delivery.broadcast_id) == broadcast.id, col(Delivery.id) > after)
+        .order_by(col(Delivery.id))
         .limit(limit)
     )
     return [
         DeliveryOut(
-            id=d.id or 0, channel=d.channel, address=mask_address(d.channel, d.address),
-            status=d.status, attempts=d.attempts, error=d.error, updated_at=d.updated_at,
+            id=d.id or 0,
+            channel=d.channel,
+            address=mask_address(d.channel, d.address),
+            status=d.status,
+            attempts=d.attempts,
+            error=d.error,
+            updated_at=d.updated_at,
         )
         for d in rows.scalars()
     ]
-
-
-def _id(broadcast: Broadcast) -> int:
-    assert broadcast.id is not None
-    return broadcast.id

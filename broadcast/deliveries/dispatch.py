@@ -18,6 +18,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus, Priority
 from broadcast.channels.base import Channel, MessageContent, Prepared, Recipient, SendResult
@@ -42,7 +43,7 @@ def group_size(buckets: Sequence[tuple[str, RateLimit]]) -> int:
     return min([GROUP_SIZE, *(limit.burst for _, limit in buckets)])
 
 
-class RetryLater(Exception):  # noqa: N818 - it is an instruction, not an error
+class RetryLater(Exception):
     def __init__(self, delay_s: float, pending: int) -> None:
         super().__init__(f"{pending} deliveries to retry in {delay_s:.1f} s")
         self.delay_s = delay_s
@@ -57,7 +58,7 @@ class RetryPolicy:
     def delay(self, attempt: int) -> float:
         """Exponential backoff with jitter: half to all of base * 2^(attempt-1), capped."""
         ceiling = min(self.max_delay_s, self.base_delay_s * 2 ** max(attempt - 1, 0))
-        return ceiling * random.uniform(0.5, 1.0)
+        return float(ceiling * random.uniform(0.5, 1.0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +92,10 @@ class Dispatcher:
             raise RetryLater(self.retry.delay(attempt), retries)
 
     async def _send_group(
-        self, batch: DispatchBatch, content: MessageContent, ids: Sequence[int],
+        self,
+        batch: DispatchBatch,
+        content: MessageContent,
+        ids: Sequence[int],
         past_deadline: bool,
     ) -> int | None:
         channel = self.channels[batch.channel]
@@ -103,7 +107,10 @@ class Dispatcher:
         results = await self._send_all(channel, content, claimed)
         async with transaction(self.factory) as session:
             return await record_results(
-                session, batch.channel, results, {d.id: d.address for d in claimed},
+                session,
+                batch.channel,
+                results,
+                {d.id: d.address for d in claimed},
                 past_deadline=past_deadline,
             )
 
@@ -123,7 +130,9 @@ class Dispatcher:
 
     async def _cancelled(self, broadcast_id: int) -> bool:
         async with transaction(self.factory) as session:
-            status = await session.scalar(select(Broadcast.status).where(Broadcast.id == broadcast_id))
+            status = await session.scalar(
+                select(col(Broadcast.status)).where(col(Broadcast.id) == broadcast_id)
+            )
         return status != BroadcastStatus.sending
 
 
@@ -134,17 +143,21 @@ async def _load(
     if broadcast is None or broadcast.status != BroadcastStatus.sending:
         return None
     ids = (
-        await session.execute(
-            select(Delivery.id)
-            .where(
-                Delivery.broadcast_id == batch.broadcast_id,
-                Delivery.channel == batch.channel,
-                Delivery.id.between(batch.first_id, batch.last_id),  # type: ignore[union-attr]
-                Delivery.status.in_(OPEN_STATUSES),  # type: ignore[attr-defined]
+        (
+            await session.execute(
+                select(col(Delivery.id))
+                .where(
+                    col(Delivery.broadcast_id) == batch.broadcast_id,
+                    col(Delivery.channel) == batch.channel,
+                    col(Delivery.id).between(batch.first_id, batch.last_id),
+                    col(Delivery.status).in_(OPEN_STATUSES),
+                )
+                .order_by(col(Delivery.id))
             )
-            .order_by(Delivery.id)  # type: ignore[arg-type]
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     if not ids:
         return None
     return broadcast, await message_content(session, broadcast), [int(i) for i in ids if i]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus
 from broadcast.channels.base import Outcome, SendResult
@@ -28,15 +29,21 @@ class PendingDelivery:
     locale: str
 
 
-async def claim(session: AsyncSession, broadcast_id: int, ids: Sequence[int]) -> list[PendingDelivery]:
+async def claim(
+    session: AsyncSession, broadcast_id: int, ids: Sequence[int]
+) -> list[PendingDelivery]:
     """Mark open deliveries ``sending`` before the provider is called (D5); returns those
     claimed. Nothing is claimed once the broadcast is cancelled."""
     if not ids:
         return []
-    active = select(Broadcast.id).where(
-        Broadcast.id == broadcast_id,
-        Broadcast.status == BroadcastStatus.sending,
-    ).exists()
+    active = (
+        select(col(Broadcast.id))
+        .where(
+            col(Broadcast.id) == broadcast_id,
+            col(Broadcast.status) == BroadcastStatus.sending,
+        )
+        .exists()
+    )
     result = await session.execute(
         update(_table)
         .where(_table.c.id.in_(ids), _table.c.status.in_(OPEN_STATUSES), active)
@@ -101,16 +108,16 @@ async def record_results(
 async def complete_if_done(session: AsyncSession, broadcast_id: int) -> bool:
     """Move a fully planned broadcast with no open delivery to ``completed``, once."""
     still_open = (
-        select(Delivery.id)
-        .where(Delivery.broadcast_id == broadcast_id, Delivery.status.in_(OPEN_STATUSES))  # type: ignore[attr-defined]
+        select(col(Delivery.id))
+        .where(col(Delivery.broadcast_id) == broadcast_id, col(Delivery.status).in_(OPEN_STATUSES))
         .exists()
     )
     result = await session.execute(
         update(Broadcast)
         .where(
-            Broadcast.id == broadcast_id,  # type: ignore[arg-type]
-            Broadcast.status == BroadcastStatus.sending,  # type: ignore[arg-type]
-            Broadcast.fanout_done.is_(True),  # type: ignore[attr-defined]
+            col(Broadcast.id) == broadcast_id,
+            col(Broadcast.status) == BroadcastStatus.sending,
+            col(Broadcast.fanout_done).is_(True),
             ~still_open,
         )
         .values(status=BroadcastStatus.completed, completed_at=utcnow())

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Column, ForeignKey, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from broadcast.dbtypes import timestamp_field, UtcDateTime
+from broadcast.dbtypes import UtcDateTime, timestamp_field
 
 
 class OrganisationKind(enum.StrEnum):
@@ -70,8 +70,9 @@ class ContactPoint(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     contact_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("contact.id", ondelete="CASCADE"), nullable=False,
-                         index=True)
+        sa_column=Column(
+            Integer, ForeignKey("contact.id", ondelete="CASCADE"), nullable=False, index=True
+        )
     )
     channel: str = Field(max_length=16)
     address: str = Field(max_length=320)

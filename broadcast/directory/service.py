@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from broadcast.accounts.service import Principal
 from broadcast.channels.base import ChannelName
@@ -39,7 +40,10 @@ async def create_organisation(
     if kind == OrganisationKind.etablissement and not is_valid_uai(code):
         raise InvalidInput(f"UAI invalide : {code}.", f"Invalid UAI: {code}.")
     organisation = Organisation(
-        kind=kind, code=code, name=name, school_type=school_type,
+        kind=kind,
+        code=code,
+        name=name,
+        school_type=school_type,
         parent_id=parent.id if parent else None,
     )
     session.add(organisation)
@@ -60,8 +64,8 @@ async def organisation_tree(session: AsyncSession, principal: Principal) -> list
     rows = (
         await session.execute(
             select(Organisation)
-            .where(Organisation.path.startswith(principal.scope_path))  # type: ignore[attr-defined]
-            .order_by(Organisation.path)
+            .where(col(Organisation.path).startswith(principal.scope_path))
+            .order_by(col(Organisation.path))
         )
     ).scalars()
     nodes: dict[int, OrganisationOut] = {}
@@ -78,7 +82,7 @@ async def _schools_in_scope(
     session: AsyncSession, principal: Principal, ids: set[int]
 ) -> dict[int, Organisation]:
     rows = (
-        await session.execute(select(Organisation).where(Organisation.id.in_(ids)))  # type: ignore[union-attr]
+        await session.execute(select(Organisation).where(col(Organisation.id).in_(ids)))
     ).scalars()
     return {
         org.id: org
@@ -139,10 +143,10 @@ async def insert_contacts(session: AsyncSession, rows: Sequence[ContactIn]) -> l
         return []
     fields = ContactIn.model_fields.keys() - {"email", "mobile"}
     result = await session.execute(
-        insert(Contact).returning(Contact.id, sort_by_parameter_order=True),  # type: ignore[arg-type]
+        insert(Contact).returning(col(Contact.id), sort_by_parameter_order=True),
         [row.model_dump(include=fields) for row in rows],
     )
-    ids = [row_id for (row_id,) in result.all()]
+    ids = [int(new_id or 0) for (new_id,) in result.all()]
     points = [
         {"contact_id": contact_id, "channel": channel, "address": address}
         for contact_id, row in zip(ids, rows, strict=True)
@@ -175,14 +179,18 @@ async def list_contacts(
     if organisation_id is not None:
         scope = (await get_organisation(session, principal, organisation_id)).path
     contacts = (
-        await session.execute(
-            select(Contact)
-            .join(Organisation, Organisation.id == Contact.organisation_id)  # type: ignore[arg-type]
-            .where(Organisation.path.startswith(scope), Contact.id > after)  # type: ignore[attr-defined,operator]
-            .order_by(Contact.id)  # type: ignore[arg-type]
-            .limit(limit)
+        (
+            await session.execute(
+                select(Contact)
+                .join(Organisation, col(Organisation.id) == col(Contact.organisation_id))
+                .where(col(Organisation.path).startswith(scope), col(Contact.id) > after)
+                .order_by(col(Contact.id))
+                .limit(limit)
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     return await _with_points(session, contacts)
 
 
@@ -190,9 +198,11 @@ async def _with_points(session: AsyncSession, contacts: Sequence[Contact]) -> li
     ids = [c.id for c in contacts]
     points = (
         await session.execute(
-            select(ContactPoint.contact_id, ContactPoint.channel, ContactPoint.address)
-            .where(ContactPoint.contact_id.in_(ids))  # type: ignore[attr-defined]
-            .order_by(ContactPoint.id)  # type: ignore[arg-type]
+            select(
+                col(ContactPoint.contact_id), col(ContactPoint.channel), col(ContactPoint.address)
+            )
+            .where(col(ContactPoint.contact_id).in_(ids))
+            .order_by(col(ContactPoint.id))
         )
     ).all()
     by_contact: dict[tuple[int, str], str] = {}
@@ -231,6 +241,8 @@ async def suppress_many(
 
 async def is_suppressed(session: AsyncSession, channel: str, address: str) -> bool:
     found = await session.execute(
-        select(Suppression.id).where(Suppression.channel == channel, Suppression.address == address)
+        select(col(Suppression.id)).where(
+            col(Suppression.channel) == channel, col(Suppression.address) == address
+        )
     )
     return found.first() is not None

@@ -7,11 +7,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from broadcast.accounts.service import Principal, audit
 from broadcast.directory.models import Organisation
 from broadcast.errors import NotFound
 from broadcast.notices.models import Notice, NoticeStatus, NoticeUpdate
+from broadcast.sqlutil import row_id
 from broadcast.timeutil import utcnow
 
 
@@ -59,14 +61,23 @@ class NoticeOut(BaseModel):
 async def create_notice(session: AsyncSession, principal: Principal, data: NoticeIn) -> Notice:
     organisation = principal.ensure_covers(await session.get(Organisation, data.organisation_id))
     notice = Notice(
-        organisation_id=data.organisation_id, title=data.title, status=data.status,
-        public=data.public, created_by_id=principal.operator_id,
+        organisation_id=data.organisation_id,
+        title=data.title,
+        status=data.status,
+        public=data.public,
+        created_by_id=principal.operator_id,
     )
     session.add(notice)
     await session.flush()
     await add_update(session, principal, notice, UpdateIn(status=data.status, message=data.message))
-    audit(session, principal, "notice.create", organisation_id=organisation.id,
-          object_type="notice", object_id=notice.id)
+    audit(
+        session,
+        principal,
+        "notice.create",
+        organisation_id=organisation.id,
+        object_type="notice",
+        object_id=notice.id,
+    )
     return notice
 
 
@@ -83,9 +94,9 @@ async def list_notices(
 ) -> list[Notice]:
     rows = await session.execute(
         select(Notice)
-        .join(Organisation, Organisation.id == Notice.organisation_id)  # type: ignore[arg-type]
-        .where(Organisation.path.startswith(principal.scope_path), Notice.id > after)  # type: ignore[attr-defined,operator]
-        .order_by(Notice.id)  # type: ignore[arg-type]
+        .join(Organisation, col(Organisation.id) == col(Notice.organisation_id))
+        .where(col(Organisation.path).startswith(principal.scope_path), col(Notice.id) > after)
+        .order_by(col(Notice.id))
         .limit(limit)
     )
     return list(rows.scalars())
@@ -95,7 +106,9 @@ async def add_update(
     session: AsyncSession, principal: Principal, notice: Notice, data: UpdateIn
 ) -> NoticeUpdate:
     update = NoticeUpdate(
-        notice_id=notice.id, status=data.status, message=data.message,
+        notice_id=row_id(notice),
+        status=data.status,
+        message=data.message,
         created_by_id=principal.operator_id,
     )
     notice.status = data.status
@@ -111,8 +124,15 @@ async def change_status(
     if notice.status != status:
         notice.status = status
         notice.updated_at = utcnow()
-        audit(session, principal, "notice.status", organisation_id=notice.organisation_id,
-              object_type="notice", object_id=notice.id, details={"status": status})
+        audit(
+            session,
+            principal,
+            "notice.status",
+            organisation_id=notice.organisation_id,
+            object_type="notice",
+            object_id=notice.id,
+            details={"status": status},
+        )
     return notice
 
 
@@ -120,8 +140,8 @@ async def notice_out(session: AsyncSession, notice: Notice) -> NoticeOut:
     updates = (
         await session.execute(
             select(NoticeUpdate)
-            .where(NoticeUpdate.notice_id == notice.id)
-            .order_by(NoticeUpdate.id)  # type: ignore[arg-type]
+            .where(col(NoticeUpdate.notice_id) == notice.id)
+            .order_by(col(NoticeUpdate.id))
         )
     ).scalars()
     return NoticeOut(
@@ -132,10 +152,12 @@ async def notice_out(session: AsyncSession, notice: Notice) -> NoticeOut:
 
 async def get_update(session: AsyncSession, notice: Notice, update_id: int | None) -> NoticeUpdate:
     """The named update of the notice, or its latest one."""
-    query = select(NoticeUpdate).where(NoticeUpdate.notice_id == notice.id)
+    query = select(NoticeUpdate).where(col(NoticeUpdate.notice_id) == notice.id)
     if update_id is not None:
-        query = query.where(NoticeUpdate.id == update_id)
-    update = (await session.execute(query.order_by(NoticeUpdate.id.desc()).limit(1))).scalar()  # type: ignore[union-attr]
+        query = query.where(col(NoticeUpdate.id) == update_id)
+    update = (await session.execute(query.order_by(col(NoticeUpdate.id).desc()).limit(1))).scalar()
     if update is None:
-        raise NotFound("Mise à jour introuvable pour cet avis.", "Update not found for this notice.")
+        raise NotFound(
+            "Mise à jour introuvable pour cet avis.", "Update not found for this notice."
+        )
     return update

@@ -18,7 +18,10 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("GET", "/api/v1/organisations/{organisation_id}"): None,
     ("GET", "/api/v1/contacts/{contact_id}"): None,
     ("GET", "/api/v1/notices/{notice_id}"): None,
-    ("POST", "/api/v1/notices/{notice_id}/updates"): {"status": "identified", "message": "Cause trouvée"},
+    ("POST", "/api/v1/notices/{notice_id}/updates"): {
+        "status": "identified",
+        "message": "Cause trouvée",
+    },
     ("POST", "/api/v1/notices/{notice_id}/status"): {"status": "monitoring"},
     ("GET", "/api/v1/broadcasts/{broadcast_id}"): None,
     ("GET", "/api/v1/broadcasts/{broadcast_id}/preview"): None,
@@ -39,19 +42,33 @@ def api_routes(settings: Settings) -> list[tuple[str, str]]:
     )
 
 
-async def _objects_of_school_y(client: httpx.AsyncClient, world: World, factory: SessionFactory,
-                               settings: Settings) -> dict[str, int]:
+async def _objects_of_school_y(
+    client: httpx.AsyncClient, world: World, factory: SessionFactory, settings: Settings
+) -> dict[str, int]:
     [contact_id] = await add_contacts(factory, guardians(world.school_y, 1))
     key = auth(world.keys["head_y"])
-    notice = await client.post("/api/v1/notices", headers=key, json={
-        "organisation_id": world.school_y, "title": "Panne", "message": "Panne de l'ENT"})
-    broadcast = await client.post("/api/v1/broadcasts", headers=key, json={
-        "notice_id": notice.json()["id"], "audience": {"organisation_ids": [world.school_y]},
-        "channels": ["email"]})
+    notice = await client.post(
+        "/api/v1/notices",
+        headers=key,
+        json={"organisation_id": world.school_y, "title": "Panne", "message": "Panne de l'ENT"},
+    )
+    broadcast = await client.post(
+        "/api/v1/broadcasts",
+        headers=key,
+        json={
+            "notice_id": notice.json()["id"],
+            "audience": {"organisation_ids": [world.school_y]},
+            "channels": ["email"],
+        },
+    )
     await client.post(f"/api/v1/broadcasts/{broadcast.json()['id']}/confirm", headers=key)
     await run_burst_workers(settings)
-    return {"organisation_id": world.school_y, "contact_id": contact_id,
-            "notice_id": notice.json()["id"], "broadcast_id": broadcast.json()["id"]}
+    return {
+        "organisation_id": world.school_y,
+        "contact_id": contact_id,
+        "notice_id": notice.json()["id"],
+        "broadcast_id": broadcast.json()["id"],
+    }
 
 
 async def test_every_route_with_an_object_of_school_y_is_404_for_head_of_x(
@@ -64,14 +81,18 @@ async def test_every_route_with_an_object_of_school_y_is_404_for_head_of_x(
         ids = await _objects_of_school_y(client, world, factory, settings)
         for method, path in routes:
             url = path.format(**ids)
-            response = await client.request(method, url, headers=auth(world.keys["head_x"]),
-                                            json=BODIES[(method, path)])
+            response = await client.request(
+                method, url, headers=auth(world.keys["head_x"]), json=BODIES[(method, path)]
+            )
             assert response.status_code == 404, (method, url, response.text)
             assert response.json()["error"]["message"]
         for method, path in routes:
-            response = await client.request(method, path.format(**ids),
-                                            headers=auth(world.keys["head_y"]),
-                                            json=BODIES[(method, path)])
+            response = await client.request(
+                method,
+                path.format(**ids),
+                headers=auth(world.keys["head_y"]),
+                json=BODIES[(method, path)],
+            )
             assert response.status_code != 404, (method, path, response.text)
 
 
@@ -87,12 +108,19 @@ async def test_lists_of_head_of_x_hold_nothing_of_school_y(
             assert response.status_code == 200 and response.json()["items"] == [], path
         tree = (await client.get("/api/v1/organisations", headers=key)).json()
         assert [node["id"] for node in tree] == [world.school_x]
-        filtered = await client.get("/api/v1/contacts", headers=key,
-                                    params={"organisation_id": ids["organisation_id"]})
+        filtered = await client.get(
+            "/api/v1/contacts", headers=key, params={"organisation_id": ids["organisation_id"]}
+        )
         assert filtered.status_code == 404
-        audience_outside = await client.post("/api/v1/broadcasts", headers=key, json={
-            "notice_id": ids["notice_id"], "audience": {"organisation_ids": [world.school_x]},
-            "channels": ["email"]})
+        audience_outside = await client.post(
+            "/api/v1/broadcasts",
+            headers=key,
+            json={
+                "notice_id": ids["notice_id"],
+                "audience": {"organisation_ids": [world.school_x]},
+                "channels": ["email"],
+            },
+        )
         assert audience_outside.status_code == 404
 
 
@@ -109,14 +137,15 @@ async def test_every_route_refuses_a_missing_or_wrong_key(
                 assert "clé d'API" in response.json()["error"]["message"]
 
 
-async def test_a_viewer_reads_but_cannot_write(
-    settings: Settings, factory: SessionFactory
-) -> None:
+async def test_a_viewer_reads_but_cannot_write(settings: Settings, factory: SessionFactory) -> None:
     world = await build_world(factory)
     async with api(settings) as client:
         key = auth(world.keys["viewer_x"])
         assert (await client.get("/api/v1/notices", headers=key)).status_code == 200
-        refused = await client.post("/api/v1/notices", headers=key, json={
-            "organisation_id": world.school_x, "title": "Panne", "message": "Panne"})
+        refused = await client.post(
+            "/api/v1/notices",
+            headers=key,
+            json={"organisation_id": world.school_x, "title": "Panne", "message": "Panne"},
+        )
         assert refused.status_code == 403
         assert refused.json()["error"]["message"] == "Votre rôle ne permet pas cette action."
