@@ -10,6 +10,7 @@ from arq.connections import RedisSettings, create_pool
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from admin import public
 from admin.api import broadcasts, directory, notices
@@ -31,6 +32,19 @@ def _error(status: int, code: str, message: str, details: Any = None) -> JSONRes
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
     return _error(exc.status_code, exc.code, exc.message(locale_of(request)), exc.details)
+
+
+_HTTP_MESSAGES = {
+    404: ("Cette adresse n'existe pas.", "No such address."),
+    405: ("Méthode non permise sur cette adresse.", "Method not allowed here."),
+}
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    french, english = _HTTP_MESSAGES.get(exc.status_code, (str(exc.detail), str(exc.detail)))
+    message = english if locale_of(request) == "en" else french
+    return _error(exc.status_code, "http_error", message)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -71,6 +85,7 @@ def create_app(settings: Settings | None = None, *, outbox: SmtpSink | None = No
     )
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     for router in (directory.router, notices.router, broadcasts.router, public.me_router):
         app.include_router(router, prefix="/api/v1")
     app.include_router(public.router)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from email.message import EmailMessage
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
@@ -63,6 +64,11 @@ async def whoami(
     }
 
 
+def _text_part(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain",))
+    return part.get_content() if isinstance(part, EmailMessage) else ""
+
+
 def outbox_router(sink: SmtpSink) -> APIRouter:
     """The demo's view of what the local providers received, newest first, addresses masked."""
     outbox = APIRouter(include_in_schema=False)
@@ -73,7 +79,12 @@ def outbox_router(sink: SmtpSink) -> APIRouter:
         return {
             "total": len(sink.messages),
             "email": [
-                {"to": mask_email(m.to), "subject": m.subject, "received_at": m.received_at}
+                {
+                    "to": mask_email(m.to),
+                    "subject": m.subject,
+                    "received_at": m.received_at,
+                    "text": _text_part(m.message),
+                }
                 for m in messages
             ],
         }

@@ -186,6 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=os.environ.get("BROADCAST_LOG_LEVEL", "INFO"),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every command
     args = _parser().parse_args(argv)
     try:
         settings = get_settings()
