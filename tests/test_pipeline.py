@@ -147,3 +147,26 @@ async def test_smtp_550_fails_and_suppresses_then_next_preview_excludes_it(
         "parent1@familles.fr",
         "parent3@familles.fr",
     ]
+
+
+async def test_a_channel_without_a_provider_is_refused_at_draft(
+    settings: Settings, factory: SessionFactory
+) -> None:
+    world = await build_world(factory)
+    async with api(settings) as client:
+        notice = await client.post(
+            "/api/v1/notices",
+            headers=auth(world.keys["head_x"]),
+            json={"organisation_id": world.school_x, "title": "Panne", "message": "Panne"},
+        )
+        draft = await client.post(
+            "/api/v1/broadcasts",
+            headers=auth(world.keys["head_x"]),
+            json={
+                "notice_id": notice.json()["id"],
+                "audience": {"organisation_ids": [world.school_x]},
+                "channels": ["email", "sms"],
+            },
+        )
+    assert draft.status_code == 422
+    assert draft.json()["error"]["message"] == "Canal non disponible : sms."

@@ -19,7 +19,7 @@ from broadcast.settings import Settings
 from workers.resources import Resources
 from workers.tasks import dispatch, fanout
 
-MAX_TRIES = 60  # with capped exponential backoff this outlasts the retry deadline
+MAX_TRIES = 1000  # our own retry deadline, not a count of tries, decides when to give up
 
 
 def build_workers(

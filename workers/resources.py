@@ -50,7 +50,14 @@ class Resources:
             channels=channels,
             queue=JobQueue(redis),
             planner=PlannerSettings(settings.fanout_chunk_size, settings.dispatch_batch_size),
-            dispatcher=Dispatcher(factory, channels, limiter, retry),
+            dispatcher=Dispatcher(
+                factory,
+                channels,
+                limiter,
+                retry,
+                stale_claim_s=settings.worker_job_timeout_s + 10,
+                time_budget_s=settings.worker_job_timeout_s / 2,
+            ),
         )
 
     async def close(self) -> None:

@@ -18,10 +18,10 @@ from broadcast.accounts.service import Principal, audit
 from broadcast.audiences.criteria import AudienceCriteria, subtree_paths
 from broadcast.audiences.preview import AudiencePreview, preview_audience
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus, Priority
-from broadcast.channels.base import ChannelName
+from broadcast.channels.base import AVAILABLE_CHANNELS, ChannelName
 from broadcast.deliveries.models import Delivery, DeliveryStatus
 from broadcast.directory.models import Organisation
-from broadcast.errors import Conflict, NotFound
+from broadcast.errors import Conflict, InvalidInput, NotFound
 from broadcast.masking import mask_address
 from broadcast.notices.models import Notice
 from broadcast.notices.service import get_notice, get_update
@@ -71,6 +71,12 @@ async def create_draft(session: AsyncSession, principal: Principal, data: Broadc
     update_row = await get_update(session, notice, data.update_id)
     await _audience_paths(session, principal, notice, data.audience)
     channels = list(dict.fromkeys(c.value for c in data.channels))
+    unavailable = [c for c in channels if c not in AVAILABLE_CHANNELS]
+    if unavailable:
+        raise InvalidInput(
+            f"Canal non disponible : {', '.join(unavailable)}.",
+            f"Channel not available: {', '.join(unavailable)}.",
+        )
     broadcast = Broadcast(
         notice_id=row_id(notice),
         update_id=row_id(update_row),

@@ -22,6 +22,10 @@ class ChannelName(enum.StrEnum):
     push = "push"
 
 
+# Channels a broadcast may use today; SMS and web push arrive with their providers.
+AVAILABLE_CHANNELS = frozenset({ChannelName.email})
+
+
 class Outcome(enum.StrEnum):
     sent = "sent"
     transient = "transient"

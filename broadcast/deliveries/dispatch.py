@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -23,7 +24,13 @@ from sqlmodel import col
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus, Priority
 from broadcast.channels.base import Channel, MessageContent, Prepared, Recipient, SendResult
 from broadcast.db import SessionFactory, transaction
-from broadcast.deliveries.ledger import PendingDelivery, claim, complete_if_done, record_results
+from broadcast.deliveries.ledger import (
+    PendingDelivery,
+    claim,
+    complete_if_done,
+    count_open,
+    record_results,
+)
 from broadcast.deliveries.models import OPEN_STATUSES, Delivery
 from broadcast.directory.models import Organisation
 from broadcast.jobs import DispatchBatch
@@ -63,33 +70,52 @@ class RetryPolicy:
 
 @dataclass(frozen=True, slots=True)
 class Dispatcher:
+    """``stale_claim_s``: a claim older than this belongs to a dead job (longer than the job
+    timeout). ``time_budget_s``: a run stops after this and continues as a new try, so a slow,
+    rate-limited batch never reaches the job timeout (which arq does not retry, RULES D4)."""
+
     factory: SessionFactory
     channels: Mapping[str, Channel]
     limiter: RateLimiter
     retry: RetryPolicy
+    stale_claim_s: float
+    time_budget_s: float
 
     async def run(self, batch: DispatchBatch, attempt: int = 1) -> None:
-        """Send what is still open in ``batch``; raise RetryLater when some must be retried."""
+        """Send what is still open in ``batch``; raise RetryLater while some remains open."""
         async with transaction(self.factory) as session:
             loaded = await _load(session, batch)
         if loaded is None:
             return
         broadcast, content, pending_ids = loaded
+        out_of_time = await self._send_groups(batch, broadcast, content, pending_ids)
+        async with transaction(self.factory) as session:
+            await complete_if_done(session, batch.broadcast_id)
+            still_open = await count_open(session, batch)
+        if still_open:
+            delay = 0.0 if out_of_time else self.retry.delay(attempt)
+            raise RetryLater(delay, still_open)
+
+    async def _send_groups(
+        self,
+        batch: DispatchBatch,
+        broadcast: Broadcast,
+        content: MessageContent,
+        pending_ids: Sequence[int],
+    ) -> bool:
+        """Send group after group; True when the time budget ran out first."""
         past_deadline = utcnow() > as_utc(broadcast.queued_at or utcnow()) + timedelta(
             seconds=self.retry.deadline_s
         )
-        retries = 0
+        stop_at = time.monotonic() + self.time_budget_s
         size = group_size(self.channels[batch.channel].rate_limits())
         for start in range(0, len(pending_ids), size):
+            if time.monotonic() > stop_at:
+                return True
             group = pending_ids[start : start + size]
-            sent = await self._send_group(batch, content, group, past_deadline)
-            if sent is None:
-                break  # cancelled
-            retries += sent
-        async with transaction(self.factory) as session:
-            await complete_if_done(session, batch.broadcast_id)
-        if retries:
-            raise RetryLater(self.retry.delay(attempt), retries)
+            if not await self._send_group(batch, content, group, past_deadline):
+                return False  # cancelled
+        return False
 
     async def _send_group(
         self,
@@ -97,22 +123,25 @@ class Dispatcher:
         content: MessageContent,
         ids: Sequence[int],
         past_deadline: bool,
-    ) -> int | None:
+    ) -> bool:
+        """Claim, send and record one group; False once the broadcast is no longer sending."""
         channel = self.channels[batch.channel]
         await self.limiter.acquire(channel.rate_limits(), n=len(ids))
+        stale_before = utcnow() - timedelta(seconds=self.stale_claim_s)
         async with transaction(self.factory) as session:
-            claimed = await claim(session, batch.broadcast_id, ids)
+            claimed = await claim(session, batch.broadcast_id, ids, stale_before)
         if not claimed:
-            return None if await self._cancelled(batch.broadcast_id) else 0
+            return not await self._cancelled(batch.broadcast_id)
         results = await self._send_all(channel, content, claimed)
         async with transaction(self.factory) as session:
-            return await record_results(
+            await record_results(
                 session,
                 batch.channel,
                 results,
                 {d.id: d.address for d in claimed},
                 past_deadline=past_deadline,
             )
+        return True
 
     async def _send_all(
         self, channel: Channel, content: MessageContent, claimed: Sequence[PendingDelivery]

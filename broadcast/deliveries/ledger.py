@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -17,6 +18,7 @@ from broadcast.broadcasts.models import Broadcast, BroadcastStatus
 from broadcast.channels.base import Outcome, SendResult
 from broadcast.deliveries.models import OPEN_STATUSES, Delivery, DeliveryStatus
 from broadcast.directory.service import suppress_many
+from broadcast.jobs import DispatchBatch
 from broadcast.timeutil import utcnow
 
 _table = Delivery.__table__  # type: ignore[attr-defined]
@@ -30,10 +32,13 @@ class PendingDelivery:
 
 
 async def claim(
-    session: AsyncSession, broadcast_id: int, ids: Sequence[int]
+    session: AsyncSession, broadcast_id: int, ids: Sequence[int], stale_before: datetime
 ) -> list[PendingDelivery]:
-    """Mark open deliveries ``sending`` before the provider is called (D5); returns those
-    claimed. Nothing is claimed once the broadcast is cancelled."""
+    """Mark deliveries ``sending`` before the provider is called (D5); returns those claimed.
+
+    A ``queued`` delivery is claimed; a ``sending`` one only when its claim is older than
+    ``stale_before``, i.e. the job that claimed it is dead (killed or timed out), so two live
+    jobs never send the same delivery. Nothing is claimed once the broadcast is cancelled."""
     if not ids:
         return []
     active = (
@@ -46,7 +51,14 @@ async def claim(
     )
     result = await session.execute(
         update(_table)
-        .where(_table.c.id.in_(ids), _table.c.status.in_(OPEN_STATUSES), active)
+        .where(
+            _table.c.id.in_(ids),
+            or_(
+                _table.c.status == DeliveryStatus.queued,
+                and_(_table.c.status == DeliveryStatus.sending, _table.c.updated_at < stale_before),
+            ),
+            active,
+        )
         .values(status=DeliveryStatus.sending, attempts=_table.c.attempts + 1, updated_at=utcnow())
         .returning(_table.c.id, _table.c.address, _table.c.locale)
     )
@@ -80,11 +92,10 @@ async def record_results(
     addresses: dict[int, str],
     *,
     past_deadline: bool,
-) -> int:
-    """Write every result in one statement; suppress what must be; return how many will be
-    retried."""
+) -> None:
+    """Write every result in one statement and suppress what must be."""
     if not results:
-        return 0
+        return
     now = utcnow()
     params = [
         {
@@ -102,7 +113,19 @@ async def record_results(
         [(channel, addresses[r.delivery_id]) for r in results if r.suppress],
         reason="provider_rejected",
     )
-    return sum(1 for p in params if p["new_status"] == DeliveryStatus.queued)
+
+
+async def count_open(session: AsyncSession, batch: DispatchBatch) -> int:
+    """Deliveries of the batch still to be sent (queued, or claimed by a job not yet done)."""
+    found = await session.scalar(
+        select(func.count()).where(
+            _table.c.broadcast_id == batch.broadcast_id,
+            _table.c.channel == batch.channel,
+            _table.c.id.between(batch.first_id, batch.last_id),
+            _table.c.status.in_(OPEN_STATUSES),
+        )
+    )
+    return int(found or 0)
 
 
 async def complete_if_done(session: AsyncSession, broadcast_id: int) -> bool:

@@ -1,0 +1,84 @@
+"""The dispatcher against the real ledger, Redis and SMTP sink: two runs of one batch at once
+never send a delivery twice; a run out of time hands the rest to its next try."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from sqlalchemy import select
+
+from broadcast.broadcasts.planner import PlannerSettings, run_fanout
+from broadcast.channels.email import EmailChannel
+from broadcast.db import SessionFactory, transaction
+from broadcast.deliveries.dispatch import Dispatcher, RetryLater, RetryPolicy
+from broadcast.deliveries.models import Delivery
+from broadcast.jobs import DispatchBatch, JobQueue
+from broadcast.ratelimit import RateLimiter
+from broadcast.sandbox.smtp import SmtpSink
+from broadcast.settings import Settings
+from tests.support import add_contacts, api, build_world, guardians, send_broadcast
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.batches: list[DispatchBatch] = []
+
+    async def enqueue_job(self, function: str, *args: Any, **_: Any) -> None:
+        if function == "dispatch":
+            self.batches.append(DispatchBatch(*args))
+
+
+async def _planned(settings: Settings, factory: SessionFactory, count: int) -> list[DispatchBatch]:
+    world = await build_world(factory)
+    await add_contacts(factory, guardians(world.school_x, count))
+    async with api(settings) as client:
+        draft = await send_broadcast(
+            client, world.keys["head_x"], world.school_x, {"organisation_ids": [world.school_x]}
+        )
+    recorder = _Recorder()
+    await run_fanout(factory, JobQueue(recorder), PlannerSettings(1000, 1000), draft["id"])
+    return recorder.batches
+
+
+def _dispatcher(
+    settings: Settings, factory: SessionFactory, redis: aioredis.Redis, budget: float = 60
+) -> Dispatcher:
+    channel = EmailChannel(settings)
+    return Dispatcher(
+        factory,
+        {"email": channel},
+        RateLimiter(redis),
+        RetryPolicy(0.01, 0.05, 3600),
+        stale_claim_s=300,
+        time_budget_s=budget,
+    )
+
+
+async def test_two_runs_of_one_batch_at_once_send_each_delivery_once(
+    settings: Settings, factory: SessionFactory, sink: SmtpSink, redis: aioredis.Redis
+) -> None:
+    [batch] = await _planned(settings, factory, 120)
+    first, second = _dispatcher(settings, factory, redis), _dispatcher(settings, factory, redis)
+    outcomes = await asyncio.gather(first.run(batch), second.run(batch), return_exceptions=True)
+    # A run that met the other's fresh claims asks to look again later; it never steals them.
+    assert all(o is None or isinstance(o, RetryLater) for o in outcomes)
+    received = Counter(a for m in sink.messages for a in m.rcpt_tos)
+    assert len(received) == 120 and set(received.values()) == {1}
+    async with transaction(factory) as session:
+        statuses = Counter((await session.execute(select(Delivery.status))).scalars())
+    assert statuses == {"sent": 120}
+
+
+async def test_a_run_out_of_time_continues_at_once_in_its_next_try(
+    settings: Settings, factory: SessionFactory, sink: SmtpSink, redis: aioredis.Redis
+) -> None:
+    [batch] = await _planned(settings, factory, 30)
+    with pytest.raises(RetryLater) as stopped:
+        await _dispatcher(settings, factory, redis, budget=0).run(batch)
+    assert stopped.value.delay_s == 0.0 and sink.messages == []
+    await _dispatcher(settings, factory, redis).run(batch, attempt=2)
+    assert len(sink.messages) == 30
