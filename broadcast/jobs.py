@@ -31,9 +31,9 @@ class DispatchBatch:
     first_id: int
     last_id: int
 
-    @property
-    def job_id(self) -> str:
-        return f"dispatch:{self.broadcast_id}:{self.channel}:{self.first_id}-{self.last_id}"
+    def job_id(self, resumed: str = "") -> str:
+        base = f"dispatch:{self.broadcast_id}:{self.channel}:{self.first_id}-{self.last_id}"
+        return f"{base}:resumed:{resumed}" if resumed else base
 
 
 class Enqueuer(Protocol):
@@ -48,21 +48,24 @@ class JobQueue:
     def __init__(self, redis: Enqueuer) -> None:
         self._redis = redis
 
-    async def enqueue_fanout(self, broadcast_id: int, priority: str) -> None:
+    async def enqueue_fanout(self, broadcast_id: int, priority: str, resumed: str = "") -> None:
+        """``resumed`` names a recovery pass, whose job must not be mistaken for the lost one."""
         await self._redis.enqueue_job(
             "fanout",
             broadcast_id,
-            _job_id=f"fanout:{broadcast_id}",
+            _job_id=f"fanout:{broadcast_id}" + (f":resumed:{resumed}" if resumed else ""),
             _queue_name=queue_for(priority),
         )
 
-    async def enqueue_dispatch(self, batch: DispatchBatch, priority: str) -> None:
+    async def enqueue_dispatch(
+        self, batch: DispatchBatch, priority: str, resumed: str = ""
+    ) -> None:
         await self._redis.enqueue_job(
             "dispatch",
             batch.broadcast_id,
             batch.channel,
             batch.first_id,
             batch.last_id,
-            _job_id=batch.job_id,
+            _job_id=batch.job_id(resumed),
             _queue_name=queue_for(priority),
         )

@@ -12,12 +12,13 @@ import signal
 from collections.abc import Sequence
 
 from arq.connections import RedisSettings
+from arq.cron import cron
 from arq.worker import Worker, func
 
-from broadcast.jobs import QUEUES
+from broadcast.jobs import BULK_QUEUE, QUEUES
 from broadcast.settings import Settings
 from workers.resources import Resources
-from workers.tasks import dispatch, fanout
+from workers.tasks import dispatch, fanout, recover
 
 MAX_TRIES = 1000  # our own retry deadline, not a count of tries, decides when to give up
 
@@ -39,6 +40,7 @@ def build_workers(
             job_timeout=settings.worker_job_timeout_s,
             poll_delay=settings.worker_poll_delay_s,
             ctx={"resources": resources},
+            cron_jobs=[cron(recover, run_at_startup=True)] if queue == BULK_QUEUE else None,
             log_results=False,
         )
         for queue in queues

@@ -8,6 +8,7 @@ from typing import Any
 from arq import Retry
 
 from broadcast.broadcasts.planner import run_fanout
+from broadcast.broadcasts.recovery import resume_stalled
 from broadcast.deliveries.dispatch import RetryLater
 from broadcast.jobs import DispatchBatch
 from workers.resources import Resources
@@ -29,6 +30,18 @@ async def fanout(ctx: dict[str, Any], broadcast_id: int) -> None:
         raise Retry(defer=resources.dispatcher.retry.delay(ctx["job_try"])) from exc
 
 
+async def recover(ctx: dict[str, Any]) -> int:
+    """Cron: enqueue again the fan-outs and deliveries whose jobs were lost."""
+    resources = _resources(ctx)
+    settings = resources.settings
+    return await resume_stalled(
+        resources.factory,
+        resources.queue,
+        batch_size=settings.dispatch_batch_size,
+        stalled_after_s=settings.worker_job_timeout_s + settings.retry_max_delay_s + 60,
+    )
+
+
 async def dispatch(
     ctx: dict[str, Any], broadcast_id: int, channel: str, first_id: int, last_id: int
 ) -> None:
@@ -39,5 +52,5 @@ async def dispatch(
     except RetryLater as later:
         raise Retry(defer=later.delay_s) from later
     except Exception as exc:  # a database or network fault: the job re-reads state on retry
-        log.exception("dispatch %s failed; it will be retried", batch.job_id)
+        log.exception("dispatch %s failed; it will be retried", batch.job_id())
         raise Retry(defer=resources.dispatcher.retry.delay(ctx["job_try"])) from exc
