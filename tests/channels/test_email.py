@@ -64,14 +64,6 @@ def free_port() -> int:
 
 
 @pytest.fixture
-async def sink() -> AsyncIterator[SmtpSink]:
-    server = SmtpSink()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
 def settings(sink: SmtpSink) -> Settings:
     return make_settings(relay_to(sink))
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import smtplib
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiosmtplib
@@ -20,14 +19,6 @@ MESSAGE = (
     "\r\n"
     "Bonjour.\r\n"
 )
-
-
-@pytest.fixture
-async def sink() -> AsyncIterator[SmtpSink]:
-    server = SmtpSink()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 async def send(port: int, *recipients: str) -> None:
