@@ -59,7 +59,7 @@ class Settings(BaseSettings):
 
     channel_rates: dict[str, RateLimit] = Field(default_factory=dict)
 
-    fanout_chunk_size: int = Field(default=2000, ge=1)
+    fanout_chunk_size: int = Field(default=10_000, ge=1)
     dispatch_batch_size: int = Field(default=250, ge=1)
     retry_deadline_s: float = Field(default=6 * 3600, gt=0)
     retry_base_delay_s: float = Field(default=5.0, gt=0)

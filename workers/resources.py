@@ -30,7 +30,9 @@ class Resources:
 
     @classmethod
     async def open(cls, settings: Settings, redis_url: str) -> Resources:
-        engine = create_engine(settings)
+        # No round trip (SELECT 1) before every transaction: a dead connection fails the job,
+        # which re-reads state and retries; recycled connections bound how stale one can get.
+        engine = create_engine(settings, pool_pre_ping=False, pool_recycle=300)
         factory = session_factory(engine)
         redis = await create_pool(RedisSettings.from_dsn(redis_url))
         limiter = RateLimiter(redis)

@@ -9,11 +9,13 @@ two cursors and plans nothing twice (D3).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import Select, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -81,20 +83,42 @@ async def _audience(
     return list(paths), criteria
 
 
+_COLUMNS = [
+    "broadcast_id",
+    "channel",
+    "address",
+    "contact_id",
+    "locale",
+    "status",
+    "attempts",
+    "created_at",
+    "updated_at",
+]
+
+
 async def plan_chunk(session: AsyncSession, broadcast: Broadcast, chunk_size: int) -> int:
-    """Insert the deliveries of the next chunk of contact points and advance the cursor."""
+    """Insert the deliveries of the next chunk of contact points and advance the cursor.
+
+    On PostgreSQL the audience query runs once per chunk (a data-modifying CTE returns the
+    chunk's bound and the rows inserted); SQLite has no INSERT in WITH, so it runs twice."""
     paths, criteria = await _audience(session, broadcast)
     points = matching_points(criteria, paths, broadcast.channels, unsuppressed=True).where(
         col(ContactPoint.id) > broadcast.fanout_cursor
     )
-    chunk = points.order_by(col(ContactPoint.id)).limit(chunk_size).subquery()
-    bound = await session.scalar(select(func.max(chunk.c.id)))
+    if session.get_bind().dialect.name == "postgresql":
+        bound, planned = await _insert_chunk_at_once(session, broadcast, points, chunk_size)
+    else:
+        bound, planned = await _insert_chunk_in_two(session, broadcast, points, chunk_size)
     if bound is None:
         broadcast.fanout_done = True
         return 0
-    rows = points.where(col(ContactPoint.id) <= bound).subquery()
+    broadcast.fanout_cursor = bound
+    return planned
+
+
+def _deliveries_from(broadcast: Broadcast, rows: Any) -> Select[Any]:
     now = utcnow()
-    source = select(
+    return select(
         literal(broadcast.id),
         rows.c.channel,
         rows.c.address,
@@ -105,22 +129,43 @@ async def plan_chunk(session: AsyncSession, broadcast: Broadcast, chunk_size: in
         literal(now, UtcDateTime()),
         literal(now, UtcDateTime()),
     ).order_by(rows.c.id)
-    columns = [
-        "broadcast_id",
-        "channel",
-        "address",
-        "contact_id",
-        "locale",
-        "status",
-        "attempts",
-        "created_at",
-        "updated_at",
-    ]
-    result = await session.execute(
-        insert_ignoring_conflicts(session, Delivery).from_select(columns, source)
+
+
+async def _insert_chunk_at_once(
+    session: AsyncSession, broadcast: Broadcast, points: Select[Any], chunk_size: int
+) -> tuple[int | None, int]:
+    chunk = points.order_by(col(ContactPoint.id)).limit(chunk_size).cte("chunk")
+    inserted = (
+        insert_ignoring_conflicts(session, Delivery)
+        .from_select(_COLUMNS, _deliveries_from(broadcast, chunk))
+        .returning(col(Delivery.id))
+        .cte("inserted")
     )
-    broadcast.fanout_cursor = bound
-    return max(getattr(result, "rowcount", 0), 0)
+    bound, planned = (
+        await session.execute(
+            select(
+                select(func.max(chunk.c.id)).scalar_subquery(),
+                select(func.count()).select_from(inserted).scalar_subquery(),
+            )
+        )
+    ).one()
+    return bound, int(planned)
+
+
+async def _insert_chunk_in_two(
+    session: AsyncSession, broadcast: Broadcast, points: Select[Any], chunk_size: int
+) -> tuple[int | None, int]:
+    chunk = points.order_by(col(ContactPoint.id)).limit(chunk_size).subquery()
+    bound = await session.scalar(select(func.max(chunk.c.id)))
+    if bound is None:
+        return None, 0
+    rows = points.where(col(ContactPoint.id) <= bound).subquery()
+    result = await session.execute(
+        insert_ignoring_conflicts(session, Delivery).from_select(
+            _COLUMNS, _deliveries_from(broadcast, rows)
+        )
+    )
+    return bound, max(getattr(result, "rowcount", 0), 0)
 
 
 def group_into_batches(
@@ -156,9 +201,9 @@ async def enqueue_pending_batches(
             rows = await _undispatched(session, broadcast, ENQUEUE_PAGE)
         if not rows:
             return enqueued
-        for batch in group_into_batches(broadcast_id, rows, batch_size):
-            await queue.enqueue_dispatch(batch, broadcast.priority)
-            enqueued += 1
+        batches = group_into_batches(broadcast_id, rows, batch_size)
+        await asyncio.gather(*(queue.enqueue_dispatch(b, broadcast.priority) for b in batches))
+        enqueued += len(batches)
         async with transaction(factory) as session:
             await _advance_dispatch_cursor(session, broadcast_id, rows[-1][0])
 

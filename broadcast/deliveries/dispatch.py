@@ -50,6 +50,19 @@ def group_size(buckets: Sequence[tuple[str, RateLimit]]) -> int:
     return min([GROUP_SIZE, *(limit.burst for _, limit in buckets)])
 
 
+class _PreparedByLocale(dict[str, Prepared]):
+    """The message rendered and MIME-encoded once per locale for a whole run of a batch, not
+    once per group: a render measured ~5 ms, 0.2 ms a message at 50 a group and 2 locales."""
+
+    def __init__(self, channel: Channel, content: MessageContent) -> None:
+        super().__init__()
+        self._channel, self._content = channel, content
+
+    def __missing__(self, locale: str) -> Prepared:
+        self[locale] = prepared = self._channel.prepare(self._content, locale)
+        return prepared
+
+
 class RetryLater(Exception):
     def __init__(self, delay_s: float, pending: int) -> None:
         super().__init__(f"{pending} deliveries to retry in {delay_s:.1f} s")
@@ -109,18 +122,19 @@ class Dispatcher:
         )
         stop_at = time.monotonic() + self.time_budget_s
         size = group_size(self.channels[batch.channel].rate_limits())
+        prepared = _PreparedByLocale(self.channels[batch.channel], content)
         for start in range(0, len(pending_ids), size):
             if time.monotonic() > stop_at:
                 return True
             group = pending_ids[start : start + size]
-            if not await self._send_group(batch, content, group, past_deadline):
+            if not await self._send_group(batch, prepared, group, past_deadline):
                 return False  # cancelled
         return False
 
     async def _send_group(
         self,
         batch: DispatchBatch,
-        content: MessageContent,
+        prepared: _PreparedByLocale,
         ids: Sequence[int],
         past_deadline: bool,
     ) -> bool:
@@ -132,7 +146,7 @@ class Dispatcher:
             claimed = await claim(session, batch.broadcast_id, ids, stale_before)
         if not claimed:
             return not await self._cancelled(batch.broadcast_id)
-        results = await self._send_all(channel, content, claimed)
+        results = await self._send_all(channel, prepared, claimed)
         async with transaction(self.factory) as session:
             await record_results(
                 session,
@@ -144,13 +158,8 @@ class Dispatcher:
         return True
 
     async def _send_all(
-        self, channel: Channel, content: MessageContent, claimed: Sequence[PendingDelivery]
+        self, channel: Channel, prepared: _PreparedByLocale, claimed: Sequence[PendingDelivery]
     ) -> list[SendResult]:
-        prepared: dict[str, Prepared] = {}
-        for delivery in claimed:
-            if delivery.locale not in prepared:
-                prepared[delivery.locale] = channel.prepare(content, delivery.locale)
-
         async def send_one(delivery: PendingDelivery) -> SendResult:
             recipient = Recipient(delivery.id, delivery.address, delivery.locale)
             return await channel.send(prepared[delivery.locale], recipient)
