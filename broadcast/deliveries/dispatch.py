@@ -41,7 +41,7 @@ from broadcast.timeutil import as_utc, utcnow
 
 log = logging.getLogger(__name__)
 
-GROUP_SIZE = 50
+GROUP_SIZE = 100
 
 
 def group_size(buckets: Sequence[tuple[str, RateLimit]]) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from broadcast.broadcasts.planner import group_into_batches
-from broadcast.deliveries.dispatch import RetryPolicy, group_size
+from broadcast.deliveries.dispatch import GROUP_SIZE, RetryPolicy, group_size
 from broadcast.jobs import DispatchBatch
 from broadcast.settings import RateLimit
 
@@ -26,5 +26,5 @@ def test_retry_delay_grows_with_jitter_and_a_ceiling() -> None:
 
 
 def test_groups_never_exceed_a_bucket_burst() -> None:
-    assert group_size([]) == 50
+    assert group_size([]) == GROUP_SIZE
     assert group_size([("channel:email", RateLimit(rate=10, burst=8))]) == 8
