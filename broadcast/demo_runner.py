@@ -8,7 +8,6 @@ stops everything it started on Ctrl-C.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib
 import os
 import subprocess
@@ -35,6 +34,15 @@ async def _seed(settings: Settings) -> DemoCredentials:
 def _start_worker(redis_url: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "BROADCAST_REDIS_URL": redis_url}
     return subprocess.Popen([sys.executable, "-m", "broadcast.cli", "worker"], env=env)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _banner(url: str, credentials: DemoCredentials) -> str:
@@ -77,9 +85,7 @@ async def run_demo(settings: Settings, *, host: str, port: int) -> int:
             print(_banner(f"http://{host}:{port}", credentials), flush=True)
         await serving
     finally:
-        worker.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            worker.wait(timeout=10)
+        _stop(worker)
         await sink.stop()
         if embedded is not None:
             embedded.stop()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -133,6 +133,14 @@ async def run_burst_workers(settings: Settings, queues: tuple[str, ...] = QUEUES
         for worker in workers:
             await worker.close()
         await resources.close()
+
+
+async def wait_until(predicate: Callable[[], bool], timeout_s: float) -> None:
+    """Poll a condition of the outside world (messages received by a sink) until it holds."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.02)
 
 
 async def send_broadcast(

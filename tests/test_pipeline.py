@@ -3,6 +3,7 @@ an aiosmtpd sink: notice -> audience -> fan-out -> rate-limited dispatch -> deli
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 
 from sqlalchemy import func, select
@@ -14,7 +15,7 @@ from broadcast.deliveries.models import Delivery
 from broadcast.directory.models import Suppression
 from broadcast.jobs import JobQueue
 from broadcast.sandbox.smtp import SmtpSink
-from broadcast.settings import Settings
+from broadcast.settings import RateLimit, Settings
 from tests.support import (
     add_contacts,
     api,
@@ -23,6 +24,7 @@ from tests.support import (
     guardians,
     run_burst_workers,
     send_broadcast,
+    wait_until,
 )
 
 
@@ -170,3 +172,27 @@ async def test_a_channel_without_a_provider_is_refused_at_draft(
         )
     assert draft.status_code == 422
     assert draft.json()["error"]["message"] == "Canal non disponible : sms."
+
+
+async def test_cancel_in_flight_stops_sending_and_counters_add_up(
+    settings: Settings, factory: SessionFactory, sink: SmtpSink
+) -> None:
+    limited = settings.model_copy(update={"channel_rates": {"email": RateLimit(rate=60, burst=5)}})
+    world = await build_world(factory)
+    await add_contacts(factory, guardians(world.school_x, 300))
+    key = auth(world.keys["head_x"])
+    async with api(limited) as client:
+        draft = await send_broadcast(
+            client, world.keys["head_x"], world.school_x, {"organisation_ids": [world.school_x]}
+        )
+        workers = asyncio.create_task(run_burst_workers(limited))
+        await wait_until(lambda: len(sink.messages) >= 60, timeout_s=30)
+        cancelled = await client.post(f"/api/v1/broadcasts/{draft['id']}/cancel", headers=key)
+        await workers
+        final = await client.get(f"/api/v1/broadcasts/{draft['id']}", headers=key)
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    counters = final.json()["counters"]["email"]
+    assert counters["sent"] + counters["cancelled"] == 300
+    assert counters["queued"] == counters["sending"] == 0
+    assert counters["sent"] == len(sink.messages) < 300
+    assert final.json()["status"] == "cancelled"

@@ -24,6 +24,7 @@ from tests.support import (
     guardians,
     run_burst_workers,
     send_broadcast,
+    wait_until,
 )
 
 
@@ -74,13 +75,6 @@ def _worker_env(settings: Settings, smtp_port: int) -> dict[str, str]:
     }
 
 
-async def _wait_for(predicate: object, timeout_s: float) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not predicate():  # type: ignore[operator]
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.02)
-
-
 async def test_a_worker_killed_mid_broadcast_is_recovered_with_few_duplicates(
     database_url: str, redis_url: str, factory: SessionFactory, sink: SmtpSink, tmp_path: Path
 ) -> None:
@@ -97,7 +91,7 @@ async def test_a_worker_killed_mid_broadcast_is_recovered_with_few_duplicates(
         sys.executable, "-m", "broadcast.cli", "worker", env=_worker_env(settings, sink.port)
     )
     try:
-        await _wait_for(lambda: len(sink.messages) >= 150, timeout_s=60)
+        await wait_until(lambda: len(sink.messages) >= 150, timeout_s=60)
     finally:
         worker.kill()
         await worker.wait()
