@@ -20,6 +20,7 @@ from broadcast.db import create_engine, session_factory, transaction
 from broadcast.directory.models import Organisation
 from broadcast.embedded_redis import redis_url_or_embedded
 from broadcast.errors import DomainError
+from broadcast.logsetup import configure_logging
 from broadcast.migrations import upgrade
 from broadcast.settings import Settings, get_settings
 
@@ -182,11 +183,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int] | AsyncCommand
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(
-        level=os.environ.get("BROADCAST_LOG_LEVEL", "INFO"),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every command
+    configure_logging(os.environ.get("BROADCAST_LOG_LEVEL", "INFO"))
     args = _parser().parse_args(argv)
     try:
         settings = get_settings()

@@ -1,0 +1,35 @@
+"""RULES R5: no log line carries a whole email address or phone number, whoever wrote it."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+from broadcast.logsetup import MaskingFilter, mask_text
+
+
+def test_addresses_and_numbers_are_masked_in_messages_and_tracebacks() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(MaskingFilter())
+    logger = logging.getLogger("test.masking")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.warning("refused %s and %s", "jeanne.martin@exemple.fr", "+33612345678")
+        try:
+            raise ValueError("Key (address)=(paul@exemple.fr) already exists")
+        except ValueError:
+            logger.exception("insert failed for 06 12 34 56 78")
+    finally:
+        logger.removeHandler(handler)
+    text = stream.getvalue()
+    for secret in ("jeanne.martin@exemple.fr", "+33612345678", "paul@exemple.fr", "06 12 34 56 78"):
+        assert secret not in text
+    assert "j***n@e***.fr" in text and "+336******78" in text
+
+
+def test_ordinary_numbers_are_left_alone() -> None:
+    assert mask_text("broadcast 42 planned 2000 deliveries") == (
+        "broadcast 42 planned 2000 deliveries"
+    )
