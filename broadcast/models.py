@@ -6,6 +6,7 @@ from broadcast.accounts.models import ApiKey, AuditEvent, Operator
 from broadcast.broadcasts.models import Broadcast
 from broadcast.deliveries.models import Delivery
 from broadcast.directory.models import Contact, ContactPoint, Organisation, Suppression
+from broadcast.idempotency import IdempotencyRecord
 from broadcast.notices.models import Notice, NoticeUpdate
 
 metadata = SQLModel.metadata
@@ -17,6 +18,7 @@ __all__ = [
     "Contact",
     "ContactPoint",
     "Delivery",
+    "IdempotencyRecord",
     "Notice",
     "NoticeUpdate",
     "Operator",

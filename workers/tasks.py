@@ -9,7 +9,9 @@ from arq import Retry
 
 from broadcast.broadcasts.planner import run_fanout
 from broadcast.broadcasts.recovery import resume_stalled
+from broadcast.db import transaction
 from broadcast.deliveries.dispatch import RetryLater
+from broadcast.idempotency import purge_expired
 from broadcast.jobs import DispatchBatch
 from workers.resources import Resources
 
@@ -31,9 +33,12 @@ async def fanout(ctx: dict[str, Any], broadcast_id: int) -> None:
 
 
 async def recover(ctx: dict[str, Any]) -> int:
-    """Cron: enqueue again the fan-outs and deliveries whose jobs were lost."""
+    """Cron: enqueue again the fan-outs and deliveries whose jobs were lost; forget
+    idempotency keys older than 24 h."""
     resources = _resources(ctx)
     settings = resources.settings
+    async with transaction(resources.factory) as session:
+        await purge_expired(session)
     return await resume_stalled(
         resources.factory,
         resources.queue,

@@ -8,6 +8,7 @@ from fastapi import APIRouter, status
 
 from admin.api.pages import CursorParam, LimitParam, Page, page_of
 from admin.deps import QueueDep, UowDep, requires
+from admin.idempotency import idempotent
 from broadcast.accounts.permissions import Permission
 from broadcast.accounts.service import Principal
 from broadcast.audiences.preview import AudiencePreview
@@ -22,6 +23,7 @@ DeliveryReader = Annotated[Principal, requires(Permission.deliveries_read)]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=BroadcastOut)
+@idempotent
 async def create_draft(uow: UowDep, principal: Sender, body: BroadcastIn) -> BroadcastOut:
     """A draft and its preview: recipients per channel after suppressions and de-duplication."""
     draft = await service.create_draft(uow.session, principal, body)

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from admin.api.pages import CursorParam, LimitParam, Page, page_of
 from admin.deps import UowDep, requires
+from admin.idempotency import idempotent
 from broadcast.accounts.permissions import Permission
 from broadcast.accounts.service import Principal, audit
 from broadcast.directory import service
@@ -40,6 +41,7 @@ async def read_organisation(
 
 
 @router.post("/contacts", status_code=status.HTTP_201_CREATED, response_model=ContactOut)
+@idempotent
 async def create_contact(uow: UowDep, principal: ContactWriter, contact: ContactIn) -> ContactOut:
     [contact_id] = await service.create_contacts(uow.session, principal, [contact.model_dump()])
     audit(
@@ -54,6 +56,7 @@ async def create_contact(uow: UowDep, principal: ContactWriter, contact: Contact
 
 
 @router.post("/contacts/bulk", status_code=status.HTTP_201_CREATED, response_model=BulkResult)
+@idempotent
 async def create_contacts(
     uow: UowDep,
     principal: ContactWriter,

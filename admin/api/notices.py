@@ -8,6 +8,7 @@ from fastapi import APIRouter, status
 
 from admin.api.pages import CursorParam, LimitParam, Page, page_of
 from admin.deps import UowDep, requires
+from admin.idempotency import idempotent
 from broadcast.accounts.permissions import Permission
 from broadcast.accounts.service import Principal
 from broadcast.notices import service
@@ -20,6 +21,7 @@ Writer = Annotated[Principal, requires(Permission.notices_write)]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=NoticeOut)
+@idempotent
 async def create_notice(uow: UowDep, principal: Writer, notice: NoticeIn) -> NoticeOut:
     created = await service.create_notice(uow.session, principal, notice)
     return await service.notice_out(uow.session, created)
@@ -41,6 +43,7 @@ async def read_notice(uow: UowDep, principal: Reader, notice_id: int) -> NoticeO
 
 
 @router.post("/{notice_id}/updates", status_code=status.HTTP_201_CREATED, response_model=UpdateOut)
+@idempotent
 async def add_update(uow: UowDep, principal: Writer, notice_id: int, update: UpdateIn) -> UpdateOut:
     notice = await service.get_notice(uow.session, principal, notice_id)
     created = await service.add_update(uow.session, principal, notice, update)
