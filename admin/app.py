@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from admin import public
+from admin import providers, public
 from admin.api import broadcasts, directory, notices
 from admin.deps import locale_of
 from broadcast.db import create_engine, session_factory
@@ -89,6 +89,7 @@ def create_app(settings: Settings | None = None, *, outbox: SmtpSink | None = No
     for router in (directory.router, notices.router, broadcasts.router, public.me_router):
         app.include_router(router, prefix="/api/v1")
     app.include_router(public.router)
+    app.include_router(providers.router)
     if outbox is not None:
         app.include_router(public.outbox_router(outbox))
     return app

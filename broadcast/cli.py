@@ -1,4 +1,5 @@
-"""The ``broadcast`` command: demo, serve, worker, migrate, create-operator, create-api-key."""
+"""The ``broadcast`` command: demo, serve, worker, migrate, create-operator, create-api-key,
+vapid-keys."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from sqlmodel import col
 
 from broadcast.accounts.models import Operator, Role
 from broadcast.accounts.service import audit, create_api_key, create_operator, revoke_api_key
+from broadcast.channels.webpush import generate_vapid_keys
 from broadcast.db import create_engine, session_factory, transaction
 from broadcast.directory.models import Organisation
 from broadcast.embedded_redis import redis_url_or_embedded
@@ -25,7 +27,6 @@ from broadcast.migrations import upgrade
 from broadcast.settings import Settings, get_settings
 
 log = logging.getLogger("broadcast")
-AsyncCommand = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
 
 
 async def _in_transaction(
@@ -111,6 +112,18 @@ async def cmd_revoke_api_key(args: argparse.Namespace, settings: Settings) -> in
     return 0
 
 
+def cmd_vapid_keys(args: argparse.Namespace, settings: Settings | None) -> int:
+    """Print a new VAPID key pair (RFC 8292) for web push; nothing is stored."""
+    private_key, public_key = generate_vapid_keys()
+    print(f"Clé privée VAPID : {private_key}")
+    print(f"Clé publique VAPID : {public_key}")
+    print(
+        "La clé privée reste secrète dans la configuration du serveur ; la clé publique est "
+        "l'applicationServerKey que le navigateur passe à PushManager.subscribe()."
+    )
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -168,10 +181,11 @@ def _parser() -> argparse.ArgumentParser:
     key.add_argument("--name", default="api")
     revoke = sub.add_parser("revoke-api-key", help="revoke an API key by its visible prefix")
     revoke.add_argument("prefix")
+    sub.add_parser("vapid-keys", help="print a new VAPID key pair for web push (not stored)")
     return parser
 
 
-COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int] | AsyncCommand] = {
+COMMANDS: dict[str, Callable[[argparse.Namespace, Any], Any]] = {
     "migrate": cmd_migrate,
     "serve": cmd_serve,
     "worker": cmd_worker,
@@ -179,15 +193,19 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int] | AsyncCommand
     "create-operator": cmd_create_operator,
     "create-api-key": cmd_create_api_key,
     "revoke-api-key": cmd_revoke_api_key,
+    "vapid-keys": cmd_vapid_keys,
 }
+
+
+WITHOUT_SETTINGS = frozenset({"vapid-keys"})  # usable before the service is configured
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(os.environ.get("BROADCAST_LOG_LEVEL", "INFO"))
     args = _parser().parse_args(argv)
     try:
-        settings = get_settings()
         command = COMMANDS[args.command]
+        settings = None if args.command in WITHOUT_SETTINGS else get_settings()
         result = command(args, settings)
         if asyncio.iscoroutine(result):
             result = asyncio.run(result)

@@ -41,6 +41,36 @@ class SmtpRelay(BaseModel):
         return f"smtp://{self.name}@{self.host}:{self.port}"
 
 
+class TwilioAccount(BaseModel):
+    """One Twilio account (or subaccount) sending SMS, and where its API answers.
+
+    French A2P traffic goes out from a registered alphanumeric ``sender_id`` or through a
+    ``messaging_service_sid``; such senders cannot receive replies, so STOP comes through the
+    optional ``two_way_number`` (RULES S5). ``base_url`` points the client elsewhere than
+    ``https://api.twilio.com``: the local sandbox in tests and the demo.
+    """
+
+    name: str = "default"
+    account_sid: str = Field(pattern=r"^AC[0-9a-fA-F]{32}$")
+    auth_token: SecretStr
+    messaging_service_sid: str | None = Field(default=None, pattern=r"^MG[0-9a-fA-F]{32}$")
+    sender_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9 ]{1,11}$")
+    two_way_number: str | None = Field(default=None, pattern=r"^\+[1-9]\d{6,14}$")
+    base_url: str | None = None
+    rate: RateLimit | None = None
+
+    @model_validator(mode="after")
+    def _has_a_sender(self) -> TwilioAccount:
+        if self.sender_id is not None and not any(c.isalpha() for c in self.sender_id):
+            raise ValueError("sender_id must hold at least one letter (alphanumeric sender)")
+        if self.sender_id is None and self.messaging_service_sid is None:
+            raise ValueError("a Twilio account needs a sender_id or a messaging_service_sid")
+        return self
+
+    def __str__(self) -> str:  # never print credentials
+        return f"twilio://{self.name}"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="BROADCAST_", env_nested_delimiter="__", extra="ignore"
@@ -56,6 +86,9 @@ class Settings(BaseSettings):
     email_from: str = "ne-pas-repondre@broadcast.invalid"
     email_from_name: str = "Académie - information"
     smtp_relays: list[SmtpRelay] = Field(default_factory=lambda: [SmtpRelay()])
+
+    twilio_accounts: list[TwilioAccount] = Field(default_factory=list)
+    sms_price_per_segment_eur: float = Field(default=0.05, ge=0)
 
     channel_rates: dict[str, RateLimit] = Field(default_factory=dict)
 

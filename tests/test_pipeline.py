@@ -167,11 +167,11 @@ async def test_a_channel_without_a_provider_is_refused_at_draft(
             json={
                 "notice_id": notice.json()["id"],
                 "audience": {"organisation_ids": [world.school_x]},
-                "channels": ["email", "sms"],
+                "channels": ["email", "push"],
             },
         )
     assert draft.status_code == 422
-    assert draft.json()["error"]["message"] == "Canal non disponible : sms."
+    assert draft.json()["error"]["message"] == "Canal non disponible : push."
 
 
 async def test_cancel_in_flight_stops_sending_and_counters_add_up(

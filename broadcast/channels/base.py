@@ -22,8 +22,9 @@ class ChannelName(enum.StrEnum):
     push = "push"
 
 
-# Channels a broadcast may use today; SMS and web push arrive with their providers.
-AVAILABLE_CHANNELS = frozenset({ChannelName.email})
+# Channels a broadcast may use today; web push arrives with its provider. A worker without an
+# account for a channel fails that channel's deliveries permanently (see deliveries.dispatch).
+AVAILABLE_CHANNELS = frozenset({ChannelName.email, ChannelName.sms})
 
 
 class Outcome(enum.StrEnum):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from broadcast.channels.base import Channel, ChannelName
 from broadcast.channels.email import EmailChannel
+from broadcast.channels.sms import SmsChannel
 from broadcast.ratelimit import RateLimiter
 from broadcast.rendering import Renderer
 from broadcast.settings import Settings
@@ -11,4 +12,7 @@ from broadcast.settings import Settings
 
 def build_channels(settings: Settings, limiter: RateLimiter) -> dict[str, Channel]:
     renderer = Renderer()
-    return {ChannelName.email: EmailChannel(settings, renderer, limiter)}
+    channels: dict[str, Channel] = {ChannelName.email: EmailChannel(settings, renderer, limiter)}
+    if settings.twilio_accounts:
+        channels[ChannelName.sms] = SmsChannel(settings, limiter, renderer)
+    return channels

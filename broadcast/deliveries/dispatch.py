@@ -29,6 +29,7 @@ from broadcast.deliveries.ledger import (
     claim,
     complete_if_done,
     count_open,
+    fail_open,
     record_results,
 )
 from broadcast.deliveries.models import OPEN_STATUSES, Delivery
@@ -42,6 +43,7 @@ from broadcast.timeutil import as_utc, utcnow
 log = logging.getLogger(__name__)
 
 GROUP_SIZE = 100
+_NO_ACCOUNT = {"sms": "aucun compte SMS configuré"}
 
 
 def group_size(buckets: Sequence[tuple[str, RateLimit]]) -> int:
@@ -96,6 +98,9 @@ class Dispatcher:
 
     async def run(self, batch: DispatchBatch, attempt: int = 1) -> None:
         """Send what is still open in ``batch``; raise RetryLater while some remains open."""
+        if batch.channel not in self.channels:
+            await self._fail_unsendable(batch)
+            return
         async with transaction(self.factory) as session:
             loaded = await _load(session, batch)
         if loaded is None:
@@ -108,6 +113,21 @@ class Dispatcher:
         if still_open:
             delay = 0.0 if out_of_time else self.retry.delay(attempt)
             raise RetryLater(delay, still_open)
+
+    async def _fail_unsendable(self, batch: DispatchBatch) -> None:
+        """No provider account for this channel on this worker: waiting would not help."""
+        error = _NO_ACCOUNT.get(batch.channel, f"aucun compte {batch.channel} configuré")
+        async with transaction(self.factory) as session:
+            failed = await fail_open(session, batch, error)
+            await complete_if_done(session, batch.broadcast_id)
+        if failed:
+            log.warning(
+                "broadcast %s: %d %s deliveries failed: %s",
+                batch.broadcast_id,
+                failed,
+                batch.channel,
+                error,
+            )
 
     async def _send_groups(
         self,

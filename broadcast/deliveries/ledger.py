@@ -115,6 +115,21 @@ async def record_results(
     )
 
 
+async def fail_open(session: AsyncSession, batch: DispatchBatch, error: str) -> int:
+    """Fail every open delivery of ``batch`` at once: used when it can never be sent."""
+    result = await session.execute(
+        update(_table)
+        .where(
+            _table.c.broadcast_id == batch.broadcast_id,
+            _table.c.channel == batch.channel,
+            _table.c.id.between(batch.first_id, batch.last_id),
+            _table.c.status.in_(OPEN_STATUSES),
+        )
+        .values(status=DeliveryStatus.failed, error=error[:200], updated_at=utcnow())
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 async def count_open(session: AsyncSession, batch: DispatchBatch) -> int:
     """Deliveries of the batch still to be sent (queued, or claimed by a job not yet done)."""
     found = await session.scalar(

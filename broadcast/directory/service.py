@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -237,6 +237,16 @@ async def suppress_many(
             for channel, address in addresses
         ]
         await insert_ignore(session, Suppression, rows)
+
+
+async def unsuppress(session: AsyncSession, channel: str, address: str) -> bool:
+    """Lift every suppression of ``address`` on ``channel`` (e.g. an SMS START); idempotent."""
+    result = await session.execute(
+        delete(Suppression).where(
+            col(Suppression.channel) == channel, col(Suppression.address) == address
+        )
+    )
+    return bool(getattr(result, "rowcount", 0))
 
 
 async def is_suppressed(session: AsyncSession, channel: str, address: str) -> bool:

@@ -1,0 +1,347 @@
+"""Web push, the sending side: encrypt, sign, post to the push service, classify the answer.
+
+RFC 8291 encryption (``aes128gcm``) is pywebpush's :meth:`WebPusher.encode`; RFC 8292 VAPID
+is py_vapid's :class:`Vapid02`. The POST itself goes through one long-lived
+:class:`aiohttp.ClientSession` owned by :class:`WebPushSender` (opened by :meth:`start`, closed by
+:meth:`close`), so that many sends share pooled keep-alive connections.
+
+Why not ``pywebpush.webpush_async`` / ``WebPusher.send_async``: they encrypt inside the
+coroutine, on the event loop. Encrypting and signing one message costs about 0.35 ms of CPU
+(an ephemeral ECDH key, HKDF, AES-GCM, an ECDSA signature), so a worker sending thousands of
+pushes would stall its loop; here both run in :func:`asyncio.to_thread` and only the HTTP
+exchange runs on the loop. Posting ourselves also gives the ``Location`` and ``Retry-After``
+headers of every answer without pywebpush's exception round-trip.
+
+Rules (RULES P1-P3): ``TTL`` always set, ``Urgency: high`` for urgent notices, a ``Topic`` so a
+newer update replaces an older one on the device, the JSON payload kept within
+:data:`MAX_PAYLOAD_BYTES` by shortening its text (nothing is refused). 404/410 mean the
+subscription is gone (delete it); 401/403 mean our VAPID key or subject is wrong (alert the
+operator, keep the subscription); 429, 5xx, timeouts and connection errors are transient.
+Endpoints are capability URLs: logs and errors only ever show :func:`mask_endpoint`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from py_vapid import Vapid02  # type: ignore[import-untyped]
+from pywebpush import WebPusher  # type: ignore[import-untyped]
+
+from broadcast.channels.base import Outcome
+
+log = logging.getLogger("broadcast.push")
+
+MAX_PAYLOAD_BYTES = 3000
+"""RULES P3: under 3 kB of JSON before encryption (push services accept 4096 bytes encrypted)."""
+VAPID_TOKEN_LIFETIME_S = 12 * 3600
+"""RFC 8292 allows at most 24 h; pywebpush uses 12 h too."""
+ELLIPSIS = "…"
+TEXT_KEYS = ("body", "title")
+"""Payload keys shortened first when the payload is too large, in this order."""
+_TOPIC = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+_ERROR_TEXT_BYTES = 300
+_TRANSIENT_STATUSES = frozenset({408, 425, 429})
+
+
+@dataclass(frozen=True, slots=True)
+class PushResult:
+    """How one push went; the channel maps it onto a delivery and the subscription."""
+
+    outcome: Outcome
+    status: int | None = None
+    """The push service's HTTP status; None when no answer came (timeout, connection error)."""
+    provider_message_id: str | None = None
+    """The ``Location`` of the push message resource, when the service gave one."""
+    error: str | None = None
+    delete_subscription: bool = False
+    """404 or 410: the browser unsubscribed or the subscription expired (RULES P2)."""
+    alert_operator: bool = False
+    """401 or 403: our VAPID credentials are refused; the subscription itself is fine (P2)."""
+    retry_after_s: float | None = None
+    """The service's ``Retry-After``, in seconds from now, when it sent one."""
+
+
+def topic_for_notice(notice_id: int) -> str:
+    """The ``Topic`` of a notice's pushes: a newer update replaces the older one on the device."""
+    return f"notice-{notice_id}"
+
+
+def mask_endpoint(endpoint: str) -> str:
+    """``https://fcm.googleapis.com/fcm/send/abc...`` -> ``https://fcm.googleapis.com/***``.
+
+    The path of a push endpoint is a capability: whoever has it can push to that browser.
+    """
+    parts = urlsplit(endpoint)
+    if not parts.scheme or not parts.netloc:
+        return "***"
+    return f"{parts.scheme}://{parts.netloc}/***"
+
+
+def fit_payload(payload: dict[str, Any], limit: int = MAX_PAYLOAD_BYTES) -> bytes:
+    """``payload`` as compact UTF-8 JSON of at most ``limit`` bytes.
+
+    Text is shortened with "…", ``body`` first, then ``title``, then any other string from the
+    longest. Nothing is refused: a payload still too large (non-text fields) goes out as is and
+    the push service answers 413, a permanent failure.
+    """
+    fitted = dict(payload)
+    for key in _shortening_order(fitted):
+        if len(_dump(fitted)) <= limit:
+            break
+        fitted[key] = _shortened(fitted, key, limit)
+    return _dump(fitted)
+
+
+def _dump(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _shortening_order(payload: dict[str, Any]) -> list[str]:
+    texts = [key for key, value in payload.items() if isinstance(value, str)]
+    others = sorted((key for key in texts if key not in TEXT_KEYS), key=lambda k: -len(payload[k]))
+    return [key for key in TEXT_KEYS if key in texts] + others
+
+
+def _shortened(payload: dict[str, Any], key: str, limit: int) -> str:
+    """The longest prefix of ``payload[key]`` plus "…" that fits ``limit`` (binary search)."""
+    text: str = payload[key]
+    low, high = 0, len(text)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if len(_dump({**payload, key: text[:middle].rstrip() + ELLIPSIS})) <= limit:
+            low = middle
+        else:
+            high = middle - 1
+    return text[:low].rstrip() + ELLIPSIS
+
+
+def load_vapid_key(private_key: str) -> Any:
+    """A py_vapid :class:`Vapid02` from a PEM private key or pywebpush's base64url forms
+    (the raw 32-byte scalar, or DER). Raises ValueError for anything else."""
+    text = private_key.strip()
+    try:
+        if "-----BEGIN" in text:
+            key = serialization.load_pem_private_key(text.encode(), password=None)
+            vapid = Vapid02(private_key=key)
+        else:
+            vapid = Vapid02.from_string(private_key=text)
+    except Exception as exc:  # py_vapid and cryptography raise several unrelated types
+        raise ValueError(f"unreadable VAPID private key ({type(exc).__name__})") from exc
+    if not isinstance(vapid.private_key, ec.EllipticCurvePrivateKey) or not isinstance(
+        vapid.private_key.curve, ec.SECP256R1
+    ):
+        raise ValueError("the VAPID private key must be an EC P-256 key")
+    return vapid
+
+
+def application_server_key(vapid: Any) -> str:
+    """The base64url uncompressed public point a browser passes to ``PushManager.subscribe``."""
+    raw = vapid.public_key.public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    return _b64url(raw)
+
+
+def generate_vapid_keys() -> tuple[str, str]:
+    """A new VAPID key pair: (private key, application server key), both base64url.
+
+    The private key is the raw 32-byte P-256 scalar, the form pywebpush and
+    :func:`load_vapid_key` read; short enough for an environment variable.
+    """
+    vapid = Vapid02()
+    vapid.generate_keys()
+    scalar = vapid.private_key.private_numbers().private_value.to_bytes(32, "big")
+    return _b64url(scalar), application_server_key(vapid)
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """``Retry-After`` as seconds from now: either a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def classify(
+    status: int, location: str | None, retry_after: str | None, text: str = ""
+) -> PushResult:
+    """RULES P2 as data: what a push service's HTTP status means for the delivery."""
+    if 200 <= status < 300:
+        return PushResult(Outcome.sent, status, provider_message_id=location)
+    error = f"HTTP {status} {text}".strip()
+    if status in (404, 410):
+        return PushResult(Outcome.permanent, status, error=error, delete_subscription=True)
+    if status in (401, 403):
+        return PushResult(Outcome.permanent, status, error=error, alert_operator=True)
+    if status in _TRANSIENT_STATUSES or status >= 500:
+        delay = retry_after_seconds(retry_after)
+        return PushResult(Outcome.transient, status, error=error, retry_after_s=delay)
+    return PushResult(Outcome.permanent, status, error=error)
+
+
+@dataclass(frozen=True, slots=True)
+class _Encrypted:
+    body: bytes
+    authorization: str
+
+
+class WebPushSender:
+    """Sends encrypted, VAPID-signed pushes through one long-lived aiohttp session."""
+
+    def __init__(
+        self,
+        vapid_private_key: str,
+        subject: str,
+        timeout_s: float = 30.0,
+        *,
+        connections: int = 100,
+    ) -> None:
+        if not subject.startswith(("mailto:", "https://")):
+            raise ValueError("the VAPID subject must be a mailto: or https:// contact")
+        self._vapid = load_vapid_key(vapid_private_key)
+        self.subject = subject
+        self.timeout_s = timeout_s
+        self.connections = connections
+        self.application_server_key = application_server_key(self._vapid)
+        self._session: aiohttp.ClientSession | None = None
+        self._sign("https://push.example.invalid")  # a bad subject fails now, not per send
+
+    def __repr__(self) -> str:  # never print the key
+        return f"WebPushSender(subject={self.subject!r}, key={self.application_server_key[:8]}…)"
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise RuntimeError("WebPushSender.start() has not been called")
+        return self._session
+
+    async def start(self) -> None:
+        """Open the one session every send shares (call once per worker)."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.timeout_s),
+                connector=aiohttp.TCPConnector(limit=self.connections),
+            )
+
+    async def close(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    async def send(
+        self,
+        subscription_info: dict[str, Any],
+        payload: dict[str, Any],
+        *,
+        ttl: int,
+        urgent: bool,
+        topic: str | None,
+    ) -> PushResult:
+        """Push ``payload`` (shortened to fit :data:`MAX_PAYLOAD_BYTES`) to one subscription.
+
+        Never raises for a provider failure; raises ValueError for a negative ``ttl`` or a
+        ``topic`` that is not 1-32 characters of the base64url alphabet (a programming error).
+        """
+        headers = _delivery_headers(ttl, urgent, topic)
+        session = self.session
+        endpoint = str(subscription_info.get("endpoint", ""))
+        try:
+            encrypted = await asyncio.to_thread(self._encrypt, subscription_info, payload)
+        except Exception as exc:  # a malformed stored subscription can never be delivered
+            log.warning("push subscription unusable: %s (%s)", mask_endpoint(endpoint), exc)
+            error = f"invalid subscription: {type(exc).__name__}"
+            return PushResult(Outcome.permanent, error=error, delete_subscription=True)
+        headers["Authorization"] = encrypted.authorization
+        return await self._post(session, endpoint, encrypted.body, headers)
+
+    def _encrypt(self, subscription_info: dict[str, Any], payload: dict[str, Any]) -> _Encrypted:
+        """CPU work, run in a thread: fitting the payload, RFC 8291 encryption, RFC 8292 signing."""
+        parts = urlsplit(str(subscription_info["endpoint"]))
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("endpoint is not an http(s) URL")
+        encoded = WebPusher(subscription_info).encode(fit_payload(payload), "aes128gcm")
+        body = bytes(encoded["body"])
+        return _Encrypted(body, self._sign(f"{parts.scheme}://{parts.netloc}"))
+
+    def _sign(self, audience: str) -> str:
+        claims = {
+            "aud": audience,
+            "sub": self.subject,
+            "exp": int(time.time()) + VAPID_TOKEN_LIFETIME_S,
+        }
+        try:
+            return str(self._vapid.sign(claims)["Authorization"])
+        except Exception as exc:  # py_vapid's VapidException for a malformed sub or aud
+            raise ValueError(f"cannot sign VAPID claims: {exc}") from exc
+
+    async def _post(
+        self, session: aiohttp.ClientSession, endpoint: str, body: bytes, headers: dict[str, str]
+    ) -> PushResult:
+        masked = mask_endpoint(endpoint)
+        try:
+            async with session.post(
+                endpoint, data=body, headers=headers, allow_redirects=False
+            ) as response:
+                text = (await response.content.read(_ERROR_TEXT_BYTES)).decode(errors="replace")
+                result = classify(
+                    response.status,
+                    response.headers.get("Location"),
+                    response.headers.get("Retry-After"),
+                    "" if response.status < 300 else text,
+                )
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            error = f"{type(exc).__name__}: {exc}".replace(endpoint, masked)
+            log.warning("push to %s failed: %s", masked, error)
+            return PushResult(Outcome.transient, error=error)
+        _log_result(masked, result)
+        return result
+
+
+def _delivery_headers(ttl: int, urgent: bool, topic: str | None) -> dict[str, str]:
+    if ttl < 0:
+        raise ValueError("ttl must be zero or more seconds")
+    headers = {
+        "TTL": str(ttl),
+        "Urgency": "high" if urgent else "normal",
+        "Content-Encoding": "aes128gcm",
+        "Content-Type": "application/octet-stream",
+    }
+    if topic is not None:
+        if not _TOPIC.match(topic):
+            raise ValueError("a push Topic is 1-32 characters of the base64url alphabet")
+        headers["Topic"] = topic
+    return headers
+
+
+def _log_result(masked: str, result: PushResult) -> None:
+    if result.outcome is Outcome.sent:
+        log.debug("push to %s accepted (%s)", masked, result.status)
+    elif result.alert_operator:
+        log.error("push service refuses our VAPID credentials: %s %s", masked, result.error)
+    else:
+        log.warning("push to %s: %s %s", masked, result.outcome, result.error)
