@@ -19,7 +19,6 @@ from broadcast.db import create_engine, session_factory
 from broadcast.embedded_redis import redis_url_or_embedded
 from broadcast.errors import DomainError, InvalidInput
 from broadcast.jobs import JobQueue
-from broadcast.sandbox.smtp import SmtpSink
 from broadcast.settings import Settings, get_settings
 from broadcast.validation import describe_errors
 
@@ -58,7 +57,9 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def create_app(settings: Settings | None = None, *, outbox: SmtpSink | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, outbox: public.DemoOutbox | None = None
+) -> FastAPI:
     settings = settings or get_settings()
 
     @asynccontextmanager

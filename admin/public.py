@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html
+from dataclasses import dataclass
+from datetime import datetime
 from email.message import EmailMessage
 from typing import Annotated, Any
 
@@ -12,8 +15,9 @@ from admin.deps import SettingsDep, UowDep, requires
 from broadcast.accounts.permissions import Permission
 from broadcast.accounts.service import Principal
 from broadcast.directory.unsubscribe import unsubscribe
-from broadcast.masking import mask_email
-from broadcast.sandbox.smtp import SmtpSink
+from broadcast.masking import mask_email, mask_phone
+from broadcast.sandbox.smtp import CapturedMessage, SmtpSink
+from broadcast.sandbox.twilio import SmsMessage, TwilioSandbox
 
 router = APIRouter(include_in_schema=False)
 me_router = APIRouter(tags=["account"])
@@ -64,20 +68,79 @@ async def whoami(
     }
 
 
+@dataclass(frozen=True)
+class DemoOutbox:
+    """What the demo's local providers received: the SMTP sink and, when SMS is on, the Twilio
+    sandbox."""
+
+    smtp: SmtpSink
+    twilio: TwilioSandbox | None = None
+
+    def emails(self, limit: int) -> list[CapturedMessage]:
+        return self.smtp.messages[-limit:][::-1] if limit > 0 else []
+
+    def sms(self, limit: int) -> list[SmsMessage]:
+        if self.twilio is None or limit <= 0:
+            return []
+        return self.twilio.messages[-limit:][::-1]
+
+    def totals(self) -> dict[str, int]:
+        return {
+            "email": len(self.smtp.messages),
+            "sms": len(self.twilio.messages) if self.twilio is not None else 0,
+        }
+
+
 def _text_part(message: EmailMessage) -> str:
     part = message.get_body(preferencelist=("plain",))
     return part.get_content() if isinstance(part, EmailMessage) else ""
 
 
-def outbox_router(sink: SmtpSink) -> APIRouter:
-    """The demo's view of what the local providers received, newest first, addresses masked."""
-    outbox = APIRouter(include_in_schema=False)
+def _sms_status(message: SmsMessage) -> str:
+    """The last status the sandbox posted back; "queued" (its create answer) before any."""
+    return message.callbacks[-1] if message.callbacks else "queued"
 
-    @outbox.get("/demo/outbox")
+
+_OUTBOX_PAGE = """<!doctype html><html lang="fr"><meta charset="utf-8">
+<meta http-equiv="refresh" content="3">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Boîte d'envoi de la démo</title>
+<style>body{{font-family:sans-serif;margin:2rem}}table{{border-collapse:collapse;width:100%}}
+th,td{{border:1px solid #ccc;padding:.3rem .5rem;text-align:left;vertical-align:top}}
+th{{background:#f3f3f3}}</style>
+<body><h1>Boîte d'envoi de la démo</h1>
+<p>Messages reçus par les fournisseurs simulés, les plus récents d'abord (actualisé toutes les
+3 secondes). Les adresses sont masquées.</p>
+<h2>E-mails ({email_total})</h2>
+{email_table}
+<h2>SMS ({sms_total})</h2>
+{sms_table}
+</body></html>"""
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    if not rows:
+        return "<p>Aucun message pour l'instant.</p>"
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%d/%m/%Y %H:%M:%S UTC")
+
+
+def outbox_router(outbox: DemoOutbox) -> APIRouter:
+    """The demo's view of what the local providers received, newest first, addresses masked:
+    JSON at /demo/outbox, a page refreshing itself at /demo."""
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/demo/outbox")
     async def captured(request: Request, limit: int = 50) -> dict[str, Any]:
-        messages = sink.messages[-limit:][::-1]
         return {
-            "total": len(sink.messages),
+            "total": outbox.totals(),
             "email": [
                 {
                     "to": mask_email(m.to),
@@ -85,8 +148,40 @@ def outbox_router(sink: SmtpSink) -> APIRouter:
                     "received_at": m.received_at,
                     "text": _text_part(m.message),
                 }
-                for m in messages
+                for m in outbox.emails(limit)
+            ],
+            "sms": [
+                {
+                    "to": mask_phone(m.to),
+                    "body": m.body,
+                    "status": _sms_status(m),
+                    "received_at": m.received_at,
+                }
+                for m in outbox.sms(limit)
             ],
         }
 
-    return outbox
+    @router.get("/demo", response_class=HTMLResponse)
+    async def page(limit: int = 50) -> HTMLResponse:
+        totals = outbox.totals()
+        email_table = _table(
+            ["Reçu le", "Destinataire", "Objet"],
+            [[_when(m.received_at), mask_email(m.to), m.subject] for m in outbox.emails(limit)],
+        )
+        sms_table = _table(
+            ["Reçu le", "Destinataire", "Statut", "Texte"],
+            [
+                [_when(m.received_at), mask_phone(m.to), _sms_status(m), m.body]
+                for m in outbox.sms(limit)
+            ],
+        )
+        return HTMLResponse(
+            _OUTBOX_PAGE.format(
+                email_total=totals["email"],
+                sms_total=totals["sms"],
+                email_table=email_table,
+                sms_table=sms_table,
+            )
+        )
+
+    return router

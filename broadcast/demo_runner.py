@@ -1,15 +1,21 @@
 """``broadcast demo``: the whole service on embedded defaults, in one command.
 
-Starts a private Redis, the SMTP sink that plays the email provider, seeds the demo académie,
-runs a worker process and the API (with the outbox of captured messages at /demo/outbox), and
-stops everything it started on Ctrl-C.
+Starts a private Redis, the SMTP sink that plays the email provider, the Twilio sandbox that plays
+the SMS provider (one account, its signed status callbacks posted back to the API), seeds the demo
+académie, runs a worker process and the API (with the outbox of captured messages at /demo and
+/demo/outbox), and stops everything it started on Ctrl-C.
+
+The API's settings and the worker's environment agree on the sandbox account and on
+``public_base_url``, the demo's own URL, where the status callbacks are sent and checked.
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib
+import json
 import os
+import secrets
 import subprocess
 import sys
 
@@ -19,7 +25,11 @@ from broadcast.db import create_engine, session_factory, transaction
 from broadcast.demo import DemoCredentials, seed_demo
 from broadcast.embedded_redis import redis_url_or_embedded
 from broadcast.sandbox.smtp import SmtpSink
-from broadcast.settings import Settings
+from broadcast.sandbox.twilio import TwilioSandbox
+from broadcast.settings import Settings, TwilioAccount
+
+DEMO_ACCOUNT_SID = "AC" + "de30" * 8
+DEMO_SENDER_ID = "ACSTRASBG"
 
 
 async def _seed(settings: Settings) -> DemoCredentials:
@@ -31,8 +41,35 @@ async def _seed(settings: Settings) -> DemoCredentials:
         await engine.dispose()
 
 
-def _start_worker(redis_url: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "BROADCAST_REDIS_URL": redis_url}
+def _public_url(host: str, port: int) -> str:
+    """The demo's URL as this machine reaches it (a wildcard address is reached on loopback)."""
+    if host in {"", "0.0.0.0", "::"}:  # noqa: S104 - naming the wildcard, not binding to it
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def _sandbox_account(sandbox: TwilioSandbox, auth_token: str) -> dict[str, str]:
+    """The demo's one Twilio account, on the sandbox; as JSON it is BROADCAST_TWILIO_ACCOUNTS."""
+    return {
+        "name": "demo",
+        "account_sid": sandbox.account_sid,
+        "auth_token": auth_token,
+        "sender_id": DEMO_SENDER_ID,
+        "base_url": sandbox.base_url,
+    }
+
+
+def _start_worker(
+    redis_url: str, public_url: str, twilio_account: dict[str, str]
+) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "BROADCAST_REDIS_URL": redis_url,
+        "BROADCAST_PUBLIC_BASE_URL": public_url,
+        "BROADCAST_TWILIO_ACCOUNTS": json.dumps([twilio_account]),
+    }
     return subprocess.Popen([sys.executable, "-m", "broadcast.cli", "worker"], env=env)
 
 
@@ -50,7 +87,8 @@ def _banner(url: str, credentials: DemoCredentials) -> str:
   broadcast tourne en local (démo, fournisseurs simulés).
 
   API et documentation : {url}/docs
-  Messages reçus par le faux serveur SMTP : {url}/demo/outbox
+  Boîte d'envoi (e-mails et SMS reçus par les faux fournisseurs) : {url}/demo
+    en JSON : {url}/demo/outbox
 
   Officier de communication (académie de Strasbourg) : {credentials.officer_email}
     clé d'API : {credentials.officer_key}
@@ -65,27 +103,50 @@ def _banner(url: str, credentials: DemoCredentials) -> str:
 
 async def run_demo(settings: Settings, *, host: str, port: int) -> int:
     redis_url, embedded = redis_url_or_embedded(settings.redis_url, settings.var_dir)
+    public_url = _public_url(host, port)
     relay = settings.smtp_relays[0]
     sink = SmtpSink(host=relay.host, port=relay.port)
-    await sink.start()
-    worker = _start_worker(redis_url)
+    auth_token = secrets.token_hex(16)
+    sandbox = TwilioSandbox(DEMO_ACCOUNT_SID, auth_token)
+    worker: subprocess.Popen[bytes] | None = None
     try:
+        await sink.start()
+        await sandbox.start()
+        twilio_account = _sandbox_account(sandbox, auth_token)
+        worker = _start_worker(redis_url, public_url, twilio_account)
         credentials = await _seed(settings)
-        app_settings = settings.model_copy(update={"redis_url": redis_url})
+        app_settings = settings.model_copy(
+            update={
+                "redis_url": redis_url,
+                "public_base_url": public_url,
+                "twilio_accounts": [TwilioAccount.model_validate(twilio_account)],
+            }
+        )
         create_app = importlib.import_module("admin.app").create_app
+        outbox = importlib.import_module("admin.public").DemoOutbox(sink, sandbox)
         server = uvicorn.Server(
             uvicorn.Config(
-                create_app(app_settings, outbox=sink), host=host, port=port, log_level="warning"
+                create_app(app_settings, outbox=outbox), host=host, port=port, log_level="warning"
             )
         )
         serving = asyncio.ensure_future(server.serve())
         while not server.started and not serving.done():  # noqa: ASYNC110 - uvicorn has no event
             await asyncio.sleep(0.05)
         if server.started:
-            print(_banner(f"http://{host}:{port}", credentials), flush=True)
-        await serving
+            print(_banner(public_url, credentials), flush=True)
+        try:
+            await serving
+        except asyncio.CancelledError:
+            # uvicorn stopped on Ctrl-C, then raised the signal again, so asyncio.run cancels
+            # this task: the demo was asked to stop and does so below, without a traceback
+            task = asyncio.current_task()
+            if not server.should_exit or task is None:
+                raise
+            task.uncancel()
     finally:
-        _stop(worker)
+        if worker is not None:
+            _stop(worker)
+        await sandbox.stop()
         await sink.stop()
         if embedded is not None:
             embedded.stop()

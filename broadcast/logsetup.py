@@ -33,4 +33,6 @@ def configure_logging(level: str) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:
         handler.addFilter(MaskingFilter())
-    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every command
+    # Provider libraries that log every command or request at INFO.
+    for noisy in ("mail.log", "twilio", "twilio.http_client", "twilio.async_http_client"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
