@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, status
 
 from admin.api.pages import CursorParam, LimitParam, Page, page_of
-from admin.deps import QueueDep, UowDep, requires
+from admin.deps import QueueDep, SettingsDep, UowDep, requires
 from admin.idempotency import idempotent
 from broadcast.accounts.permissions import Permission
 from broadcast.accounts.service import Principal
@@ -24,10 +24,13 @@ DeliveryReader = Annotated[Principal, requires(Permission.deliveries_read)]
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=BroadcastOut)
 @idempotent
-async def create_draft(uow: UowDep, principal: Sender, body: BroadcastIn) -> BroadcastOut:
-    """A draft and its preview: recipients per channel after suppressions and de-duplication."""
+async def create_draft(
+    uow: UowDep, principal: Sender, settings: SettingsDep, body: BroadcastIn
+) -> BroadcastOut:
+    """A draft and its preview: recipients per channel after suppressions and de-duplication,
+    expected durations and, for SMS, encoding, segments and cost per locale."""
     draft = await service.create_draft(uow.session, principal, body)
-    preview = await service.preview(uow.session, principal, draft)
+    preview = await service.preview(uow.session, principal, draft, settings)
     return await service.broadcast_out(uow.session, draft, preview)
 
 
@@ -47,9 +50,11 @@ async def read_broadcast(uow: UowDep, principal: Reader, broadcast_id: int) -> B
 
 
 @router.get("/{broadcast_id}/preview", response_model=AudiencePreview)
-async def preview(uow: UowDep, principal: Reader, broadcast_id: int) -> AudiencePreview:
+async def preview(
+    uow: UowDep, principal: Reader, settings: SettingsDep, broadcast_id: int
+) -> AudiencePreview:
     found = await service.get_broadcast(uow.session, principal, broadcast_id)
-    return await service.preview(uow.session, principal, found)
+    return await service.preview(uow.session, principal, found, settings)
 
 
 @router.post(

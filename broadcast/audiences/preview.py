@@ -1,8 +1,13 @@
-"""Audience counts before sending: recipients per channel and who is left out, and why."""
+"""Audience counts before sending: recipients per channel and who is left out, and why.
+
+Recipients are also counted per locale (the locale of the first contact point of each address, the
+one the planner keeps), for the SMS estimate of :mod:`broadcast.broadcasts.estimates`; the service
+fills in the estimate and the expected durations, which need the settings.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,6 +17,7 @@ from broadcast.audiences.criteria import (
     matching_points,
     point_is_suppressed,
 )
+from broadcast.broadcasts.estimates import SmsEstimate
 
 
 class Excluded(BaseModel):
@@ -21,17 +27,25 @@ class Excluded(BaseModel):
 
 
 class ChannelPreview(BaseModel):
-    """``contact_points = recipients + excluded.suppressed + excluded.duplicate``."""
+    """``contact_points = recipients + excluded.suppressed + excluded.duplicate``, and
+    ``recipients = sum(recipients_by_locale.values())``.
+
+    ``expected_duration_s`` is None when the channel has no configured rate (unlimited) or the
+    preview was computed without settings."""
 
     channel: str
     recipients: int
     contact_points: int
     excluded: Excluded
+    recipients_by_locale: dict[str, int] = Field(default_factory=dict)
+    expected_duration_s: float | None = None
+    expected_duration: str | None = None
 
 
 class AudiencePreview(BaseModel):
     contacts: int
     channels: list[ChannelPreview]
+    sms: SmsEstimate | None = None
 
     @property
     def total_recipients(self) -> int:
@@ -62,10 +76,33 @@ async def preview_audience(
         )
     ).all()
     by_channel = {row[0]: row[1:] for row in rows}
-    return AudiencePreview(
-        contacts=contacts or 0,
-        channels=[_channel_preview(c, by_channel.get(c), contacts or 0) for c in channels],
+    by_locale = await _recipients_by_locale(session, criteria, paths, channels)
+    previews = [_channel_preview(c, by_channel.get(c), contacts or 0) for c in channels]
+    for channel_preview in previews:
+        channel_preview.recipients_by_locale = by_locale.get(channel_preview.channel, {})
+    return AudiencePreview(contacts=contacts or 0, channels=previews)
+
+
+async def _recipients_by_locale(
+    session: AsyncSession, criteria: AudienceCriteria, paths: list[str], channels: list[str]
+) -> dict[str, dict[str, int]]:
+    """Channel -> locale -> distinct unsuppressed addresses, each counted once, in the locale of
+    its first contact point (lowest id: the one the planner turns into the delivery)."""
+    live = matching_points(criteria, paths, channels, unsuppressed=True).subquery()
+    first = (
+        select(func.min(live.c.id).label("id")).group_by(live.c.channel, live.c.address).subquery()
     )
+    rows = (
+        await session.execute(
+            select(live.c.channel, live.c.locale, func.count())
+            .select_from(live.join(first, first.c.id == live.c.id))
+            .group_by(live.c.channel, live.c.locale)
+        )
+    ).all()
+    result: dict[str, dict[str, int]] = {}
+    for channel, locale, count in rows:
+        result.setdefault(channel, {})[locale] = count
+    return result
 
 
 def _channel_preview(

@@ -17,14 +17,19 @@ from sqlmodel import col
 from broadcast.accounts.service import Principal, audit
 from broadcast.audiences.criteria import AudienceCriteria, subtree_paths
 from broadcast.audiences.preview import AudiencePreview, preview_audience
+from broadcast.broadcasts.estimates import expected_duration_s, format_duration_fr, sms_estimate
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus, Priority
 from broadcast.channels.base import AVAILABLE_CHANNELS, ChannelName
+from broadcast.channels.sms import render_sms_text, stop_number
+from broadcast.deliveries.dispatch import message_content
 from broadcast.deliveries.models import Delivery, DeliveryStatus
 from broadcast.directory.models import Organisation
 from broadcast.errors import Conflict, InvalidInput, NotFound
 from broadcast.masking import mask_address
 from broadcast.notices.models import Notice
 from broadcast.notices.service import get_notice, get_update
+from broadcast.rendering import Renderer
+from broadcast.settings import Settings
 from broadcast.sqlutil import row_id
 from broadcast.timeutil import utcnow
 
@@ -100,12 +105,51 @@ async def _audience_paths(
 
 
 async def preview(
-    session: AsyncSession, principal: Principal, broadcast: Broadcast
+    session: AsyncSession,
+    principal: Principal,
+    broadcast: Broadcast,
+    settings: Settings | None = None,
+    renderer: Renderer | None = None,
 ) -> AudiencePreview:
+    """Recipients per channel and locale; with ``settings``, also each channel's expected
+    duration at its configured rate and, for SMS, the encoding, segments and cost per locale
+    (RULES S4). No provider is contacted: the SMS text is rendered here as the channel would."""
     notice = await get_notice(session, principal, broadcast.notice_id)
     criteria = AudienceCriteria.model_validate(broadcast.audience)
     paths = await _audience_paths(session, principal, notice, criteria)
-    return await preview_audience(session, criteria, paths, broadcast.channels)
+    result = await preview_audience(session, criteria, paths, broadcast.channels)
+    if settings is None:
+        return result
+    for channel in result.channels:
+        seconds = expected_duration_s(channel.recipients, channel_rate(settings, channel.channel))
+        channel.expected_duration_s = seconds
+        channel.expected_duration = format_duration_fr(seconds)
+    sms = next((c for c in result.channels if c.channel == ChannelName.sms.value), None)
+    if sms is not None:
+        content = await message_content(session, broadcast)
+        locales = sorted(sms.recipients_by_locale) or ["fr"]
+        renderer = renderer or Renderer()
+        stop = stop_number(settings)
+        texts = {locale: render_sms_text(renderer, content, locale, stop) for locale in locales}
+        result.sms = sms_estimate(
+            texts, sms.recipients_by_locale, settings.sms_price_per_segment_eur
+        )
+    return result
+
+
+def channel_rate(settings: Settings, channel: str) -> float | None:
+    """Messages per second ``channel`` is paced at; None when nothing limits it.
+
+    The channel's bucket in ``channel_rates``; for SMS, also the sum of the Twilio accounts'
+    rates when every account has one (an account without a rate is unlimited), the lower wins.
+    """
+    configured = settings.channel_rates.get(channel)
+    rates = [configured.rate] if configured is not None else []
+    if channel == ChannelName.sms.value and settings.twilio_accounts:
+        accounts = [a.rate for a in settings.twilio_accounts]
+        if all(rate is not None for rate in accounts):
+            rates.append(sum(rate.rate for rate in accounts if rate is not None))
+    return min(rates) if rates else None
 
 
 async def get_broadcast(

@@ -117,9 +117,7 @@ class SmsChannel(Channel):
         self._accounts = [_Account(account) for account in settings.twilio_accounts]
         self._next_account = itertools.cycle(self._accounts)
         self._status_callback = settings.public_base_url.rstrip("/") + STATUS_CALLBACK_PATH
-        self._stop_number = next(
-            (a.two_way_number for a in settings.twilio_accounts if a.two_way_number), None
-        )
+        self._stop_number = stop_number(settings)
 
     async def start(self) -> None:
         for account in self._accounts:
@@ -138,17 +136,8 @@ class SmsChannel(Channel):
         return [("channel:sms", channel_rate)] if channel_rate is not None else []
 
     def prepare(self, content: MessageContent, locale: str) -> Prepared:
-        context: dict[str, PlainValue] = {
-            "notice_title": content.notice_title,
-            "notice_status": content.notice_status,
-            "update_message": content.update_message,
-            "organisation_name": content.organisation_name,
-            "urgent": content.urgent,
-            "public_url": content.public_url,
-            "stop_number": self._stop_number,
-        }
-        rendered = self._renderer.render("sms", TEMPLATE_NAME, locale, context)
-        return Prepared(locale=locale, parts={"text": " ".join(rendered["text"].split())})
+        text = render_sms_text(self._renderer, content, locale, self._stop_number)
+        return Prepared(locale=locale, parts={"text": text})
 
     async def send(self, prepared: Prepared, recipient: Recipient) -> SendResult:
         account = next(self._next_account)
@@ -175,6 +164,28 @@ class SmsChannel(Channel):
             )
             return result
         return SendResult(recipient.delivery_id, Outcome.sent, provider_message_id=message.sid)
+
+
+def stop_number(settings: Settings) -> str | None:
+    """The two-way number that receives STOP, if an account has one (RULES S5)."""
+    return next((a.two_way_number for a in settings.twilio_accounts if a.two_way_number), None)
+
+
+def render_sms_text(
+    renderer: Renderer, content: MessageContent, locale: str, stop: str | None
+) -> str:
+    """The SMS body for ``locale``, on one line: what is sent, and what the preview prices."""
+    context: dict[str, PlainValue] = {
+        "notice_title": content.notice_title,
+        "notice_status": content.notice_status,
+        "update_message": content.update_message,
+        "organisation_name": content.organisation_name,
+        "urgent": content.urgent,
+        "public_url": content.public_url,
+        "stop_number": stop,
+    }
+    rendered = renderer.render("sms", TEMPLATE_NAME, locale, context)
+    return " ".join(rendered["text"].split())
 
 
 def failure_result(delivery_id: int, exc: BaseException) -> SendResult:
