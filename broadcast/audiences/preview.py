@@ -89,14 +89,18 @@ async def _recipients_by_locale(
     """Channel -> locale -> distinct unsuppressed addresses, each counted once, in the locale of
     its first contact point (lowest id: the one the planner turns into the delivery)."""
     live = matching_points(criteria, paths, channels, unsuppressed=True).subquery()
-    first = (
-        select(func.min(live.c.id).label("id")).group_by(live.c.channel, live.c.address).subquery()
-    )
+    ranked = select(
+        live.c.channel,
+        live.c.locale,
+        func.row_number()
+        .over(partition_by=(live.c.channel, live.c.address), order_by=live.c.id)
+        .label("rank"),
+    ).subquery()
     rows = (
         await session.execute(
-            select(live.c.channel, live.c.locale, func.count())
-            .select_from(live.join(first, first.c.id == live.c.id))
-            .group_by(live.c.channel, live.c.locale)
+            select(ranked.c.channel, ranked.c.locale, func.count())
+            .where(ranked.c.rank == 1)
+            .group_by(ranked.c.channel, ranked.c.locale)
         )
     ).all()
     result: dict[str, dict[str, int]] = {}
