@@ -29,8 +29,6 @@ import logging
 import re
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -41,6 +39,7 @@ from py_vapid import Vapid02  # type: ignore[import-untyped]
 from pywebpush import WebPusher  # type: ignore[import-untyped]
 
 from broadcast.channels.base import Outcome
+from broadcast.httputil import parse_retry_after
 
 log = logging.getLogger("broadcast.push")
 
@@ -171,22 +170,6 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def retry_after_seconds(value: str | None) -> float | None:
-    """``Retry-After`` as seconds from now: either a number of seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
 def classify(
     status: int, location: str | None, retry_after: str | None, text: str = ""
 ) -> PushResult:
@@ -199,7 +182,7 @@ def classify(
     if status in (401, 403):
         return PushResult(Outcome.permanent, status, error=error, alert_operator=True)
     if status in _TRANSIENT_STATUSES or status >= 500:
-        delay = retry_after_seconds(retry_after)
+        delay = parse_retry_after(retry_after)
         return PushResult(Outcome.transient, status, error=error, retry_after_s=delay)
     return PushResult(Outcome.permanent, status, error=error)
 

@@ -21,11 +21,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
 
+from broadcast.httputil import parse_retry_after
 from broadcast.webhooks import signing
 from broadcast.webhooks.ssrf import (
     PinnedResolver,
@@ -191,22 +191,6 @@ def classify(status: int, retry_after: str | None, now: float) -> DeliveryAttemp
         return DeliveryAttempt(DeliveryOutcome.retry, status, error, retry_after_s)
     error = f"L'abonné a refusé le message ({status}) : pas de nouvel essai."
     return DeliveryAttempt(DeliveryOutcome.failed, status, error)
-
-
-def parse_retry_after(value: str | None, now: float) -> float | None:
-    """``Retry-After`` in seconds from ``now`` (a Unix time): delta-seconds or an HTTP date."""
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - now)
 
 
 def retry_schedule(rng: random.Random | None = None) -> list[float]:

@@ -17,10 +17,10 @@ from broadcast.channels.webpush import (
     fit_payload,
     generate_vapid_keys,
     mask_endpoint,
-    retry_after_seconds,
     topic_for_notice,
 )
 from broadcast.cli import main
+from broadcast.httputil import parse_retry_after
 from broadcast.sandbox.push import PushSandbox
 from broadcast.settings import get_settings
 
@@ -266,9 +266,9 @@ def test_pem_private_key_is_accepted() -> None:
 
 def test_retry_after_as_http_date() -> None:
     later = format_datetime(datetime.now(UTC) + timedelta(seconds=90), usegmt=True)
-    seconds = retry_after_seconds(later)
+    seconds = parse_retry_after(later)
     assert seconds is not None and 80 < seconds <= 90
-    assert retry_after_seconds("garbage") is None
+    assert parse_retry_after("garbage") is None
 
 
 async def test_vapid_keys_command_prints_keys_the_sender_accepts(

@@ -19,6 +19,7 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 from yarl import URL
 
+from broadcast.httputil import parse_retry_after
 from broadcast.webhooks import signing
 from broadcast.webhooks.sender import (
     RETRY_DELAYS_S,
@@ -26,7 +27,6 @@ from broadcast.webhooks.sender import (
     WebhookSender,
     classify,
     next_delay,
-    parse_retry_after,
     retry_schedule,
 )
 from broadcast.webhooks.ssrf import PinnedResolver, ResolvedTarget
