@@ -173,7 +173,7 @@ class Result:
 # -- the database --------------------------------------------------------------------------
 
 
-def _server_url() -> URL:
+def server_url() -> URL:
     url = make_url(os.environ.get("BROADCAST_DATABASE_URL") or postgres_url())
     if url.get_backend_name() != "postgresql":
         raise BenchError(f"the fan-out benchmark needs PostgreSQL, not {url.get_backend_name()}")
@@ -678,7 +678,7 @@ def _keep_peaks(sampler: RssSampler, result: Result) -> None:
 def run(options: Options) -> Result:
     """Everything, from a fresh database to the stopped processes; raises BenchError."""
     deadline = Deadline.after(options.timeout_s)
-    server = _server_url()
+    server = server_url()
     result = Result(options.recipients, options.workers, server.get_backend_name())
     with (
         tempfile.TemporaryDirectory(prefix="bench-fanout-") as tmp,
