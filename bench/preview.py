@@ -17,7 +17,7 @@ import statistics
 import time
 from collections.abc import Sequence
 
-from bench.fanout import Seeded, server_url, fresh_database, seed
+from bench.fanout import Seeded, fresh_database, seed, server_url
 from broadcast.audiences.criteria import AudienceCriteria
 from broadcast.broadcasts.service import BroadcastIn, create_draft, preview
 from broadcast.channels.base import ChannelName
