@@ -35,7 +35,7 @@ import os
 import signal
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import policy
@@ -339,12 +339,8 @@ async def _serve(host: str, port: int, count_file: Path | None, save_dir: Path |
     sink = SmtpSink(host, port, keep=False, save_dir=save_dir)
     await sink.start()
     print(f"smtp sink listening on {sink.host}:{sink.port}", flush=True)
-    stopping = _stop_on_signals()
     try:
-        while not stopping.is_set():
-            _write_count(count_file, sink.received)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), _COUNT_INTERVAL_S)
+        await _report_count_until_stopped(count_file, lambda: sink.received)
     finally:
         await sink.stop()
         _write_count(count_file, sink.received)
@@ -359,15 +355,20 @@ async def _serve_counting(
     server = await start_counting_server(host, port, counter)
     bound_host, bound_port = server.sockets[0].getsockname()[:2]
     print(f"smtp sink listening on {bound_host}:{bound_port}", flush=True)
-    stopping = _stop_on_signals()
     try:
-        while not stopping.is_set():
-            _write_count(count_file, counter.received)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), _COUNT_INTERVAL_S)
+        await _report_count_until_stopped(count_file, lambda: counter.received)
     finally:
         server.close()
         _write_count(count_file, counter.received)
+
+
+async def _report_count_until_stopped(count_file: Path | None, count: Callable[[], int]) -> None:
+    """Rewrite the count file every interval until SIGINT or SIGTERM."""
+    stopping = _stop_on_signals()
+    while not stopping.is_set():
+        _write_count(count_file, count())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), _COUNT_INTERVAL_S)
 
 
 def _stop_on_signals() -> asyncio.Event:
