@@ -5,9 +5,17 @@ from sqlmodel import SQLModel
 from broadcast.accounts.models import ApiKey, AuditEvent, Operator
 from broadcast.broadcasts.models import Broadcast
 from broadcast.deliveries.models import Delivery
-from broadcast.directory.models import Contact, ContactPoint, Organisation, Suppression
+from broadcast.directory.models import (
+    Contact,
+    ContactPoint,
+    Organisation,
+    PushSubscription,
+    Suppression,
+)
 from broadcast.idempotency import IdempotencyRecord
+from broadcast.inbound.models import InboundAlert, InboundReceipt, InboundSource
 from broadcast.notices.models import Notice, NoticeUpdate
+from broadcast.webhooks.models import WebhookEndpoint, WebhookMessage
 
 metadata = SQLModel.metadata
 
@@ -19,10 +27,16 @@ __all__ = [
     "ContactPoint",
     "Delivery",
     "IdempotencyRecord",
+    "InboundAlert",
+    "InboundReceipt",
+    "InboundSource",
     "Notice",
     "NoticeUpdate",
     "Operator",
     "Organisation",
+    "PushSubscription",
     "Suppression",
+    "WebhookEndpoint",
+    "WebhookMessage",
     "metadata",
 ]

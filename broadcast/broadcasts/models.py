@@ -13,10 +13,22 @@ from broadcast.dbtypes import Json, UtcDateTime, timestamp_field
 
 class BroadcastStatus(enum.StrEnum):
     draft = "draft"
+    pending_approval = "pending_approval"
+    rejected = "rejected"
+    scheduled = "scheduled"
     queued = "queued"
     sending = "sending"
+    paused = "paused"
     completed = "completed"
     cancelled = "cancelled"
+
+
+class DeliveryMode(enum.StrEnum):
+    every_channel = "every_channel"
+    """One message on each selected channel where the contact has an address."""
+    first_available = "first_available"
+    """One message per contact, on the first of the channels (in the broadcast's order) where
+    the contact has a usable address."""
 
 
 class Priority(enum.StrEnum):
@@ -35,6 +47,24 @@ class Broadcast(SQLModel, table=True):
     audience: dict[str, Any] = Field(default_factory=dict, sa_type=Json)
     channels: list[str] = Field(default_factory=list, sa_type=Json)
     priority: str = Field(default=Priority.normal, max_length=16)
+    delivery_mode: str = Field(default=DeliveryMode.every_channel, max_length=16)
+    is_exercise: bool = False
+    exercise_addresses: list[dict[str, str]] = Field(default_factory=list, sa_type=Json)
+    """For an exercise limited to a seed list: ``[{"channel": ..., "address": ...}]``."""
+    follow_up_of_id: int | None = Field(default=None, foreign_key="broadcast.id")
+    """A follow-up goes to the addresses the earlier broadcast planned, as they were then."""
+    scheduled_at: datetime | None = Field(default=None, sa_type=UtcDateTime, index=True)
+    estimated_recipients: int = 0
+    estimated_sms_segments: int = 0
+    """Recorded at confirmation from the preview; volume caps (RULES A6) add these up."""
+    approval_required: bool = False
+    approved_by_id: int | None = Field(default=None, foreign_key="operator.id")
+    approved_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    approval_override: bool = False
+    rejected_by_id: int | None = Field(default=None, foreign_key="operator.id")
+    rejected_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    rejection_reason: str | None = Field(default=None, max_length=500)
+    paused_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     status: str = Field(default=BroadcastStatus.draft, max_length=16, index=True)
     fanout_cursor: int = 0
     fanout_done: bool = False

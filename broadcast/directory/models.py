@@ -24,6 +24,8 @@ class ContactRole(enum.StrEnum):
     teacher = "teacher"
     staff = "staff"
     head = "head"
+    follower = "follower"
+    """An anonymous web-push follower of an organisation's notices."""
 
 
 class Organisation(SQLModel, table=True):
@@ -90,3 +92,25 @@ class Suppression(SQLModel, table=True):
     reason: str = Field(max_length=32)
     detail: str | None = Field(default=None, max_length=200)
     created_at: datetime = timestamp_field()
+
+
+class PushSubscription(SQLModel, table=True):
+    """A browser's web-push subscription (RULES P1, P2). Its contact point is
+    ``ContactPoint(channel="push", address=str(id))``: the planner and the ledger address it by id,
+    the endpoint and keys stay here. An anonymous follower of an organisation is a contact of role
+    ``follower`` with no name."""
+
+    __tablename__ = "push_subscription"
+
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("contact.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    endpoint: str = Field(max_length=1000, unique=True)
+    p256dh: str = Field(max_length=200)
+    auth: str = Field(max_length=100)
+    user_agent: str | None = Field(default=None, max_length=300)
+    created_at: datetime = timestamp_field()
+    last_success_at: datetime | None = Field(default=None, sa_type=UtcDateTime)

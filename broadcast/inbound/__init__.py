@@ -1,0 +1,1 @@
+"""Inbound monitoring webhooks (Alertmanager, generic signed JSON) that open draft notices."""
