@@ -3,6 +3,7 @@
 from sqlmodel import SQLModel
 
 from broadcast.accounts.models import ApiKey, AuditEvent, Operator
+from broadcast.audiences.models import SavedAudience
 from broadcast.broadcasts.models import Broadcast
 from broadcast.deliveries.models import Delivery
 from broadcast.directory.models import (
@@ -13,6 +14,7 @@ from broadcast.directory.models import (
     Suppression,
 )
 from broadcast.idempotency import IdempotencyRecord
+from broadcast.imports.models import ImportRun
 from broadcast.inbound.models import InboundAlert, InboundReceipt, InboundSource
 from broadcast.notices.models import Notice, NoticeUpdate
 from broadcast.webhooks.models import WebhookEndpoint, WebhookMessage
@@ -27,6 +29,7 @@ __all__ = [
     "ContactPoint",
     "Delivery",
     "IdempotencyRecord",
+    "ImportRun",
     "InboundAlert",
     "InboundReceipt",
     "InboundSource",
@@ -35,6 +38,7 @@ __all__ = [
     "Operator",
     "Organisation",
     "PushSubscription",
+    "SavedAudience",
     "Suppression",
     "WebhookEndpoint",
     "WebhookMessage",

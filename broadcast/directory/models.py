@@ -45,10 +45,17 @@ class Organisation(SQLModel, table=True):
 
 
 class Contact(SQLModel, table=True):
-    __table_args__ = (Index("ix_contact_org_role", "organisation_id", "role"),)
+    """``(organisation_id, source, external_id)`` is the importer's stable key: a re-import
+    updates the row it created instead of adding another."""
+
+    __table_args__ = (
+        Index("ix_contact_org_role", "organisation_id", "role"),
+        UniqueConstraint("organisation_id", "source", "external_id", name="uq_contact_source_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     organisation_id: int = Field(foreign_key="organisation.id")
+    source: str | None = Field(default=None, max_length=16)
     external_id: str | None = Field(default=None, max_length=64)
     first_name: str = Field(default="", max_length=100)
     last_name: str = Field(default="", max_length=100)

@@ -1,0 +1,1 @@
+"""Contact and school importers (plain CSV, SIECLE XML, ONDE CSV, STS-Web XML, zip archives)."""
