@@ -44,6 +44,8 @@ class MessageContent:
     organisation_name: str
     urgent: bool
     public_url: str | None = None
+    exercise: bool = False
+    """An exercise: every channel prefixes what it sends with "EXERCICE"."""
 
 
 @dataclass(frozen=True, slots=True)
