@@ -17,6 +17,7 @@ class Permission(enum.StrEnum):
     broadcasts_read = "broadcasts:read"
     broadcasts_send = "broadcasts:send"
     deliveries_read = "deliveries:read"
+    audit_read = "audit:read"
 
 
 READ = frozenset(
@@ -29,11 +30,13 @@ READ = frozenset(
     }
 )
 WRITE = frozenset({Permission.contacts_write, Permission.notices_write, Permission.broadcasts_send})
+# The audit log, read within one's own scope: a head teacher reads his school's; not a viewer.
+AUDIT = frozenset({Permission.audit_read})
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.platform_admin: READ | WRITE,
-    Role.academie_officer: READ | WRITE,
-    Role.head_teacher: READ | WRITE,
+    Role.platform_admin: READ | WRITE | AUDIT,
+    Role.academie_officer: READ | WRITE | AUDIT,
+    Role.head_teacher: READ | WRITE | AUDIT,
     Role.viewer: READ,
 }
 
