@@ -45,7 +45,7 @@ async def test_guardians_of_one_school_get_exactly_one_email_each(
         )
         email = draft["preview"]["channels"][0]
         assert email["recipients"] == 120
-        assert email["excluded"] == {"suppressed": 0, "duplicate": 10, "no_address": 0}
+        assert email["excluded"] == {"suppressed": 0, "duplicate": 10, "no_address": 0, "left": 0}
         await run_burst_workers(settings)
         done = await client.get(
             f"/api/v1/broadcasts/{draft['id']}", headers=auth(world.keys["head_x"])

@@ -2,39 +2,124 @@
 
 An audience is never loaded whole: :func:`matching_points` is a SELECT that the planner pages
 through by contact point id (keyset), and the preview aggregates in the database.
+
+Criteria, all AND-ed; an empty list means "any":
+
+- ``organisation_ids``: whole subtrees (an académie, a département, a school);
+- ``school_types``: the type of the contact's school, stored as a code in
+  ``Organisation.school_type``: ``ecole``, ``college``, ``lycee``, ``lp`` (lycée professionnel).
+  The API also accepts the French labels: "école", "collège", "lycée", "LP",
+  "lycée professionnel" (any case, with or without accents);
+- ``roles``, ``levels`` (``3e``, ``CM2``...), ``divisions`` (the classes: ``3e B``), ``locales``;
+- ``channels_available``: contacts holding a usable (present and not suppressed) address on
+  *every* channel listed. "Any of" is what a broadcast's own channel list already gives (a
+  contact with an email or a mobile is reached on whichever he has), so "all of" is the one
+  that adds something: "the families we can reach by SMS *and* email";
+- ``exclude``: the same criteria (organisations included), subtracted: a contact matching every
+  non-empty criterion of the block is left out. The block must name at least one criterion.
+
+Contacts who left (``left_at`` set) never match, except for the preview, which counts them apart.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import enum
+import unicodedata
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import ColumnElement, Select, and_, or_, select
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from sqlalchemy import ColumnElement, Select, and_, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from broadcast.accounts.service import Principal
+from broadcast.channels.base import ChannelName
 from broadcast.directory.models import Contact, ContactPoint, ContactRole, Organisation, Suppression
+from broadcast.directory.schemas import Locale
 from broadcast.errors import NotFound
 
 
-class AudienceCriteria(BaseModel):
-    """Who a broadcast reaches. Empty lists mean "any"; organisations are whole subtrees."""
+class SchoolType(enum.StrEnum):
+    """Codes of ``Organisation.school_type``."""
 
+    ecole = "ecole"
+    college = "college"
+    lycee = "lycee"
+    lp = "lp"
+
+
+_SCHOOL_TYPE_LABELS = {
+    "ecole": SchoolType.ecole,
+    "ecole primaire": SchoolType.ecole,
+    "ecole elementaire": SchoolType.ecole,
+    "ecole maternelle": SchoolType.ecole,
+    "college": SchoolType.college,
+    "lycee": SchoolType.lycee,
+    "lycee general": SchoolType.lycee,
+    "lycee general et technologique": SchoolType.lycee,
+    "lp": SchoolType.lp,
+    "lycee professionnel": SchoolType.lp,
+}
+
+
+def _without_accents(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def school_type_of(value: Any) -> Any:
+    """``"Collège"`` -> ``"college"``; unknown values are left for the enum to refuse."""
+    if isinstance(value, str):
+        key = " ".join(_without_accents(value).lower().split())
+        return _SCHOOL_TYPE_LABELS.get(key, value)
+    return value
+
+
+SchoolTypeIn = Annotated[SchoolType, BeforeValidator(school_type_of)]
+
+
+class _Filters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    organisation_ids: list[int] = Field(min_length=1, max_length=500)
     roles: list[ContactRole] = Field(default_factory=list, max_length=10)
     levels: list[str] = Field(default_factory=list, max_length=50)
     divisions: list[str] = Field(default_factory=list, max_length=500)
+    school_types: list[SchoolTypeIn] = Field(default_factory=list, max_length=4)
+    locales: list[Locale] = Field(default_factory=list, max_length=5)
+    channels_available: list[ChannelName] = Field(default_factory=list, max_length=3)
+
+
+class AudienceExclusion(_Filters):
+    """Who to subtract: the contacts matching every non-empty criterion of the block."""
+
+    organisation_ids: list[int] = Field(default_factory=list, max_length=500)
+
+    @model_validator(mode="after")
+    def _names_something(self) -> AudienceExclusion:
+        if not any(self.model_dump().values()):
+            raise ValueError("l'exclusion doit nommer au moins un critère")
+        return self
+
+
+class AudienceCriteria(_Filters):
+    """Who a broadcast reaches. Empty lists mean "any"; organisations are whole subtrees."""
+
+    organisation_ids: list[int] = Field(min_length=1, max_length=500)
+    exclude: AudienceExclusion | None = None
+
+    def all_organisation_ids(self) -> set[int]:
+        excluded = self.exclude.organisation_ids if self.exclude else []
+        return {*self.organisation_ids, *excluded}
 
 
 async def subtree_paths(
     session: AsyncSession, principal: Principal, criteria: AudienceCriteria, within: str
 ) -> list[str]:
     """The materialised paths of the criteria's organisations; 404 for one outside the
-    principal's scope or outside ``within`` (the notice's subtree)."""
-    ids = set(criteria.organisation_ids)
+    principal's scope or outside ``within`` (the notice's subtree). Organisations named in
+    ``exclude`` are checked the same way."""
+    ids = criteria.all_organisation_ids()
     rows = (
         (await session.execute(select(Organisation).where(col(Organisation.id).in_(ids))))
         .scalars()
@@ -43,36 +128,99 @@ async def subtree_paths(
     paths = {org.id: org.path for org in rows if principal.covers(org.path)}
     if set(paths) != ids or not all(path.startswith(within) for path in paths.values()):
         raise NotFound("Organisation introuvable dans votre périmètre.", "Organisation not found.")
-    return sorted(paths.values())
+    return sorted(paths[i] for i in set(criteria.organisation_ids))
 
 
-def _contact_filters(criteria: AudienceCriteria, paths: list[str]) -> list[ColumnElement[bool]]:
+def _in(column: Any, values: list[Any]) -> ColumnElement[bool]:
+    """``column IN values`` that is false, never NULL, on a NULL column (safe under NOT)."""
+    return and_(column.is_not(None), column.in_([str(v) for v in values]))
+
+
+def _has_usable_address(channel: str) -> ColumnElement[bool]:
+    point = aliased(ContactPoint)
+    suppressed = (
+        select(col(Suppression.id))
+        .where(
+            col(Suppression.channel) == col(point.channel),
+            col(Suppression.address) == col(point.address),
+        )
+        .exists()
+    )
+    return (
+        select(col(point.id))
+        .where(col(point.contact_id) == col(Contact.id), col(point.channel) == channel, ~suppressed)
+        .exists()
+    )
+
+
+def _in_subtrees(organisation_ids: list[int]) -> ColumnElement[bool]:
+    """The contact's organisation lies under one of ``organisation_ids`` (resolved in SQL, so
+    that the planner needs nothing but the stored criteria)."""
+    root = aliased(Organisation)
     path_column: Any = col(Organisation.path)
-    filters: list[ColumnElement[bool]] = [
-        or_(*(path_column.startswith(path) for path in paths)),
-        col(Contact.left_at).is_(None),
-    ]
+    return (
+        select(col(root.id))
+        .where(col(root.id).in_(organisation_ids), path_column.startswith(col(root.path)))
+        .exists()
+    )
+
+
+def _filters(criteria: _Filters) -> list[ColumnElement[bool]]:
+    filters: list[ColumnElement[bool]] = []
     if criteria.roles:
-        filters.append(col(Contact.role).in_([r.value for r in criteria.roles]))
+        filters.append(_in(col(Contact.role), criteria.roles))
     if criteria.levels:
-        filters.append(col(Contact.level).in_(criteria.levels))
+        filters.append(_in(col(Contact.level), criteria.levels))
     if criteria.divisions:
-        filters.append(col(Contact.division).in_(criteria.divisions))
+        filters.append(_in(col(Contact.division), criteria.divisions))
+    if criteria.school_types:
+        filters.append(_in(col(Organisation.school_type), criteria.school_types))
+    if criteria.locales:
+        filters.append(_in(col(Contact.locale), criteria.locales))
+    filters.extend(_has_usable_address(c.value) for c in criteria.channels_available)
     return filters
 
 
-def matching_contacts(criteria: AudienceCriteria, paths: list[str]) -> Select[Any]:
+def _exclusion(exclude: AudienceExclusion) -> ColumnElement[bool]:
+    filters = _filters(exclude)
+    if exclude.organisation_ids:
+        filters.append(_in_subtrees(exclude.organisation_ids))
+    return not_(and_(*filters))
+
+
+def _contact_filters(
+    criteria: AudienceCriteria, paths: list[str], *, include_left: bool = False
+) -> list[ColumnElement[bool]]:
+    path_column: Any = col(Organisation.path)
+    filters = [or_(*(path_column.startswith(path) for path in paths)), *_filters(criteria)]
+    if not include_left:
+        filters.append(col(Contact.left_at).is_(None))
+    if criteria.exclude is not None:
+        filters.append(_exclusion(criteria.exclude))
+    return filters
+
+
+def matching_contacts(
+    criteria: AudienceCriteria, paths: list[str], *, include_left: bool = False
+) -> Select[Any]:
     return (
         select(col(Contact.id))
         .join(Organisation, col(Organisation.id) == col(Contact.organisation_id))
-        .where(*_contact_filters(criteria, paths))
+        .where(*_contact_filters(criteria, paths, include_left=include_left))
     )
 
 
 def matching_points(
-    criteria: AudienceCriteria, paths: list[str], channels: list[str], *, unsuppressed: bool
+    criteria: AudienceCriteria,
+    paths: list[str],
+    channels: list[str],
+    *,
+    unsuppressed: bool,
+    include_left: bool = False,
 ) -> Select[*tuple[Any, ...]]:  # columns: id, channel, address, contact_id, locale
-    """Contact points of the audience on ``channels``: id, channel, address, contact, locale."""
+    """Contact points of the audience on ``channels``: id, channel, address, contact, locale.
+
+    ``include_left`` keeps the contacts who left (the preview counts them apart)."""
     query = (
         select(
             col(ContactPoint.id),
@@ -83,7 +231,10 @@ def matching_points(
         )
         .join(Contact, col(Contact.id) == col(ContactPoint.contact_id))
         .join(Organisation, col(Organisation.id) == col(Contact.organisation_id))
-        .where(col(ContactPoint.channel).in_(channels), *_contact_filters(criteria, paths))
+        .where(
+            col(ContactPoint.channel).in_(channels),
+            *_contact_filters(criteria, paths, include_left=include_left),
+        )
     )
     if unsuppressed:
         query = query.where(~point_is_suppressed())
