@@ -1,0 +1,147 @@
+"""The audit log read back: entries within the caller's scope, filtered, paged, exported as CSV.
+
+Entries are written by :func:`broadcast.accounts.service.audit` in the transaction of the action
+they record. Nothing here, nor any route, changes or deletes one.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Select, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from broadcast.accounts.models import ApiKey, AuditEvent, Operator, Role
+from broadcast.accounts.service import Principal, audit
+from broadcast.csvsafe import csv_text
+from broadcast.directory.models import Organisation
+from broadcast.errors import InvalidInput
+
+EXPORT_MAX_ROWS = 50_000
+EXPORT_COLUMNS = (
+    "id",
+    "at",
+    "action",
+    "operator_id",
+    "operator_name",
+    "api_key_prefix",
+    "organisation_id",
+    "object_type",
+    "object_id",
+    "details",
+)
+
+
+EntryQuery = Select[AuditEvent, str, str]
+"""An entry, its operator's name and its API key's prefix (both absent for the command line)."""
+
+
+class AuditFilter(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: str | None = Field(default=None, max_length=64)
+    object_type: str | None = Field(default=None, max_length=32)
+    object_id: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+class AuditEntryOut(BaseModel):
+    id: int
+    at: datetime
+    action: str
+    operator_id: int | None
+    operator_name: str | None
+    api_key_prefix: str | None
+    organisation_id: int | None
+    object_type: str | None
+    object_id: int | None
+    details: dict[str, Any]
+
+
+async def list_entries(
+    session: AsyncSession,
+    principal: Principal,
+    filters: AuditFilter,
+    *,
+    after: int = 0,
+    limit: int = 100,
+) -> list[AuditEntryOut]:
+    """Entries in id order (oldest first), after the ``after`` cursor."""
+    query = _entries_in_scope(principal, filters).where(col(AuditEvent.id) > after).limit(limit)
+    return [_entry_out(*row) for row in (await session.execute(query)).all()]
+
+
+async def export_csv(session: AsyncSession, principal: Principal, filters: AuditFilter) -> str:
+    """Every matching entry as CSV, cells guarded (RULES A7); the export is itself audited."""
+    query = _entries_in_scope(principal, filters).limit(EXPORT_MAX_ROWS + 1)
+    entries = [_entry_out(*row) for row in (await session.execute(query)).all()]
+    if len(entries) > EXPORT_MAX_ROWS:
+        raise InvalidInput(
+            "L'export dépasse 50 000 lignes : réduisez la période (since, until).",
+            "The export exceeds 50,000 rows: narrow the period (since, until).",
+        )
+    audit(
+        session,
+        principal,
+        "audit.export",
+        organisation_id=principal.organisation_id,
+        details={"rows": len(entries), "filters": filters.model_dump(mode="json")},
+    )
+    return csv_text(EXPORT_COLUMNS, (_csv_row(entry) for entry in entries))
+
+
+def _entries_in_scope(principal: Principal, filters: AuditFilter) -> EntryQuery:
+    """Entries whose organisation lies in the caller's subtree (RULES A1); entries tied to no
+    organisation (platform-level, e.g. from the command line) are the platform admin's only."""
+    in_scope = col(Organisation.path).startswith(principal.scope_path)
+    if principal.role == Role.platform_admin:
+        in_scope = or_(in_scope, col(AuditEvent.organisation_id).is_(None))
+    query = (
+        select(AuditEvent, col(Operator.display_name), col(ApiKey.prefix))
+        .outerjoin(Organisation, col(Organisation.id) == col(AuditEvent.organisation_id))
+        .outerjoin(Operator, col(Operator.id) == col(AuditEvent.operator_id))
+        .outerjoin(ApiKey, col(ApiKey.id) == col(AuditEvent.api_key_id))
+        .where(in_scope)
+        .order_by(col(AuditEvent.id))
+    )
+    return _filtered(query, filters)
+
+
+def _filtered(query: EntryQuery, filters: AuditFilter) -> EntryQuery:
+    if filters.action is not None:
+        query = query.where(col(AuditEvent.action) == filters.action)
+    if filters.object_type is not None:
+        query = query.where(col(AuditEvent.object_type) == filters.object_type)
+    if filters.object_id is not None:
+        query = query.where(col(AuditEvent.object_id) == filters.object_id)
+    if filters.since is not None:
+        query = query.where(col(AuditEvent.at) >= _utc(filters.since))
+    if filters.until is not None:
+        query = query.where(col(AuditEvent.at) < _utc(filters.until))
+    return query
+
+
+def _utc(moment: datetime) -> datetime:
+    """A naive moment is read as UTC; SQLite compares the stored UTC text, so convert."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _entry_out(event: AuditEvent, operator_name: str | None, prefix: str | None) -> AuditEntryOut:
+    return AuditEntryOut(
+        **event.model_dump(exclude={"details"}),
+        details=dict(event.details or {}),
+        operator_name=operator_name,
+        api_key_prefix=prefix,
+    )
+
+
+def _csv_row(entry: AuditEntryOut) -> list[object]:
+    values = entry.model_dump()
+    values["at"] = entry.at.isoformat()
+    values["details"] = json.dumps(entry.details, ensure_ascii=False, sort_keys=True)
+    return [values[column] for column in EXPORT_COLUMNS]
