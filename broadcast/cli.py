@@ -105,7 +105,16 @@ async def cmd_create_api_key(args: argparse.Namespace, settings: Settings) -> in
 async def cmd_revoke_api_key(args: argparse.Namespace, settings: Settings) -> int:
     async def work(session: Any) -> None:
         key = await revoke_api_key(session, args.prefix)
-        audit(session, None, "api_key.revoke", object_type="api_key", object_id=key.id)
+        operator = await session.get(Operator, key.operator_id)
+        audit(
+            session,
+            None,
+            "api_key.revoke",
+            organisation_id=operator.organisation_id,
+            object_type="api_key",
+            object_id=key.id,
+            details={"prefix": key.prefix},
+        )
 
     await _in_transaction(settings, work)
     print(f"Clé {args.prefix} révoquée.")

@@ -104,6 +104,21 @@ def test_operator_and_key_commands(fresh_database: str, capsys: pytest.CaptureFi
     assert main(["revoke-api-key", key.split("_")[0] + "_" + key.split("_")[1]]) == 0
     _run(check(expect_valid=False))
 
+    async def revocation_is_logged_in_the_operators_scope() -> None:
+        engine = create_engine(settings)
+        async with transaction(session_factory(engine)) as session:
+            event = await session.scalar(
+                select(AuditEvent).where(AuditEvent.action == "api_key.revoke")
+            )
+            region = await session.scalar(
+                select(Organisation).where(Organisation.code == "GRAND-EST")
+            )
+            assert event is not None and region is not None
+            assert event.organisation_id == region.id and event.object_type == "api_key"
+        await engine.dispose()
+
+    _run(revocation_is_logged_in_the_operators_scope())
+
 
 async def test_demo_seed_builds_a_valid_academie(factory: object) -> None:
     sessions = factory
