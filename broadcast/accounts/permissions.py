@@ -18,6 +18,8 @@ class Permission(enum.StrEnum):
     broadcasts_send = "broadcasts:send"
     deliveries_read = "deliveries:read"
     audit_read = "audit:read"
+    integrations_read = "integrations:read"
+    integrations_manage = "integrations:manage"
 
 
 READ = frozenset(
@@ -27,15 +29,18 @@ READ = frozenset(
         Permission.notices_read,
         Permission.broadcasts_read,
         Permission.deliveries_read,
+        Permission.integrations_read,
     }
 )
 WRITE = frozenset({Permission.contacts_write, Permission.notices_write, Permission.broadcasts_send})
 # The audit log, read within one's own scope: a head teacher reads his school's; not a viewer.
 AUDIT = frozenset({Permission.audit_read})
+# Monitoring sources that open draft notices: set up by the académie, seen by everyone in scope.
+INTEGRATIONS = frozenset({Permission.integrations_manage})
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.platform_admin: READ | WRITE | AUDIT,
-    Role.academie_officer: READ | WRITE | AUDIT,
+    Role.platform_admin: READ | WRITE | AUDIT | INTEGRATIONS,
+    Role.academie_officer: READ | WRITE | AUDIT | INTEGRATIONS,
     Role.head_teacher: READ | WRITE | AUDIT,
     Role.viewer: READ,
 }
