@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from admin import providers, public
-from admin.api import audiences, audit, broadcasts, directory, inbound, notices
+from admin.api import audit, broadcasts, directory, notices, push
 from admin.deps import locale_of
 from broadcast.db import create_engine, session_factory
 from broadcast.embedded_redis import redis_url_or_embedded
@@ -89,9 +89,8 @@ def create_app(
     app.add_exception_handler(StarletteHTTPException, _http_error)
     for router in (directory.router, notices.router, broadcasts.router, public.me_router):
         app.include_router(router, prefix="/api/v1")
-    app.include_router(audiences.router, prefix="/api/v1")
     app.include_router(audit.router, prefix="/api/v1")
-    app.include_router(inbound.router, prefix="/api/v1")
+    app.include_router(push.router, prefix="/api/v1")
     app.include_router(public.router)
     app.include_router(providers.router)
     if outbox is not None:

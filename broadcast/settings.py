@@ -15,6 +15,13 @@ from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "dev-only-secret-change-me"  # noqa: S105 - refused outside BROADCAST_ENV=dev
+PUSH_SERVICE_HOSTS = (
+    "fcm.googleapis.com",
+    "updates.push.services.mozilla.com",
+    "web.push.apple.com",
+    ".notify.windows.com",
+)
+"""The push services of Chrome, Firefox, Safari and Edge."""
 
 
 class RateLimit(BaseModel):
@@ -89,6 +96,15 @@ class Settings(BaseSettings):
 
     twilio_accounts: list[TwilioAccount] = Field(default_factory=list)
     sms_price_per_segment_eur: float = Field(default=0.05, ge=0)
+
+    vapid_private_key: SecretStr | None = None
+    """Web push: the VAPID private key (``broadcast vapid-keys``); push is off without it."""
+    vapid_subject: str = Field(default="mailto:dsi@broadcast.invalid", pattern=r"^mailto:.+@.+")
+    push_ttl_s: int = Field(default=24 * 3600, ge=0, le=28 * 24 * 3600)
+    push_service_hosts: list[str] = Field(default_factory=lambda: list(PUSH_SERVICE_HOSTS))
+    """Hosts a push subscription's endpoint may name outside ``env=dev`` (a leading dot matches
+    any subdomain): the browsers' push services, so that a public registration cannot make the
+    workers post to an arbitrary address."""
 
     channel_rates: dict[str, RateLimit] = Field(default_factory=dict)
 

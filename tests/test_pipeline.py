@@ -6,10 +6,13 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
+import pytest
 from sqlalchemy import func, select
 
+from broadcast.broadcasts import service
 from broadcast.broadcasts.models import Broadcast
 from broadcast.broadcasts.planner import PlannerSettings, run_fanout
+from broadcast.channels.base import ChannelName
 from broadcast.db import SessionFactory, transaction
 from broadcast.deliveries.models import Delivery
 from broadcast.directory.models import Suppression
@@ -152,8 +155,9 @@ async def test_smtp_550_fails_and_suppresses_then_next_preview_excludes_it(
 
 
 async def test_a_channel_without_a_provider_is_refused_at_draft(
-    settings: Settings, factory: SessionFactory
+    settings: Settings, factory: SessionFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(service, "AVAILABLE_CHANNELS", frozenset({ChannelName.email}))
     world = await build_world(factory)
     async with api(settings) as client:
         notice = await client.post(

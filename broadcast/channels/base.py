@@ -22,9 +22,9 @@ class ChannelName(enum.StrEnum):
     push = "push"
 
 
-# Channels a broadcast may use today; web push arrives with its provider. A worker without an
-# account for a channel fails that channel's deliveries permanently (see deliveries.dispatch).
-AVAILABLE_CHANNELS = frozenset({ChannelName.email, ChannelName.sms})
+# Channels a broadcast may use. A worker without an account for a channel (no Twilio account,
+# no VAPID key) fails that channel's deliveries permanently (see deliveries.dispatch).
+AVAILABLE_CHANNELS = frozenset({ChannelName.email, ChannelName.sms, ChannelName.push})
 
 
 class Outcome(enum.StrEnum):

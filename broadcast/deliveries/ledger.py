@@ -15,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus
-from broadcast.channels.base import Outcome, SendResult
+from broadcast.channels.base import ChannelName, Outcome, SendResult
 from broadcast.deliveries.models import OPEN_STATUSES, Delivery, DeliveryStatus
+from broadcast.directory.push import delete_subscriptions
 from broadcast.directory.service import suppress_many
 from broadcast.jobs import DispatchBatch
 from broadcast.timeutil import utcnow
@@ -108,10 +109,12 @@ async def record_results(
         for r in results
     ]
     await session.execute(_RECORD, params)
+    dead = [addresses[r.delivery_id] for r in results if r.suppress]
+    if channel == ChannelName.push:  # a push address is a subscription id: delete it (P2)
+        await delete_subscriptions(session, [int(address) for address in dead])
+        return
     await suppress_many(
-        session,
-        [(channel, addresses[r.delivery_id]) for r in results if r.suppress],
-        reason="provider_rejected",
+        session, [(channel, address) for address in dead], reason="provider_rejected"
     )
 
 

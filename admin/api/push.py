@@ -1,0 +1,82 @@
+"""Web push: the application server key, subscriptions for contacts, anonymous followers.
+
+Only the registration for a contact needs an API key; the browser side (public key, follow,
+unsubscribe) is public, as a school's web page calls it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Response, status
+from pydantic import BaseModel
+
+from admin.deps import SettingsDep, UowDep, requires
+from admin.idempotency import idempotent
+from broadcast.accounts.permissions import Permission
+from broadcast.accounts.service import Principal, audit
+from broadcast.channels.webpush import application_server_key, load_vapid_key
+from broadcast.directory import push
+from broadcast.settings import Settings
+
+router = APIRouter(tags=["push"])
+
+ContactWriter = Annotated[Principal, requires(Permission.contacts_write)]
+
+
+class PublicKey(BaseModel):
+    public_key: str
+    """base64url: the ``applicationServerKey`` of ``PushManager.subscribe()``."""
+
+
+def _public_key(settings: Settings) -> str:
+    if settings.vapid_private_key is None:
+        raise push.PushNotConfigured()
+    return application_server_key(load_vapid_key(settings.vapid_private_key.get_secret_value()))
+
+
+@router.get("/push/public-key", response_model=PublicKey)
+async def public_key(settings: SettingsDep) -> PublicKey:
+    return PublicKey(public_key=_public_key(settings))
+
+
+@router.post(
+    "/contacts/{contact_id}/push-subscriptions",
+    status_code=status.HTTP_201_CREATED,
+    response_model=push.SubscriptionOut,
+)
+@idempotent
+async def register_subscription(
+    uow: UowDep,
+    principal: ContactWriter,
+    settings: SettingsDep,
+    contact_id: int,
+    subscription: push.SubscriptionIn,
+) -> push.SubscriptionOut:
+    created = await push.register_for_contact(
+        uow.session, settings, principal, contact_id, subscription
+    )
+    audit(
+        uow.session,
+        principal,
+        "push.subscribe",
+        organisation_id=created.organisation_id,
+        object_type="contact",
+        object_id=contact_id,
+    )
+    return created
+
+
+@router.post(
+    "/push/follow", status_code=status.HTTP_201_CREATED, response_model=push.SubscriptionOut
+)
+async def follow(uow: UowDep, settings: SettingsDep, data: push.FollowIn) -> push.SubscriptionOut:
+    """Public: follow an organisation's notices from a browser, without an account."""
+    _public_key(settings)
+    return await push.follow(uow.session, settings, data)
+
+
+@router.delete("/push/subscriptions", status_code=status.HTTP_204_NO_CONTENT)
+async def unsubscribe(uow: UowDep, data: push.UnsubscribeIn) -> Response:
+    """Public, by endpoint (the browser's capability URL); 204 whether it was known or not."""
+    await push.unsubscribe(uow.session, data.endpoint)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

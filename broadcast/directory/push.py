@@ -1,0 +1,317 @@
+"""Web-push subscriptions: registered for a contact, or by an anonymous follower (RULES P1, P2).
+
+A subscription's contact point is ``ContactPoint(channel="push", address=str(subscription.id))``;
+an anonymous follower of an organisation is a :class:`Contact` of role ``follower`` with no name.
+An endpoint belongs to one contact: registering it again (a browser renewing its keys, or
+subscribing under another contact) updates the one row instead of adding another.
+
+Endpoints are capability URLs and public registrations come from anyone: outside
+``BROADCAST_ENV=dev`` an endpoint must be ``https`` on a known push service
+(``Settings.push_service_hosts``), so that nobody can make the workers post elsewhere.
+Services take a session and never commit.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import delete, exists, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from broadcast.accounts.service import Principal
+from broadcast.channels.base import ChannelName
+from broadcast.directory.models import (
+    Contact,
+    ContactPoint,
+    ContactRole,
+    Organisation,
+    OrganisationKind,
+    PushSubscription,
+)
+from broadcast.errors import DomainError, InvalidInput, NotFound
+from broadcast.settings import Settings
+from broadcast.sqlutil import row_id
+from broadcast.timeutil import utcnow
+
+PUSH = ChannelName.push.value
+MAX_ENDPOINT_LENGTH = 1000
+P256DH_BYTES = 65
+"""An uncompressed P-256 point: 0x04, then x and y (RFC 8291)."""
+AUTH_BYTES = 16
+MAX_USER_AGENT = 300
+
+
+class PushNotConfigured(DomainError):
+    status_code = 503
+    code = "push_not_configured"
+    message_fr = "Les notifications web ne sont pas configurées sur ce service."
+    message_en = "Web push is not configured on this service."
+
+
+def _b64url_bytes(text: str) -> bytes | None:
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        return None
+
+
+class SubscriptionKeys(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    p256dh: str = Field(min_length=86, max_length=88)
+    auth: str = Field(min_length=22, max_length=24)
+
+    @field_validator("p256dh")
+    @classmethod
+    def _point(cls, value: str) -> str:
+        raw = _b64url_bytes(value)
+        if raw is None or len(raw) != P256DH_BYTES or raw[0] != 4:
+            raise ValueError("clé p256dh invalide (point P-256 non compressé en base64url)")
+        return value.rstrip("=")
+
+    @field_validator("auth")
+    @classmethod
+    def _secret(cls, value: str) -> str:
+        raw = _b64url_bytes(value)
+        if raw is None or len(raw) != AUTH_BYTES:
+            raise ValueError("secret auth invalide (16 octets en base64url)")
+        return value.rstrip("=")
+
+
+class SubscriptionIn(BaseModel):
+    """What a browser's ``PushSubscription.toJSON()`` gives (``expirationTime`` is ignored)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, populate_by_name=True)
+
+    endpoint: str = Field(min_length=12, max_length=MAX_ENDPOINT_LENGTH)
+    keys: SubscriptionKeys
+    expiration_time: int | None = Field(default=None, alias="expirationTime")
+    user_agent: str | None = Field(default=None, max_length=MAX_USER_AGENT)
+
+
+class FollowIn(SubscriptionIn):
+    """An anonymous follower: an organisation by id or by UAI, and the subscription."""
+
+    organisation_id: int | None = None
+    uai: str | None = Field(default=None, max_length=8)
+    locale: Literal["fr", "en"] = "fr"
+
+
+class UnsubscribeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    endpoint: str = Field(min_length=12, max_length=MAX_ENDPOINT_LENGTH)
+
+
+class SubscriptionOut(BaseModel):
+    id: int
+    contact_id: int
+    organisation_id: int
+    created_at: datetime
+
+
+def check_endpoint(settings: Settings, endpoint: str) -> None:
+    """The endpoint must be an https URL of a known push service (any http(s) URL in dev)."""
+    parts = urlsplit(endpoint)
+    allowed = ("http", "https") if settings.env == "dev" else ("https",)
+    if parts.scheme not in allowed or not parts.hostname or parts.username or parts.password:
+        raise InvalidInput(
+            "Adresse d'abonnement invalide : une URL https est attendue.",
+            "Invalid subscription endpoint: an https URL is expected.",
+        )
+    if settings.env != "dev" and not _known_push_host(parts.hostname, settings.push_service_hosts):
+        raise InvalidInput(
+            "Adresse d'abonnement refusée : ce service de notification n'est pas reconnu.",
+            "Subscription endpoint refused: unknown push service.",
+        )
+
+
+def _known_push_host(host: str, allowed: Sequence[str]) -> bool:
+    host = host.lower().rstrip(".")
+    return any(
+        host.endswith(entry.lower()) if entry.startswith(".") else host == entry.lower()
+        for entry in allowed
+    )
+
+
+async def register_for_contact(
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    contact_id: int,
+    data: SubscriptionIn,
+) -> SubscriptionOut:
+    """Attach a browser's subscription to a contact of the principal's scope (404 outside)."""
+    check_endpoint(settings, data.endpoint)
+    contact = await session.get(Contact, contact_id)
+    if contact is None or contact.left_at is not None:
+        raise NotFound("Contact introuvable.", "Contact not found.")
+    principal.ensure_covers(await session.get(Organisation, contact.organisation_id))
+    subscription = await _upsert(session, contact, data)
+    return _out(subscription, contact)
+
+
+async def follow(session: AsyncSession, settings: Settings, data: FollowIn) -> SubscriptionOut:
+    """Public: an anonymous follower of an organisation, its subscription and contact point."""
+    check_endpoint(settings, data.endpoint)
+    organisation = await _followed_organisation(session, data)
+    existing = await _by_endpoint(session, data.endpoint)
+    contact = await session.get(Contact, existing.contact_id) if existing else None
+    if contact is None or contact.role != ContactRole.follower:
+        contact = Contact(organisation_id=row_id(organisation), role=ContactRole.follower)
+        session.add(contact)
+    contact.organisation_id = row_id(organisation)
+    contact.locale = data.locale
+    contact.updated_at = utcnow()
+    await session.flush()
+    subscription = await _upsert(session, contact, data)
+    return _out(subscription, contact)
+
+
+async def _followed_organisation(session: AsyncSession, data: FollowIn) -> Organisation:
+    if (data.organisation_id is None) == (data.uai is None):
+        raise InvalidInput(
+            "Indiquez soit organisation_id, soit uai.",
+            "Give either organisation_id or uai.",
+        )
+    if data.organisation_id is not None:
+        organisation = await session.get(Organisation, data.organisation_id)
+    else:
+        organisation = await session.scalar(
+            select(Organisation).where(
+                col(Organisation.code) == (data.uai or "").upper(),
+                col(Organisation.kind) == OrganisationKind.etablissement,
+            )
+        )
+    if organisation is None:
+        raise NotFound("Établissement ou organisation introuvable.", "Organisation not found.")
+    return organisation
+
+
+async def _by_endpoint(session: AsyncSession, endpoint: str) -> PushSubscription | None:
+    return await session.scalar(
+        select(PushSubscription).where(col(PushSubscription.endpoint) == endpoint)
+    )
+
+
+async def _upsert(
+    session: AsyncSession, contact: Contact, data: SubscriptionIn
+) -> PushSubscription:
+    """The endpoint's one row, with these keys, belonging to ``contact``."""
+    subscription = await _by_endpoint(session, data.endpoint)
+    contact_id = row_id(contact)
+    if subscription is None:
+        subscription = PushSubscription(
+            contact_id=contact_id, endpoint=data.endpoint, p256dh="", auth=""
+        )
+        session.add(subscription)
+    previous_contact = subscription.contact_id
+    subscription.p256dh = data.keys.p256dh
+    subscription.auth = data.keys.auth
+    subscription.user_agent = data.user_agent
+    subscription.contact_id = contact_id
+    await session.flush()
+    await _point_to(session, contact_id, str(row_id(subscription)))
+    if previous_contact != contact_id:
+        await _drop_orphan_followers(session, [previous_contact])
+    return subscription
+
+
+async def _point_to(session: AsyncSession, contact_id: int, address: str) -> None:
+    """The subscription's one contact point, belonging to ``contact_id``."""
+    moved = await session.execute(
+        update(ContactPoint)
+        .where(col(ContactPoint.channel) == PUSH, col(ContactPoint.address) == address)
+        .values(contact_id=contact_id)
+        .execution_options(synchronize_session=False)
+    )
+    if not getattr(moved, "rowcount", 0):
+        session.add(ContactPoint(contact_id=contact_id, channel=PUSH, address=address))
+        await session.flush()
+
+
+def _out(subscription: PushSubscription, contact: Contact) -> SubscriptionOut:
+    return SubscriptionOut(
+        id=row_id(subscription),
+        contact_id=row_id(contact),
+        organisation_id=contact.organisation_id,
+        created_at=subscription.created_at,
+    )
+
+
+async def unsubscribe(session: AsyncSession, endpoint: str) -> bool:
+    """Public: forget the subscription of ``endpoint``; False when there was none."""
+    subscription = await _by_endpoint(session, endpoint)
+    if subscription is None:
+        return False
+    await delete_subscriptions(session, [row_id(subscription)])
+    return True
+
+
+async def delete_subscriptions(session: AsyncSession, ids: Sequence[int]) -> int:
+    """Delete subscriptions, their contact points, and the follower contacts left with none.
+
+    Used when the push service answers 404/410 (RULES P2): the subscription is gone for good."""
+    if not ids:
+        return 0
+    contact_ids = list(
+        (
+            await session.execute(
+                select(col(PushSubscription.contact_id)).where(col(PushSubscription.id).in_(ids))
+            )
+        ).scalars()
+    )
+    await session.execute(
+        delete(ContactPoint)
+        .where(
+            col(ContactPoint.channel) == PUSH,
+            col(ContactPoint.address).in_([str(i) for i in ids]),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    result = await session.execute(
+        delete(PushSubscription)
+        .where(col(PushSubscription.id).in_(ids))
+        .execution_options(synchronize_session=False)
+    )
+    await _drop_orphan_followers(session, contact_ids)
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def _drop_orphan_followers(session: AsyncSession, contact_ids: Sequence[int]) -> None:
+    """A follower exists only for its subscriptions: without a contact point, it goes."""
+    if not contact_ids:
+        return
+    has_point = exists().where(col(ContactPoint.contact_id) == col(Contact.id))
+    await session.execute(
+        delete(Contact)
+        .where(
+            col(Contact.id).in_(set(contact_ids)),
+            col(Contact.role) == ContactRole.follower,
+            ~has_point,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def subscriptions_by_id(
+    session: AsyncSession, ids: Sequence[int]
+) -> dict[int, PushSubscription]:
+    """The subscriptions of a batch, in one query."""
+    rows = await session.execute(select(PushSubscription).where(col(PushSubscription.id).in_(ids)))
+    return {row_id(subscription): subscription for subscription in rows.scalars()}
+
+
+def subscription_info(subscription: PushSubscription) -> dict[str, object]:
+    """The ``subscription_info`` pywebpush encrypts for."""
+    return {
+        "endpoint": subscription.endpoint,
+        "keys": {"p256dh": subscription.p256dh, "auth": subscription.auth},
+    }
