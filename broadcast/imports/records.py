@@ -1,0 +1,57 @@
+"""What every reader yields: one contact as a source describes it, not yet validated."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from broadcast.directory.models import ContactRole
+
+
+class ImportKind(enum.StrEnum):
+    csv = "csv"
+    siecle = "siecle"
+    onde = "onde"
+    stsweb = "stsweb"
+
+
+@dataclass(slots=True)
+class ContactRecord:
+    """``external_id`` is the source's stable id: a re-import updates the contact it made.
+    ``pupil_ref`` (SIECLE guardians) names the pupil whose class and level the guardian takes.
+    ``problem`` is a reason found by the reader itself (a missing field): the row is rejected."""
+
+    row: int
+    external_id: str
+    role: str
+    last_name: str = ""
+    first_name: str = ""
+    uai: str | None = None
+    division: str | None = None
+    level: str | None = None
+    email: str | None = None
+    mobile: str | None = None
+    locale: str = "fr"
+    pupil_ref: str | None = None
+    problem: str | None = None
+
+
+class Reader(Protocol):
+    """One file of one source. ``roles`` are the roles the file is complete for: a ``full``
+    import marks the contacts of these roles missing from it as left."""
+
+    source: ImportKind
+    roles: frozenset[ContactRole]
+    name: str
+    rows_read: int
+
+    def records(self) -> Iterator[ContactRecord]: ...
+
+
+def missing(field: str) -> str:
+    return f"champ obligatoire manquant : {field}"
+
+
+STAFF_ROLES = frozenset({ContactRole.teacher, ContactRole.staff, ContactRole.head})

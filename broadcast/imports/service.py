@@ -1,0 +1,167 @@
+"""Import runs: create one, run it (the whole file in one transaction), report on it.
+
+A run reads its file within one transaction: a file refused whole (malformed XML, missing CSV
+columns, a zip with nothing importable) rolls everything back; a dry run rolls back too, after
+counting. Only the run's own row is written outside that transaction (status, counts), so
+its progress is published in Redis while it runs (:mod:`broadcast.imports.progress`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from broadcast.accounts.service import Principal, audit
+from broadcast.db import SessionFactory, transaction
+from broadcast.directory.models import Organisation
+from broadcast.errors import NotFound
+from broadcast.imports.errors import ImportRefused
+from broadcast.imports.formats import open_readers
+from broadcast.imports.models import ImportRun, ImportStatus
+from broadcast.imports.records import ImportKind
+from broadcast.imports.report import ImportReport
+from broadcast.imports.writer import ContactImporter
+from broadcast.sqlutil import row_id
+from broadcast.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+OnBatch = Callable[[ImportReport], Awaitable[None]]
+AUTO = "auto"
+_FINISHED = (ImportStatus.completed, ImportStatus.failed)
+
+
+async def import_contacts(
+    session: AsyncSession,
+    scope: Organisation,
+    path: Path,
+    *,
+    kind: ImportKind | None = None,
+    full: bool = False,
+    on_batch: OnBatch | None = None,
+) -> ImportReport:
+    """Import ``path`` within the caller's transaction; raises :class:`ImportRefused` for a
+    file refused whole (the caller rolls back)."""
+    report = ImportReport()
+    importer = ContactImporter(session, scope, report)
+    with open_readers(path, kind) as readers:
+        for reader in readers:
+            await importer.read(reader, on_batch)
+    if full:
+        await importer.mark_left()
+    return report
+
+
+async def create_run(
+    session: AsyncSession,
+    principal: Principal | None,
+    organisation: Organisation,
+    *,
+    filename: str,
+    kind: ImportKind | None = None,
+    dry_run: bool = False,
+    full: bool = False,
+) -> ImportRun:
+    run = ImportRun(
+        organisation_id=row_id(organisation),
+        kind=str(kind) if kind else AUTO,
+        filename=filename[:255],
+        dry_run=dry_run,
+        full=full,
+        created_by_id=principal.operator_id if principal else None,
+    )
+    session.add(run)
+    await session.flush()
+    audit(
+        session,
+        principal,
+        "contacts.import.start",
+        organisation_id=organisation.id,
+        object_type="import_run",
+        object_id=run.id,
+        details={"filename": run.filename, "dry_run": dry_run, "full": full, "kind": run.kind},
+    )
+    return run
+
+
+async def get_run(session: AsyncSession, principal: Principal, run_id: int) -> ImportRun:
+    run = await session.get(ImportRun, run_id)
+    if run is None:
+        raise NotFound()
+    principal.ensure_covers(await session.get(Organisation, run.organisation_id))
+    return run
+
+
+async def run_import(
+    factory: SessionFactory, run_id: int, path: Path, on_batch: OnBatch | None = None
+) -> ImportRun | None:
+    """Run the import of ``run_id`` once: a finished run is left as it is (a job re-run after
+    a crash finds it finished, or starts again from nothing: the data is in one transaction)."""
+    async with transaction(factory) as session:
+        run = await session.get(ImportRun, run_id)
+        if run is None or run.status in _FINISHED:
+            return run
+        run.status, run.started_at = ImportStatus.running, utcnow()
+        scope = await session.get(Organisation, run.organisation_id)
+    assert scope is not None
+    kind = None if run.kind == AUTO else ImportKind(run.kind)
+    async with factory() as session:
+        try:
+            report = await import_contacts(
+                session, scope, path, kind=kind, full=run.full, on_batch=on_batch
+            )
+        except ImportRefused as refused:
+            await session.rollback()
+            return await _finish(factory, run_id, ImportReport(), refused.message_fr)
+        if run.dry_run:
+            await session.rollback()
+            return await _finish(factory, run_id, report)
+        finished = await _record(session, run_id, report)
+        await session.commit()
+        return finished
+
+
+async def fail_run(factory: SessionFactory, run_id: int, error: str) -> None:
+    """Record an unexpected failure (already logged) so that the run does not stay running."""
+    await _finish(factory, run_id, ImportReport(), error)
+
+
+async def _finish(
+    factory: SessionFactory, run_id: int, report: ImportReport, error: str | None = None
+) -> ImportRun:
+    async with transaction(factory) as session:
+        return await _record(session, run_id, report, error)
+
+
+async def _record(
+    session: AsyncSession, run_id: int, report: ImportReport, error: str | None = None
+) -> ImportRun:
+    run = await session.get(ImportRun, run_id)
+    assert run is not None
+    for name, value in report.counts().items():
+        setattr(run, name, value)
+    run.rejections = report.rejections
+    if run.kind == AUTO and report.sources:
+        run.kind = report.sources.pop() if len(report.sources) == 1 else "mixte"
+    run.status = ImportStatus.failed if error else ImportStatus.completed
+    run.error = error[:500] if error else None
+    run.finished_at = utcnow()
+    audit(
+        session,
+        None,
+        "contacts.import",
+        organisation_id=run.organisation_id,
+        object_type="import_run",
+        object_id=run.id,
+        details={
+            **report.counts(),
+            "status": run.status,
+            "dry_run": run.dry_run,
+            "operator_id": run.created_by_id,
+        },
+    )
+    log.info("import %s %s: %s", run.id, run.status, report.counts())
+    return run

@@ -1,0 +1,104 @@
+"""Text files as people export them: UTF-8 (with or without BOM) or Latin-1, comma or
+semicolon, headers in French or English. Everything streams: a file is never read whole."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+import unicodedata
+from collections.abc import Callable, Iterator
+from typing import IO
+
+from broadcast.imports.errors import ImportRefused
+
+Opener = Callable[[], IO[bytes]]
+"""Opens the file afresh, from its start: encoding detection reads it once before parsing."""
+
+_CHUNK = 1 << 16
+
+
+def detect_encoding(open_file: Opener) -> str:
+    """``utf-8-sig`` with a BOM, ``utf-8`` when the whole file decodes strictly, else
+    ``latin-1`` (which decodes anything: a Windows export of Excel or ONDE)."""
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    with open_file() as stream:
+        first = stream.read(_CHUNK)
+        if first.startswith(codecs.BOM_UTF8):
+            return "utf-8-sig"
+        chunk = first
+        try:
+            while chunk:
+                decoder.decode(chunk)
+                chunk = stream.read(_CHUNK)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return "latin-1"
+    return "utf-8"
+
+
+def open_text(open_file: Opener) -> IO[str]:
+    encoding = detect_encoding(open_file)
+    return io.TextIOWrapper(open_file(), encoding=encoding, newline="")
+
+
+def sniff_delimiter(header_line: str) -> str:
+    """``;`` (the French Excel default) or ``,``, whichever splits the header more."""
+    return ";" if header_line.count(";") > header_line.count(",") else ","
+
+
+def normalise_header(name: str) -> str:
+    """``Tél. portable resp. légal1`` -> ``tel portable resp legal 1``."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    spaced = re.sub(r"(?<=[a-z])(?=\d)", " ", ascii_name.lower())
+    return " ".join(re.split(r"[^a-z0-9]+", spaced)).strip()
+
+
+class CsvRows:
+    """The rows of a CSV file as ``{canonical field: value}``, with their line numbers.
+
+    ``field_of`` maps a normalised header to a canonical field (None: the column is ignored).
+    """
+
+    def __init__(self, open_file: Opener, field_of: Callable[[str], str | None]) -> None:
+        self._open = open_file
+        self._field_of = field_of
+        self.fields: tuple[str | None, ...] = ()
+        self.headers: tuple[str, ...] = ()
+
+    def read_header(self) -> tuple[str, ...]:
+        """The normalised headers of the file, read without keeping the file open."""
+        with open_text(self._open) as text:
+            line = text.readline()
+        if not line.strip():
+            raise ImportRefused("le fichier est vide.", "the file is empty.")
+        reader = csv.reader([line], delimiter=sniff_delimiter(line))
+        self.headers = tuple(normalise_header(h) for h in next(reader))
+        self.fields = tuple(self._field_of(h) for h in self.headers)
+        return self.headers
+
+    def require(self, *fields: str) -> None:
+        missing = [f for f in fields if f not in self.fields]
+        if missing:
+            raise ImportRefused(
+                f"colonnes obligatoires absentes : {', '.join(missing)}.",
+                f"required columns missing: {', '.join(missing)}.",
+            )
+
+    def __iter__(self) -> Iterator[tuple[int, dict[str, str]]]:
+        if not self.fields:
+            self.read_header()
+        with open_text(self._open) as text:
+            line = text.readline()
+            reader = csv.reader(text, delimiter=sniff_delimiter(line))
+            for values in reader:
+                if any(v.strip() for v in values):
+                    yield reader.line_num + 1, self._row(values)
+
+    def _row(self, values: list[str]) -> dict[str, str]:
+        row: dict[str, str] = {}
+        for field, value in zip(self.fields, values, strict=False):
+            if field is not None and value.strip() and field not in row:
+                row[field] = value.strip()
+        return row

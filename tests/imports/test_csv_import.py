@@ -1,0 +1,75 @@
+"""Plain CSV contacts: encodings, delimiters, French and English headers, addresses normalised."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from broadcast.db import SessionFactory
+from broadcast.directory.uai import make_uai
+from tests.imports.builders import contacts_by_external_id, import_file, write_csv
+from tests.support import build_world
+
+FRENCH = ["Identifiant", "Nom", "Prénom", "Rôle", "UAI", "Classe", "Niveau", "Courriel", "Portable"]
+
+
+async def test_french_headers_semicolon_latin1(factory: SessionFactory, tmp_path: Path) -> None:
+    world = await build_world(factory)
+    uai = make_uai("0670100")
+    path = write_csv(
+        tmp_path / "contacts.csv",
+        FRENCH,
+        [
+            [
+                "A1",
+                "Müller",
+                "Léa",
+                "parent",
+                uai,
+                "6e B",
+                "6e",
+                "Lea.Muller@Exemple.FR",
+                "06 12 34 56 78",
+            ],
+            ["A2", "Hoareau", "Éloïse", "enseignant", uai, "", "", "eloise@ac-strasbourg.fr", ""],
+            ["A3", "Payet", "Noé", "responsable légal", uai, "5e A", "5e", "", "0690 12 34 56"],
+        ],
+        delimiter=";",
+        encoding="latin-1",
+    )
+    run = await import_file(factory, world.school_x, path)
+    assert (run.status, run.rows_read, run.created, run.rejected) == ("completed", 3, 3, 0)
+    assert run.kind == "csv"
+    contacts = await contacts_by_external_id(factory)
+    lea = contacts["A1"]
+    assert (lea["last_name"], lea["first_name"], lea["role"]) == ("Müller", "Léa", "guardian")
+    assert (lea["division"], lea["level"], lea["source"]) == ("6e B", "6e", "csv")
+    assert lea["points"] == {("email", "Lea.Muller@exemple.fr"), ("sms", "+33612345678")}
+    assert contacts["A2"]["role"] == "teacher"
+    assert contacts["A2"]["first_name"] == "Éloïse"
+    assert contacts["A3"]["points"] == {("sms", "+590690123456")}
+
+
+async def test_english_headers_comma_utf8_with_bom(factory: SessionFactory, tmp_path: Path) -> None:
+    world = await build_world(factory)
+    path = write_csv(
+        tmp_path / "contacts.csv",
+        ["Last name", "First name", "Role", "Class", "Level", "Email", "Mobile"],
+        [["Weiss", "Zoé", "guardian", "6e A", "6e", "zoe@familles.fr", "+33 7 81 23 45 67"]],
+        encoding="utf-8-sig",
+    )
+    run = await import_file(factory, world.school_x, path)
+    assert (run.status, run.created) == ("completed", 1)
+    [zoe] = (await contacts_by_external_id(factory)).values()
+    assert (zoe["first_name"], zoe["organisation_id"]) == ("Zoé", world.school_x)
+    assert zoe["points"] == {("email", "zoe@familles.fr"), ("sms", "+33781234567")}
+
+
+async def test_a_file_without_the_required_columns_is_refused_whole(
+    factory: SessionFactory, tmp_path: Path
+) -> None:
+    world = await build_world(factory)
+    path = write_csv(tmp_path / "x.csv", ["Prénom", "Courriel"], [["Léa", "lea@familles.fr"]])
+    run = await import_file(factory, world.school_x, path)
+    assert run.status == "failed"
+    assert run.error == "Fichier refusé : colonnes obligatoires absentes : last_name."
+    assert await contacts_by_external_id(factory) == {}
