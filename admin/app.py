@@ -16,6 +16,7 @@ from admin import providers, public
 from admin.api import audit, broadcasts, directory, notices, push
 from admin.deps import locale_of
 from broadcast.db import create_engine, session_factory
+from broadcast.deliveries.early_status import EarlyStatuses
 from broadcast.embedded_redis import redis_url_or_embedded
 from broadcast.errors import DomainError, InvalidInput
 from broadcast.jobs import JobQueue
@@ -70,6 +71,7 @@ def create_app(
         app.state.settings = settings
         app.state.session_factory = session_factory(engine)
         app.state.queue = JobQueue(redis)
+        app.state.early_statuses = EarlyStatuses(redis)
         try:
             yield
         finally:

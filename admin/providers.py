@@ -10,11 +10,8 @@ from fastapi import APIRouter, HTTPException, Request, Response
 
 from admin.deps import SettingsDep, UowDep
 from broadcast.channels.sms import INBOUND_PATH, STATUS_CALLBACK_PATH
-from broadcast.deliveries.provider_status import (
-    apply_inbound,
-    apply_twilio_status,
-    twilio_account_for,
-)
+from broadcast.deliveries.early_status import receive_status
+from broadcast.deliveries.provider_status import apply_inbound, twilio_account_for
 from broadcast.settings import Settings
 
 router = APIRouter(include_in_schema=False)
@@ -41,7 +38,7 @@ async def _signed_params(request: Request, settings: Settings) -> dict[str, str]
 @router.post(STATUS_CALLBACK_PATH)
 async def twilio_status(request: Request, uow: UowDep, settings: SettingsDep) -> Response:
     params = await _signed_params(request, settings)
-    await apply_twilio_status(uow.session, params)
+    await receive_status(uow.session, request.app.state.early_statuses, params)
     return Response(status_code=204)
 
 

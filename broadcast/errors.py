@@ -66,3 +66,10 @@ class InvalidInput(DomainError):
     code = "invalid_input"
     message_fr = "Certaines données sont invalides."
     message_en = "Some data is invalid."
+
+
+class PayloadTooLarge(DomainError):
+    status_code = 413
+    code = "payload_too_large"
+    message_fr = "Le corps de la requête est trop volumineux."
+    message_en = "The request body is too large."

@@ -12,6 +12,7 @@ from broadcast.channels.base import Channel
 from broadcast.channels.registry import build_channels
 from broadcast.db import SessionFactory, create_engine, session_factory
 from broadcast.deliveries.dispatch import Dispatcher, RetryPolicy
+from broadcast.deliveries.early_status import EarlyStatuses
 from broadcast.jobs import JobQueue
 from broadcast.ratelimit import RateLimiter
 from broadcast.settings import Settings
@@ -59,6 +60,7 @@ class Resources:
                 retry,
                 stale_claim_s=settings.worker_job_timeout_s + 10,
                 time_budget_s=settings.worker_job_timeout_s / 2,
+                early_statuses=EarlyStatuses(redis),
             ),
         )
 

@@ -18,6 +18,12 @@ class Permission(enum.StrEnum):
     broadcasts_send = "broadcasts:send"
     deliveries_read = "deliveries:read"
     audit_read = "audit:read"
+    integrations_read = "integrations:read"
+    integrations_manage = "integrations:manage"
+    audiences_read = "audiences:read"
+    audiences_write = "audiences:write"
+    contacts_export = "contacts:export"
+    contacts_erase = "contacts:erase"
 
 
 READ = frozenset(
@@ -27,16 +33,32 @@ READ = frozenset(
         Permission.notices_read,
         Permission.broadcasts_read,
         Permission.deliveries_read,
+        Permission.integrations_read,
+        Permission.audiences_read,
     }
 )
-WRITE = frozenset({Permission.contacts_write, Permission.notices_write, Permission.broadcasts_send})
+WRITE = frozenset(
+    {
+        Permission.contacts_write,
+        Permission.notices_write,
+        Permission.broadcasts_send,
+        Permission.audiences_write,  # saved audiences: whoever sends saves them
+    }
+)
 # The audit log, read within one's own scope: a head teacher reads his school's; not a viewer.
 AUDIT = frozenset({Permission.audit_read})
+# Monitoring sources that open draft notices: set up by the académie, seen by everyone in scope.
+INTEGRATIONS = frozenset({Permission.integrations_manage})
+# Personal data (RULES R3, A7): a head teacher answers his families' access requests and exports
+# his school's contacts; erasure, irreversible, is the académie's (its DPO) and the DSI's.
+EXPORT = frozenset({Permission.contacts_export})
+ERASE = frozenset({Permission.contacts_erase})
+RGPD = EXPORT | ERASE
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.platform_admin: READ | WRITE | AUDIT,
-    Role.academie_officer: READ | WRITE | AUDIT,
-    Role.head_teacher: READ | WRITE | AUDIT,
+    Role.platform_admin: READ | WRITE | AUDIT | INTEGRATIONS | RGPD,
+    Role.academie_officer: READ | WRITE | AUDIT | INTEGRATIONS | RGPD,
+    Role.head_teacher: READ | WRITE | AUDIT | EXPORT,
     Role.viewer: READ,
 }
 

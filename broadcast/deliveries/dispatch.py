@@ -24,6 +24,7 @@ from sqlmodel import col
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus, Priority
 from broadcast.channels.base import Channel, MessageContent, Prepared, Recipient, SendResult
 from broadcast.db import SessionFactory, transaction
+from broadcast.deliveries.early_status import EarlyStatuses
 from broadcast.deliveries.ledger import (
     PendingDelivery,
     claim,
@@ -95,6 +96,8 @@ class Dispatcher:
     retry: RetryPolicy
     stale_claim_s: float
     time_budget_s: float
+    early_statuses: EarlyStatuses | None = None
+    """Applies the Twilio callbacks that came before their SID, once the SIDs are recorded."""
 
     async def run(self, batch: DispatchBatch, attempt: int = 1) -> None:
         """Send what is still open in ``batch``; raise RetryLater while some remains open."""
@@ -175,6 +178,8 @@ class Dispatcher:
                 {d.id: d.address for d in claimed},
                 past_deadline=past_deadline,
             )
+        if self.early_statuses is not None:
+            await self.early_statuses.apply_recorded(self.factory, batch.channel, results)
         return True
 
     async def _send_all(

@@ -85,9 +85,16 @@ def twilio_account_for(
 
 async def apply_twilio_status(session: AsyncSession, params: Mapping[str, str]) -> bool:
     """Apply one status callback to the delivery it names; True when the delivery moved."""
+    delivery = await sms_delivery(session, params.get("MessageSid", ""))
+    return delivery is not None and await apply_status_to(session, delivery, params)
+
+
+async def apply_status_to(
+    session: AsyncSession, delivery: Delivery, params: Mapping[str, str]
+) -> bool:
+    """Apply one status callback to ``delivery``; True when it moved."""
     new_status = TWILIO_STATUSES.get(params.get("MessageStatus", "").lower())
-    delivery = await _sms_delivery(session, params.get("MessageSid", ""))
-    if new_status is None or delivery is None:
+    if new_status is None:
         return False
     rule = _error_rule(params.get("ErrorCode"))
     if rule.suppress_reason is not None:
@@ -120,7 +127,7 @@ def _error_rule(code: str | None) -> ErrorRule:
     return TWILIO_ERRORS.get(int(code), ErrorRule())
 
 
-async def _sms_delivery(session: AsyncSession, sid: str) -> Delivery | None:
+async def sms_delivery(session: AsyncSession, sid: str) -> Delivery | None:
     if not sid:
         return None
     found = await session.execute(

@@ -20,7 +20,9 @@ makes every message to that number end that way; ``delay_s`` slows every answer.
 
 Twilio may call back before the sender has stored the message SID; the sandbox waits
 ``callback_delay_s`` before its first callback, and with ``hold_callbacks = True`` keeps them
-until :meth:`release_callbacks`, so a test decides exactly when they arrive.
+until :meth:`release_callbacks`, so a test decides exactly when they arrive. With
+``callbacks_before_answer = True`` every callback is delivered before the create is answered:
+the sender hears of a SID it has not stored yet.
 
 Callbacks go through ``deliver(url, params, headers) -> HTTP status``: by default a real HTTP
 POST, and in tests a function posting to the app in-process. :meth:`send_inbound` posts an
@@ -104,6 +106,7 @@ class TwilioSandbox:
         self.delay_s = 0.0
         self.callback_delay_s = 0.2
         self.hold_callbacks = False
+        self.callbacks_before_answer = False
         self.messages: list[SmsMessage] = []
         self.callback_statuses: list[int] = []
         """HTTP status of every callback delivered, in order."""
@@ -216,7 +219,9 @@ class TwilioSandbox:
             received_at=datetime.now(UTC),
         )
         self.messages.append(message)
-        if message.status_callback and self.hold_callbacks:
+        if message.status_callback and self.callbacks_before_answer:
+            await self._report(message, delay_s=0.0)
+        elif message.status_callback and self.hold_callbacks:
             self._held.append(message)
         elif message.status_callback:
             self._report_later(message, self.callback_delay_s)

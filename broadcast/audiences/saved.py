@@ -1,0 +1,190 @@
+"""Named audiences saved within an organisation's scope, and previews without a broadcast.
+
+A saved audience belongs to one organisation (a school, a département, an académie): its name is
+unique there, and its criteria may only name organisations of that organisation's subtree. Whoever
+covers the organisation reads it (404 for the others, RULES A1). Services never commit.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from broadcast.accounts.service import Principal
+from broadcast.audiences.criteria import AudienceCriteria, subtree_paths
+from broadcast.audiences.models import SavedAudience
+from broadcast.audiences.preview import AudiencePreview, preview_audience
+from broadcast.channels.base import ChannelName
+from broadcast.directory.models import Organisation
+from broadcast.directory.service import get_organisation
+from broadcast.errors import Conflict, NotFound
+from broadcast.timeutil import utcnow
+
+
+class SavedAudienceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    organisation_id: int
+    name: str = Field(min_length=1, max_length=100)
+    criteria: AudienceCriteria
+
+
+class SavedAudienceUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    criteria: AudienceCriteria | None = None
+
+
+class SavedAudienceOut(BaseModel):
+    id: int
+    organisation_id: int
+    name: str
+    criteria: dict[str, Any]
+    created_by_id: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class AudiencePreviewIn(BaseModel):
+    """Inline criteria or a saved audience, exactly one of the two."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    criteria: AudienceCriteria | None = None
+    saved_audience_id: int | None = None
+    channels: list[ChannelName] = Field(min_length=1, max_length=3)
+
+    @model_validator(mode="after")
+    def _one_audience(self) -> AudiencePreviewIn:
+        if (self.criteria is None) == (self.saved_audience_id is None):
+            raise ValueError("donnez soit des critères, soit une audience enregistrée")
+        return self
+
+
+def _duplicate_name(name: str) -> Conflict:
+    return Conflict(
+        f"Une audience nommée « {name} » existe déjà pour cette organisation.",
+        f"An audience named '{name}' already exists for this organisation.",
+    )
+
+
+async def _ensure_name_free(
+    session: AsyncSession, organisation_id: int, name: str, audience_id: int | None = None
+) -> None:
+    found = await session.scalar(
+        select(col(SavedAudience.id)).where(
+            col(SavedAudience.organisation_id) == organisation_id,
+            col(SavedAudience.name) == name,
+            col(SavedAudience.id) != (audience_id or 0),
+        )
+    )
+    if found is not None:
+        raise _duplicate_name(name)
+
+
+async def create_saved_audience(
+    session: AsyncSession, principal: Principal, data: SavedAudienceIn
+) -> SavedAudience:
+    organisation = await get_organisation(session, principal, data.organisation_id)
+    await subtree_paths(session, principal, data.criteria, within=organisation.path)
+    await _ensure_name_free(session, data.organisation_id, data.name)
+    audience = SavedAudience(
+        organisation_id=data.organisation_id,
+        name=data.name,
+        criteria=data.criteria.model_dump(mode="json"),
+        created_by_id=principal.operator_id,
+    )
+    session.add(audience)
+    await session.flush()
+    return audience
+
+
+async def get_saved_audience(
+    session: AsyncSession, principal: Principal, audience_id: int
+) -> SavedAudience:
+    audience = await session.get(SavedAudience, audience_id)
+    if audience is None:
+        raise NotFound("Audience introuvable.", "Audience not found.")
+    principal.ensure_covers(await session.get(Organisation, audience.organisation_id))
+    return audience
+
+
+async def list_saved_audiences(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    organisation_id: int | None = None,
+    after: int = 0,
+    limit: int = 100,
+) -> list[SavedAudience]:
+    """Saved audiences in scope (of one subtree if asked), by id after the cursor ``after``."""
+    scope = principal.scope_path
+    if organisation_id is not None:
+        scope = (await get_organisation(session, principal, organisation_id)).path
+    rows = await session.execute(
+        select(SavedAudience)
+        .join(Organisation, col(Organisation.id) == col(SavedAudience.organisation_id))
+        .where(col(Organisation.path).startswith(scope), col(SavedAudience.id) > after)
+        .order_by(col(SavedAudience.id))
+        .limit(limit)
+    )
+    return list(rows.scalars())
+
+
+async def update_saved_audience(
+    session: AsyncSession, principal: Principal, audience_id: int, data: SavedAudienceUpdate
+) -> SavedAudience:
+    audience = await get_saved_audience(session, principal, audience_id)
+    if data.name is not None and data.name != audience.name:
+        await _ensure_name_free(session, audience.organisation_id, data.name, audience_id)
+        audience.name = data.name
+    if data.criteria is not None:
+        organisation = await get_organisation(session, principal, audience.organisation_id)
+        await subtree_paths(session, principal, data.criteria, within=organisation.path)
+        audience.criteria = data.criteria.model_dump(mode="json")
+    audience.updated_at = utcnow()
+    await session.flush()
+    return audience
+
+
+async def delete_saved_audience(
+    session: AsyncSession, principal: Principal, audience_id: int
+) -> SavedAudience:
+    audience = await get_saved_audience(session, principal, audience_id)
+    await session.delete(audience)
+    await session.flush()
+    return audience
+
+
+async def criteria_of(
+    session: AsyncSession,
+    principal: Principal,
+    criteria: AudienceCriteria | None,
+    saved_audience_id: int | None,
+) -> AudienceCriteria:
+    """The inline criteria, or those of the saved audience (404 outside the scope)."""
+    if criteria is not None:
+        return criteria
+    assert saved_audience_id is not None
+    saved = await get_saved_audience(session, principal, saved_audience_id)
+    return AudienceCriteria.model_validate(saved.criteria)
+
+
+async def preview_within_scope(
+    session: AsyncSession, principal: Principal, data: AudiencePreviewIn
+) -> AudiencePreview:
+    """The preview of an audience, computed without creating a broadcast."""
+    criteria = await criteria_of(session, principal, data.criteria, data.saved_audience_id)
+    paths = await subtree_paths(session, principal, criteria, within=principal.scope_path)
+    channels = list(dict.fromkeys(c.value for c in data.channels))
+    return await preview_audience(session, criteria, paths, channels)
+
+
+def saved_audience_out(audience: SavedAudience) -> SavedAudienceOut:
+    return SavedAudienceOut.model_validate(audience, from_attributes=True)

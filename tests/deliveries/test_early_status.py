@@ -1,0 +1,103 @@
+"""Twilio status callbacks that arrive before the dispatcher stored the SID are kept in Redis and
+applied once it does: the sandbox posts every callback, signed, to the real route before it
+answers the create, so the workers only learn each SID after its callbacks came."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as aioredis
+from sqlalchemy import select
+
+from broadcast.db import SessionFactory, transaction
+from broadcast.deliveries.early_status import KEY, TTL_S
+from broadcast.deliveries.models import Delivery
+from broadcast.directory.models import Suppression
+from broadcast.sandbox.twilio import TwilioSandbox
+from broadcast.settings import Settings
+from tests.sms_support import (
+    ACCOUNT_SID,
+    families,
+    mobile,
+    running_sandbox,
+    sign,
+    through,
+    with_sms,
+)
+from tests.support import add_contacts, api, build_world, run_burst_workers, send_broadcast
+
+STATUS_PATH = "/providers/twilio/status"
+
+
+@pytest.fixture
+async def sandbox() -> AsyncIterator[TwilioSandbox]:
+    async with running_sandbox() as server:
+        server.callbacks_before_answer = True
+        yield server
+
+
+async def sms_rows(factory: SessionFactory) -> list[Delivery]:
+    async with transaction(factory) as session:
+        rows = await session.execute(
+            select(Delivery).where(Delivery.channel == "sms").order_by(Delivery.address)
+        )
+        return list(rows.scalars())
+
+
+async def test_callbacks_before_the_sid_is_stored_are_applied_when_it_is(
+    settings: Settings,
+    factory: SessionFactory,
+    sandbox: TwilioSandbox,
+    redis: aioredis.Redis,
+) -> None:
+    settings = with_sms(settings, sandbox)
+    world = await build_world(factory)
+    await add_contacts(factory, families(world.school_x, 3))
+    sandbox.final_status(mobile(2), "undelivered", 30005)
+    async with api(settings) as client:
+        sandbox.deliver = through(client)
+        await send_broadcast(
+            client,
+            world.keys["head_x"],
+            world.school_x,
+            {"organisation_ids": [world.school_x]},
+            ["sms"],
+        )
+        await run_burst_workers(settings)
+
+    assert all(m.callbacks == ["sent", "delivered"] for m in sandbox.messages[:2])
+    assert set(sandbox.callback_statuses) == {204}, "accepted, though the SID was unknown"
+    rows = await sms_rows(factory)
+    assert [(r.address, r.status, r.error) for r in rows] == [
+        (mobile(0), "delivered", None),
+        (mobile(1), "delivered", None),
+        (mobile(2), "failed", "twilio 30005"),
+    ]
+    assert {r.provider_message_id for r in rows} == {m.sid for m in sandbox.messages}
+    async with transaction(factory) as session:
+        suppressed = (await session.execute(select(Suppression.address))).scalars().all()
+    assert suppressed == [mobile(2)]
+    assert await redis.hlen(KEY) == 0, "what was applied is forgotten"
+
+
+async def test_a_status_for_an_unknown_sid_is_kept_an_hour_and_changes_nothing(
+    settings: Settings, factory: SessionFactory, sandbox: TwilioSandbox, redis: aioredis.Redis
+) -> None:
+    settings = with_sms(settings, sandbox)
+    await build_world(factory)
+    sid = "SM" + "0" * 32
+    async with api(settings) as client:
+        answers = []
+        for status in ("delivered", "sent"):  # out of order: the most advanced is kept
+            params = {"MessageSid": sid, "AccountSid": ACCOUNT_SID, "MessageStatus": status}
+            answer = await client.post(
+                STATUS_PATH, data=params, headers=sign(settings, STATUS_PATH, params)
+            )
+            answers.append(answer.status_code)
+
+    assert answers == [204, 204]
+    kept = await redis.hget(KEY, sid)
+    assert kept is not None and b'"MessageStatus": "delivered"' in kept
+    assert 0 < await redis.ttl(KEY) <= TTL_S
+    assert await sms_rows(factory) == []
