@@ -12,11 +12,19 @@ replaces in the encoded bytes.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound, select_autoescape
+from jinja2 import (
+    FileSystemLoader,
+    StrictUndefined,
+    Template,
+    TemplateNotFound,
+    meta,
+    select_autoescape,
+)
 from jinja2.sandbox import SandboxedEnvironment
 
 UNSUBSCRIBE_PLACEHOLDER = "@@BROADCAST_UNSUBSCRIBE_URL@@"
@@ -78,6 +86,26 @@ class Renderer:
             for path in sorted(folder.iterdir())
             if path.name.startswith(prefix) and path.is_file()
         }
+
+
+_TEXT_ENVIRONMENT = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+
+
+def render_text(source: str, context: Mapping[str, PlainValue]) -> str:
+    """A plain-text template given as a string (a notice template, say), rendered in the
+    sandbox with plain values only; a missing variable raises ``UndefinedError``."""
+    _check_plain(context)
+    return _compiled_text(source).render(context)
+
+
+def text_variables(source: str) -> frozenset[str]:
+    """The variables a plain-text template reads."""
+    return frozenset(meta.find_undeclared_variables(_TEXT_ENVIRONMENT.parse(source)))
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled_text(source: str) -> Template:
+    return _TEXT_ENVIRONMENT.from_string(source)
 
 
 def _part_name(suffix: str) -> str:

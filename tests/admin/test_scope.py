@@ -40,6 +40,11 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("GET", "/api/v1/broadcasts/{broadcast_id}/deliveries"): None,
 }
 
+NOT_SCOPED: dict[tuple[str, str], str] = {
+    ("POST", "/api/v1/notice-templates/{key}/render"): "one template library for everyone",
+}
+"""Routes whose path names something that belongs to no organisation, and why."""
+
 
 def api_routes(settings: Settings) -> list[tuple[str, str]]:
     """Every (method, path) of the admin API that takes an API key, from the app's own OpenAPI
@@ -86,7 +91,7 @@ async def test_every_route_with_an_object_of_school_y_is_404_for_head_of_x(
     settings: Settings, factory: SessionFactory, sink: SmtpSink
 ) -> None:
     world = await build_world(factory)
-    routes = [r for r in api_routes(settings) if "{" in r[1]]
+    routes = [r for r in api_routes(settings) if "{" in r[1] and r not in NOT_SCOPED]
     assert set(routes) == set(BODIES), "a new route needs its entry (and its check) here"
     async with api(settings) as client:
         ids = await _objects_of_school_y(client, world, factory, settings)
