@@ -13,9 +13,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from admin import providers, public
-from admin.api import audit, broadcasts, directory, notice_templates, notices, push
+from admin.api import audit, broadcasts, directory, inbound, notice_templates, notices, push
 from admin.deps import locale_of
 from broadcast.db import create_engine, session_factory
+from broadcast.deliveries.early_status import EarlyStatuses
 from broadcast.embedded_redis import redis_url_or_embedded
 from broadcast.errors import DomainError, InvalidInput
 from broadcast.jobs import JobQueue
@@ -70,6 +71,7 @@ def create_app(
         app.state.settings = settings
         app.state.session_factory = session_factory(engine)
         app.state.queue = JobQueue(redis)
+        app.state.early_statuses = EarlyStatuses(redis)
         try:
             yield
         finally:
@@ -92,6 +94,7 @@ def create_app(
     app.include_router(audit.router, prefix="/api/v1")
     app.include_router(notice_templates.router, prefix="/api/v1")
     app.include_router(push.router, prefix="/api/v1")
+    app.include_router(inbound.router, prefix="/api/v1")
     app.include_router(public.router)
     app.include_router(providers.router)
     if outbox is not None:

@@ -14,6 +14,7 @@ from admin.app import create_app
 from broadcast.db import SessionFactory
 from broadcast.sandbox.smtp import SmtpSink
 from broadcast.settings import Settings
+from tests.inbound_support import alertmanager_payload, create_source, post_alertmanager
 from tests.support import World, add_contacts, api, auth, build_world, guardians, run_burst_workers
 
 BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
@@ -38,6 +39,9 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("POST", "/api/v1/broadcasts/{broadcast_id}/confirm"): None,
     ("POST", "/api/v1/broadcasts/{broadcast_id}/cancel"): None,
     ("GET", "/api/v1/broadcasts/{broadcast_id}/deliveries"): None,
+    ("GET", "/api/v1/inbound-sources/{source_id}"): None,
+    ("DELETE", "/api/v1/inbound-sources/{source_id}"): None,
+    ("POST", "/api/v1/inbound/alerts/{alert_id}/confirm-resolution"): None,
 }
 
 NOT_SCOPED: dict[tuple[str, str], str] = {
@@ -79,12 +83,24 @@ async def _objects_of_school_y(
     )
     await client.post(f"/api/v1/broadcasts/{broadcast.json()['id']}/confirm", headers=key)
     await run_burst_workers(settings)
+    source, alert_id = await _alert_of_school_y(client, world)
     return {
         "organisation_id": world.school_y,
         "contact_id": contact_id,
         "notice_id": notice.json()["id"],
         "broadcast_id": broadcast.json()["id"],
+        "source_id": source["id"],
+        "alert_id": alert_id,
     }
+
+
+async def _alert_of_school_y(client: httpx.AsyncClient, world: World) -> tuple[dict[str, Any], int]:
+    """A monitoring source of school Y (set up by the officer) and its alert's proposal."""
+    source = await create_source(client, world.keys["officer"], world.school_y)
+    await post_alertmanager(client, source, alertmanager_payload("firing"))
+    resolved = await post_alertmanager(client, source, alertmanager_payload("resolved"))
+    [alert_id] = resolved.json()["proposed_alert_ids"]
+    return source, alert_id
 
 
 async def test_every_route_with_an_object_of_school_y_is_404_for_head_of_x(
