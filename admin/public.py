@@ -14,8 +14,10 @@ from fastapi.responses import HTMLResponse
 from admin.deps import SettingsDep, UowDep, requires
 from broadcast.accounts.permissions import Permission
 from broadcast.accounts.service import Principal
+from broadcast.channels.webpush import mask_endpoint
 from broadcast.directory.unsubscribe import unsubscribe
 from broadcast.masking import mask_email, mask_phone
+from broadcast.sandbox.push import PushMessage, PushSandbox
 from broadcast.sandbox.smtp import CapturedMessage, SmtpSink
 from broadcast.sandbox.twilio import SmsMessage, TwilioSandbox
 
@@ -70,11 +72,12 @@ async def whoami(
 
 @dataclass(frozen=True)
 class DemoOutbox:
-    """What the demo's local providers received: the SMTP sink and, when SMS is on, the Twilio
-    sandbox."""
+    """What the demo's local providers received: the SMTP sink and, when SMS and web push are
+    on, the Twilio sandbox and the push sandbox."""
 
     smtp: SmtpSink
     twilio: TwilioSandbox | None = None
+    push: PushSandbox | None = None
 
     def emails(self, limit: int) -> list[CapturedMessage]:
         return self.smtp.messages[-limit:][::-1] if limit > 0 else []
@@ -84,16 +87,36 @@ class DemoOutbox:
             return []
         return self.twilio.messages[-limit:][::-1]
 
+    def pushes(self, limit: int) -> list[PushMessage]:
+        if self.push is None or limit <= 0:
+            return []
+        return self.push.messages[-limit:][::-1]
+
     def totals(self) -> dict[str, int]:
         return {
             "email": len(self.smtp.messages),
             "sms": len(self.twilio.messages) if self.twilio is not None else 0,
+            "push": len(self.push.messages) if self.push is not None else 0,
         }
 
 
 def _text_part(message: EmailMessage) -> str:
     part = message.get_body(preferencelist=("plain",))
     return part.get_content() if isinstance(part, EmailMessage) else ""
+
+
+def _push_endpoint(push: PushSandbox | None, message: PushMessage) -> str:
+    """The subscription, masked as in the logs: its endpoint is a capability URL."""
+    origin = push.origin if push is not None else "http://push"
+    return mask_endpoint(f"{origin}/push/{message.token}")
+
+
+def _push_text(message: PushMessage, key: str) -> str:
+    try:
+        value = message.data.get(key, "") if isinstance(message.data, dict) else ""
+    except ValueError:  # not JSON: the demo shows nothing rather than failing
+        return ""
+    return str(value)
 
 
 def _sms_status(message: SmsMessage) -> str:
@@ -115,6 +138,8 @@ th{{background:#f3f3f3}}</style>
 {email_table}
 <h2>SMS ({sms_total})</h2>
 {sms_table}
+<h2>Notifications web ({push_total})</h2>
+{push_table}
 </body></html>"""
 
 
@@ -159,6 +184,18 @@ def outbox_router(outbox: DemoOutbox) -> APIRouter:
                 }
                 for m in outbox.sms(limit)
             ],
+            "push": [
+                {
+                    "to": _push_endpoint(outbox.push, m),
+                    "title": _push_text(m, "title"),
+                    "body": _push_text(m, "body"),
+                    "urgency": m.urgency,
+                    "topic": m.topic,
+                    "ttl": m.ttl,
+                    "received_at": m.received_at,
+                }
+                for m in outbox.pushes(limit)
+            ],
         }
 
     @router.get("/demo", response_class=HTMLResponse)
@@ -175,12 +212,27 @@ def outbox_router(outbox: DemoOutbox) -> APIRouter:
                 for m in outbox.sms(limit)
             ],
         )
+        push_table = _table(
+            ["Reçu le", "Abonnement", "Urgence", "Titre", "Texte"],
+            [
+                [
+                    _when(m.received_at),
+                    _push_endpoint(outbox.push, m),
+                    m.urgency,
+                    _push_text(m, "title"),
+                    _push_text(m, "body"),
+                ]
+                for m in outbox.pushes(limit)
+            ],
+        )
         return HTMLResponse(
             _OUTBOX_PAGE.format(
                 email_total=totals["email"],
                 sms_total=totals["sms"],
+                push_total=totals["push"],
                 email_table=email_table,
                 sms_table=sms_table,
+                push_table=push_table,
             )
         )
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,10 +13,24 @@ from sqlmodel import col
 
 from broadcast.accounts.models import Operator, Role
 from broadcast.accounts.service import create_api_key, create_operator
-from broadcast.directory.models import ContactRole, Organisation, OrganisationKind
+from broadcast.directory.models import (
+    Contact,
+    ContactRole,
+    Organisation,
+    OrganisationKind,
+    PushSubscription,
+)
+from broadcast.directory.push import (
+    FollowIn,
+    SubscriptionIn,
+    attach_subscription,
+    delete_subscriptions,
+    follow,
+)
 from broadcast.directory.schemas import ContactIn
 from broadcast.directory.service import create_organisation, insert_contacts
 from broadcast.directory.uai import make_uai
+from broadcast.settings import Settings
 
 SCHOOLS = [
     ("67", "0670001", "Lycée Fustel de Coulanges", "lycee", "Strasbourg"),
@@ -48,6 +64,8 @@ LAST_NAMES = [
 ]
 DEMO_OFFICER = "officier@ac-strasbourg.demo"
 DEMO_HEAD = "principal@college-pasteur.demo"
+PUSH_SCHOOL = make_uai("0670002")
+"""The Collège Pasteur, whose head teacher is the demo's: its families follow it by push."""
 
 
 @dataclass(frozen=True)
@@ -152,3 +170,40 @@ async def seed_demo(session: AsyncSession, contacts: int = 5000) -> DemoCredenti
     _, officer_key = await create_api_key(session, officer, "démo")
     _, head_key = await create_api_key(session, head, "démo")
     return DemoCredentials(DEMO_OFFICER, officer_key, DEMO_HEAD, head_key)
+
+
+async def seed_push_subscriptions(
+    session: AsyncSession,
+    settings: Settings,
+    new_browser: Callable[[], dict[str, Any]],
+    *,
+    guardians: int = 20,
+    followers: int = 5,
+) -> int:
+    """Browser subscriptions made by ``new_browser`` (the push sandbox, which keeps their keys to
+    decrypt what it receives): for some guardians of the Collège Pasteur, and anonymous followers
+    of it. An earlier run's subscriptions are forgotten: the sandbox that held their keys is gone.
+    """
+    earlier = (await session.execute(select(col(PushSubscription.id)))).scalars().all()
+    await delete_subscriptions(session, [int(i) for i in earlier if i is not None])
+    school = await session.scalar(select(Organisation).where(col(Organisation.code) == PUSH_SCHOOL))
+    assert school is not None and school.id is not None
+    contacts = (
+        await session.execute(
+            select(Contact)
+            .where(
+                col(Contact.organisation_id) == school.id,
+                col(Contact.role) == ContactRole.guardian,
+            )
+            .order_by(col(Contact.id))
+            .limit(guardians)
+        )
+    ).scalars()
+    seeded = 0
+    for contact in contacts:
+        await attach_subscription(session, contact, SubscriptionIn.model_validate(new_browser()))
+        seeded += 1
+    for _ in range(followers):
+        data = FollowIn.model_validate({**new_browser(), "organisation_id": school.id})
+        await follow(session, settings, data)
+    return seeded + followers

@@ -1,9 +1,11 @@
 """``broadcast demo``: the whole service on embedded defaults, in one command.
 
 Starts a private Redis, the SMTP sink that plays the email provider, the Twilio sandbox that plays
-the SMS provider (one account, its signed status callbacks posted back to the API), seeds the demo
-académie, runs a worker process and the API (with the outbox of captured messages at /demo and
-/demo/outbox), and stops everything it started on Ctrl-C.
+the SMS provider (one account, its signed status callbacks posted back to the API), the push
+sandbox that plays the browsers' push services (with a fresh VAPID key, and a few subscriptions of
+the Collège Pasteur's families and followers that it can decrypt), seeds the demo académie, runs
+a worker process and the API (with the outbox of captured messages at /demo and /demo/outbox),
+and stops everything it started on Ctrl-C.
 
 The API's settings and the worker's environment agree on the sandbox account and on
 ``public_base_url``, the demo's own URL, where the status callbacks are sent and checked.
@@ -20,23 +22,31 @@ import subprocess
 import sys
 
 import uvicorn
+from pydantic import SecretStr
 
+from broadcast.channels.webpush import generate_vapid_keys
 from broadcast.db import create_engine, session_factory, transaction
-from broadcast.demo import DemoCredentials, seed_demo
+from broadcast.demo import DemoCredentials, seed_demo, seed_push_subscriptions
 from broadcast.embedded_redis import redis_url_or_embedded
+from broadcast.sandbox.push import PushSandbox
 from broadcast.sandbox.smtp import SmtpSink
 from broadcast.sandbox.twilio import TwilioSandbox
 from broadcast.settings import Settings, TwilioAccount
 
 DEMO_ACCOUNT_SID = "AC" + "de30" * 8
 DEMO_SENDER_ID = "ACSTRASBG"
+DEMO_VAPID_SUBJECT = "mailto:dsi@ac-strasbourg.demo"
 
 
-async def _seed(settings: Settings) -> DemoCredentials:
+async def _seed(settings: Settings, push: PushSandbox, server_key: str) -> DemoCredentials:
     engine = create_engine(settings)
     try:
         async with transaction(session_factory(engine)) as session:
-            return await seed_demo(session)
+            credentials = await seed_demo(session)
+            await seed_push_subscriptions(
+                session, settings, lambda: push.new_subscription(server_key)
+            )
+            return credentials
     finally:
         await engine.dispose()
 
@@ -62,13 +72,15 @@ def _sandbox_account(sandbox: TwilioSandbox, auth_token: str) -> dict[str, str]:
 
 
 def _start_worker(
-    redis_url: str, public_url: str, twilio_account: dict[str, str]
+    redis_url: str, public_url: str, twilio_account: dict[str, str], vapid_private_key: str
 ) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "BROADCAST_REDIS_URL": redis_url,
         "BROADCAST_PUBLIC_BASE_URL": public_url,
         "BROADCAST_TWILIO_ACCOUNTS": json.dumps([twilio_account]),
+        "BROADCAST_VAPID_PRIVATE_KEY": vapid_private_key,
+        "BROADCAST_VAPID_SUBJECT": DEMO_VAPID_SUBJECT,
     }
     return subprocess.Popen([sys.executable, "-m", "broadcast.cli", "worker"], env=env)
 
@@ -87,7 +99,7 @@ def _banner(url: str, credentials: DemoCredentials) -> str:
   broadcast tourne en local (démo, fournisseurs simulés).
 
   API et documentation : {url}/docs
-  Boîte d'envoi (e-mails et SMS reçus par les faux fournisseurs) : {url}/demo
+  Boîte d'envoi (e-mails, SMS et notifications reçus par les faux fournisseurs) : {url}/demo
     en JSON : {url}/demo/outbox
 
   Officier de communication (académie de Strasbourg) : {credentials.officer_email}
@@ -108,22 +120,27 @@ async def run_demo(settings: Settings, *, host: str, port: int) -> int:
     sink = SmtpSink(host=relay.host, port=relay.port)
     auth_token = secrets.token_hex(16)
     sandbox = TwilioSandbox(DEMO_ACCOUNT_SID, auth_token)
+    push = PushSandbox()
+    vapid_private_key, server_key = generate_vapid_keys()
     worker: subprocess.Popen[bytes] | None = None
     try:
         await sink.start()
         await sandbox.start()
+        await push.start()
         twilio_account = _sandbox_account(sandbox, auth_token)
-        worker = _start_worker(redis_url, public_url, twilio_account)
-        credentials = await _seed(settings)
+        worker = _start_worker(redis_url, public_url, twilio_account, vapid_private_key)
         app_settings = settings.model_copy(
             update={
                 "redis_url": redis_url,
                 "public_base_url": public_url,
                 "twilio_accounts": [TwilioAccount.model_validate(twilio_account)],
+                "vapid_private_key": SecretStr(vapid_private_key),
+                "vapid_subject": DEMO_VAPID_SUBJECT,
             }
         )
+        credentials = await _seed(app_settings, push, server_key)
         create_app = importlib.import_module("admin.app").create_app
-        outbox = importlib.import_module("admin.public").DemoOutbox(sink, sandbox)
+        outbox = importlib.import_module("admin.public").DemoOutbox(sink, sandbox, push)
         server = uvicorn.Server(
             uvicorn.Config(
                 create_app(app_settings, outbox=outbox), host=host, port=port, log_level="warning"
@@ -146,6 +163,7 @@ async def run_demo(settings: Settings, *, host: str, port: int) -> int:
     finally:
         if worker is not None:
             _stop(worker)
+        await push.stop()
         await sandbox.stop()
         await sink.stop()
         if embedded is not None:

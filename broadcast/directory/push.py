@@ -154,7 +154,7 @@ async def register_for_contact(
     if contact is None or contact.left_at is not None:
         raise NotFound("Contact introuvable.", "Contact not found.")
     principal.ensure_covers(await session.get(Organisation, contact.organisation_id))
-    subscription = await _upsert(session, contact, data)
+    subscription = await attach_subscription(session, contact, data)
     return _out(subscription, contact)
 
 
@@ -171,7 +171,7 @@ async def follow(session: AsyncSession, settings: Settings, data: FollowIn) -> S
     contact.locale = data.locale
     contact.updated_at = utcnow()
     await session.flush()
-    subscription = await _upsert(session, contact, data)
+    subscription = await attach_subscription(session, contact, data)
     return _out(subscription, contact)
 
 
@@ -201,7 +201,7 @@ async def _by_endpoint(session: AsyncSession, endpoint: str) -> PushSubscription
     )
 
 
-async def _upsert(
+async def attach_subscription(
     session: AsyncSession, contact: Contact, data: SubscriptionIn
 ) -> PushSubscription:
     """The endpoint's one row, with these keys, belonging to ``contact``."""

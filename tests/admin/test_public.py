@@ -56,7 +56,7 @@ async def test_demo_outbox_lists_what_the_sink_and_the_sandbox_received(
                 await run_burst_workers(settings)
                 await sandbox.settle()
                 outbox = (await client.get("/demo/outbox")).json()
-    assert outbox["total"] == {"email": 2, "sms": 2}
+    assert outbox["total"] == {"email": 2, "sms": 2, "push": 0}
     first = outbox["email"][0]
     assert first["subject"].endswith("ENT indisponible")
     assert "L'ENT est indisponible ce matin." in first["text"]
