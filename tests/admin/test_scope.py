@@ -4,6 +4,8 @@ the same URLs. Every route refuses a caller without a valid key."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from typing import Any
 
@@ -138,6 +140,11 @@ async def test_lists_of_head_of_x_hold_nothing_of_school_y(
         for path in ("/api/v1/contacts", "/api/v1/notices", "/api/v1/broadcasts"):
             response = await client.get(path, headers=key)
             assert response.status_code == 200 and response.json()["items"] == [], path
+        log = (await client.get("/api/v1/audit", headers=key)).json()["items"]
+        export = (await client.get("/api/v1/audit/export", headers=key)).text.lstrip("\ufeff")
+        exported = [row["organisation_id"] for row in csv.DictReader(io.StringIO(export))]
+        assert {e["organisation_id"] for e in log} <= {world.school_x}
+        assert set(exported) <= {str(world.school_x)}
         tree = (await client.get("/api/v1/organisations", headers=key)).json()
         assert [node["id"] for node in tree] == [world.school_x]
         filtered = await client.get(
