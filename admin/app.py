@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from admin import providers, public
-from admin.api import audit, broadcasts, directory, inbound, notice_templates, notices, push
+from admin.api import audiences, audit, broadcasts, directory, inbound, notice_templates, notices, push
 from admin.deps import locale_of
 from broadcast.db import create_engine, session_factory
 from broadcast.deliveries.early_status import EarlyStatuses
@@ -91,6 +91,7 @@ def create_app(
     app.add_exception_handler(StarletteHTTPException, _http_error)
     for router in (directory.router, notices.router, broadcasts.router, public.me_router):
         app.include_router(router, prefix="/api/v1")
+    app.include_router(audiences.router, prefix="/api/v1")
     app.include_router(audit.router, prefix="/api/v1")
     app.include_router(notice_templates.router, prefix="/api/v1")
     app.include_router(push.router, prefix="/api/v1")
