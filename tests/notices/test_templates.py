@@ -209,3 +209,22 @@ async def test_a_viewer_sees_the_templates_but_cannot_start_a_notice(
     assert listed.status_code == 200
     assert refused.status_code == 403
     assert refused.json()["error"]["message"] == "Votre rôle ne permet pas cette action."
+
+
+async def test_starting_from_a_template_twice_with_one_idempotency_key_makes_one_notice(
+    settings: Settings, factory: SessionFactory
+) -> None:
+    world = await build_world(factory)
+    headers = {**auth(world.keys["head_x"]), "Idempotency-Key": "ent-lundi"}
+    body = {
+        "organisation_id": world.school_x,
+        "template": "ent-indisponible",
+        "values": {"etablissement": "Collège Jean Moulin", "depuis": "8 h"},
+    }
+    async with api(settings) as client:
+        first = await client.post("/api/v1/notices/from-template", headers=headers, json=body)
+        again = await client.post("/api/v1/notices/from-template", headers=headers, json=body)
+        listed = await client.get("/api/v1/notices", headers=auth(world.keys["head_x"]))
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert [n["id"] for n in listed.json()["items"]] == [first.json()["id"]]
