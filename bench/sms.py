@@ -1,0 +1,334 @@
+"""The SMS benchmark: one SMS broadcast to N guardians, through real worker processes.
+
+    python -m bench.sms [--messages 10000] [--workers 2] [--timeout 900] [--json]
+
+It runs as :mod:`bench.fanout` does (a fresh PostgreSQL database, a private Redis, ``--workers``
+processes of ``broadcast worker``, rate limits off) and reuses its helpers; only the channel
+differs. The SMS leave through the real worker path, twilio's own async client, to the Twilio
+sandbox (:class:`broadcast.sandbox.twilio.TwilioSandbox`) in a process of its own, which answers
+each create as Twilio does. Status callbacks are off (the sandbox holds them): what is timed is
+the send and the status written by the dispatcher, ``sent`` with Twilio's SID, as the email
+benchmark times ``sent``. The SMTP sink runs too, only because every worker opens its email
+pool at start.
+
+- ``sent_per_s``: N / time from the fan-out enqueue until every delivery is ``sent``;
+- ``planned_per_s``, ``end_to_end_s``, ``worker_peak_rss_mb``: as in :mod:`bench.fanout`;
+- ``sink_received``: messages the Twilio sandbox accepted (must equal N).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NoReturn
+
+from arq.connections import RedisSettings, create_pool
+from sqlalchemy import text
+
+from bench import fanout
+from bench.fanout import BenchError, Deadline, Result, Seeded, Timings
+from broadcast.audiences.criteria import AudienceCriteria
+from broadcast.broadcasts.models import Broadcast
+from broadcast.broadcasts.service import BroadcastIn, confirm, create_draft
+from broadcast.channels.base import ChannelName
+from broadcast.db import SessionFactory, create_engine, session_factory, transaction
+from broadcast.directory.models import ContactRole
+from broadcast.directory.schemas import ContactIn
+from broadcast.directory.service import insert_contacts
+from broadcast.embedded_redis import EmbeddedRedis
+from broadcast.jobs import JobQueue
+from broadcast.sandbox.twilio import TwilioSandbox
+from broadcast.settings import Settings
+
+ACCOUNT_SID = "AC" + "b" * 32
+AUTH_TOKEN = "bench-sandbox-auth-token"  # noqa: S105 - the local sandbox's, nothing real
+SMTP_CONNECTIONS = 2
+COUNT_EVERY_S = 0.5
+TARGETS = {"sent_per_s": 500.0, "worker_peak_rss_mb": 300.0}
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    messages: int
+    workers: int
+    timeout_s: float
+    worker_env: dict[str, str] = field(default_factory=dict)
+    as_json: bool = False
+
+
+# -- the Twilio sandbox, in its own process -----------------------------------------------
+
+
+async def serve_sandbox(count_file: Path) -> None:
+    """Run the sandbox until SIGTERM, writing how many messages it accepted to ``count_file``."""
+    sandbox = TwilioSandbox(ACCOUNT_SID, AUTH_TOKEN)
+    sandbox.hold_callbacks = True  # status callbacks off
+    await sandbox.start()
+    print(f"listening on {sandbox.host}:{sandbox.port}", flush=True)
+    stopping = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopping.set)
+    try:
+        while not stopping.is_set():
+            _write_count(count_file, len(sandbox.messages))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), COUNT_EVERY_S)
+    finally:
+        _write_count(count_file, len(sandbox.messages))
+        await sandbox.stop()
+
+
+def _write_count(path: Path, count: int) -> None:
+    path.write_text(str(count))  # a few bytes, twice a second: not worth a thread
+
+
+def start_sandbox(directory: Path) -> fanout.Sink:
+    count_file = directory / "sms-count"
+    process = fanout._spawn(
+        ["-m", "bench.sms", "--serve-sandbox", str(count_file)],
+        directory / "twilio.log",
+        stdout=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    line = fanout._read_line(process.stdout, Deadline.after(fanout.START_TIMEOUT_S))
+    if b"listening on" not in line:
+        fanout.stop_processes([process])
+        log = fanout._tail(directory / "twilio.log")
+        raise BenchError(f"the Twilio sandbox did not start: {line!r} {log}")
+    return fanout.Sink(process, int(line.decode().strip().rpartition(":")[2]), count_file)
+
+
+def twilio_environment(sandbox_port: int) -> dict[str, str]:
+    account = {
+        "name": "bench",
+        "account_sid": ACCOUNT_SID,
+        "auth_token": AUTH_TOKEN,
+        "sender_id": "RECTORAT",
+        "base_url": f"http://127.0.0.1:{sandbox_port}",
+    }
+    return {"BROADCAST_TWILIO_ACCOUNTS": json.dumps([account])}
+
+
+# -- seeding (not measured) ----------------------------------------------------------------
+
+
+def _guardians_with_mobiles(school_ids: Sequence[int], start: int, stop: int) -> list[ContactIn]:
+    """The email benchmark's guardians, each with a distinct French mobile and no email."""
+    return [
+        row.model_copy(update={"email": None, "mobile": f"+336{n:08d}"})
+        for n, row in zip(
+            range(start, stop), fanout._guardians(school_ids, start, stop), strict=True
+        )
+    ]
+
+
+async def seed(database_url: str, messages: int) -> Seeded:
+    engine = create_engine(Settings(env="dev", database_url=database_url))
+    try:
+        factory = session_factory(engine)
+        academie, school_ids = await fanout._seed_organisations(factory)
+        for start in range(0, messages, fanout.SEED_CHUNK):
+            rows = _guardians_with_mobiles(
+                school_ids, start, min(start + fanout.SEED_CHUNK, messages)
+            )
+            async with transaction(factory) as session:
+                await insert_contacts(session, rows)
+        seeded = await fanout._seed_operator_and_notice(factory, academie)
+        async with engine.connect() as connection:
+            await connection.execute(text("ANALYZE"))
+            await connection.commit()
+        return seeded
+    finally:
+        await engine.dispose()
+
+
+# -- the measured part ---------------------------------------------------------------------
+
+
+async def _create_and_confirm(factory: SessionFactory, seeded: Seeded) -> Broadcast:
+    data = BroadcastIn(
+        notice_id=seeded.notice_id,
+        audience=AudienceCriteria(
+            organisation_ids=[seeded.academie_id], roles=[ContactRole.guardian]
+        ),
+        channels=[ChannelName.sms],
+    )
+    async with transaction(factory) as session:
+        broadcast = await create_draft(session, seeded.principal, data)
+        return await confirm(session, seeded.principal, broadcast, fanout.UNGOVERNED)
+
+
+async def send_and_watch(
+    database_url: str,
+    redis_url: str,
+    seeded: Seeded,
+    messages: int,
+    deadline: Deadline,
+    check_alive: Callable[[], None],
+) -> Timings:
+    engine = create_engine(Settings(env="dev", database_url=database_url), pool_size=2)
+    arq_pool = await create_pool(RedisSettings.from_dsn(redis_url))
+    try:
+        factory = session_factory(engine)
+        broadcast = await _create_and_confirm(factory, seeded)
+        assert broadcast.id is not None
+        started = time.perf_counter()
+        await JobQueue(arq_pool).enqueue_fanout(broadcast.id, broadcast.priority)
+        return await fanout.watch(factory, broadcast.id, messages, started, deadline, check_alive)
+    finally:
+        await arq_pool.aclose()
+        await engine.dispose()
+
+
+def _run_pipeline(
+    options: Options,
+    database_url: str,
+    seeded: Seeded,
+    directory: Path,
+    result: Result,
+    deadline: Deadline,
+    stack: contextlib.ExitStack,
+) -> fanout.Sink:
+    redis_server = EmbeddedRedis(directory / "redis")
+    redis_url = redis_server.start()
+    stack.callback(redis_server.stop)
+    sink = fanout.start_sink(directory, recording=False)
+    stack.callback(fanout.stop_processes, [sink.process])
+    sandbox = start_sandbox(directory)
+    stack.callback(fanout.stop_processes, [sandbox.process])
+    extra = {**twilio_environment(sandbox.port), **options.worker_env}
+    env = fanout.worker_environment(database_url, redis_url, sink.port, SMTP_CONNECTIONS, extra)
+    workers = fanout.start_workers(options.workers, env, directory)
+    stack.callback(fanout.stop_processes, workers)
+    sampler = fanout.RssSampler([w.pid for w in workers])
+    sampler.start()
+    stack.callback(fanout._keep_peaks, sampler, result)
+    fanout.wait_until_ready(workers, sink, SMTP_CONNECTIONS, redis_url, directory, deadline)
+    sampler.sample()
+    result.worker_idle_rss = dict(sampler.latest)
+    result.timings = asyncio.run(
+        send_and_watch(
+            database_url,
+            redis_url,
+            seeded,
+            options.messages,
+            deadline,
+            lambda: fanout._ensure_alive(workers, directory),
+        )
+    )
+    return sandbox
+
+
+def run(options: Options) -> Result:
+    """Everything, from a fresh database to the stopped processes; raises BenchError."""
+    deadline = Deadline.after(options.timeout_s)
+    server = fanout.server_url()
+    result = Result(options.messages, options.workers, server.get_backend_name())
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-sms-") as tmp,
+        fanout.fresh_database(server) as database_url,
+    ):
+        directory = Path(tmp)
+        seeding = time.perf_counter()
+        seeded = asyncio.run(
+            asyncio.wait_for(seed(database_url, options.messages), max(deadline.remaining(), 1))
+        )
+        result.seed_s = time.perf_counter() - seeding
+        with contextlib.ExitStack() as stack:
+            sandbox = _run_pipeline(
+                options, database_url, seeded, directory, result, deadline, stack
+            )
+        result.sink_received = sandbox.received()  # written once more by the sandbox on exit
+    fanout._check(result, deadline)
+    return result
+
+
+# -- command line --------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None = None) -> Options | Path:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.sms",
+        description="SMS benchmark: one SMS broadcast to N recipients through real workers.",
+    )
+    parser.add_argument("--messages", type=int, default=10_000, help="default 10000")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds, for everything")
+    parser.add_argument(
+        "--worker-env",
+        type=fanout._key_value,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra environment for the workers (repeatable)",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON line")
+    parser.add_argument("--serve-sandbox", type=Path, metavar="COUNT_FILE", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve_sandbox is not None:
+        return Path(args.serve_sandbox)
+    if args.messages < 1 or args.workers < 1:
+        parser.error("--messages and --workers must be at least 1")
+    return Options(args.messages, args.workers, args.timeout, dict(args.worker_env), args.json)
+
+
+def _verdict(name: str, value: float | None) -> str:
+    target = TARGETS[name]
+    if value is None:
+        return "n/a"
+    at_most = name.endswith("_mb")
+    met = value <= target if at_most else value >= target
+    return f"{'ok' if met else 'MISSED'} (target {'<' if at_most else '>='} {target:,.0f})"
+
+
+def readable(result: Result) -> str:
+    summary = result.summary()
+    lines = [
+        f"one SMS broadcast to {result.recipients:,} recipients through the Twilio sandbox, "
+        f"{result.workers} worker process(es), {result.database}",
+        f"  seeding (not measured)  {result.seed_s:.1f} s",
+        f"  planned                 {summary['planned_per_s'] or 0:,.0f} deliveries/s",
+        f"  sent (status written)   {summary['sent_per_s'] or 0:,.0f} SMS/s   "
+        + _verdict("sent_per_s", summary["sent_per_s"]),
+        f"  end to end              {summary['end_to_end_s'] or 0:.2f} s",
+        f"  worker peak RSS         {summary['worker_peak_rss_mb'] or 0:.0f} MB   "
+        + _verdict("worker_peak_rss_mb", summary["worker_peak_rss_mb"]),
+        f"  sandbox received        {result.sink_received}",
+    ]
+    if result.error:
+        lines.append(f"  ERROR: {result.error}")
+    return "\n".join(lines)
+
+
+def _exit_on_sigterm(signum: int, _frame: object) -> NoReturn:
+    raise SystemExit(128 + signum)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = parse_args(argv)
+    if isinstance(options, Path):
+        asyncio.run(serve_sandbox(options))
+        return 0
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        result = run(options)
+    except BenchError as exc:
+        print(f"bench.sms: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result.summary()) if options.as_json else readable(result), flush=True)
+    if result.error and options.as_json:
+        print(f"bench.sms: {result.error}", file=sys.stderr)
+    return 0 if result.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
