@@ -244,3 +244,26 @@ async def test_a_source_of_school_y_is_404_for_the_head_of_x(
     assert deleted_by_y.json()["error"]["message"] == "Votre rôle ne permet pas cette action."
     assert deleted_by_officer.status_code == 204
     assert await _count(factory, InboundAlert) == 0
+
+
+async def test_a_group_of_two_alerts_opens_one_notice_per_fingerprint(
+    settings: Settings, factory: SessionFactory
+) -> None:
+    world = await build_world(factory)
+    officer = world.keys["officer"]
+    group = alertmanager_payload()
+    second = {**group["alerts"][0], "fingerprint": "0a1b2c3d4e5f6071"}
+    second["annotations"] = {"summary": "La messagerie ne répond plus"}
+    group["alerts"].append(second)
+    async with api(settings) as client:
+        source = await create_source(client, officer, world.school_x)
+        first = await post_alertmanager(client, source, group)
+        again = await post_alertmanager(client, source, group)
+        notices = await notices_of(client, officer)
+
+    assert len(first.json()["opened_notice_ids"]) == 2
+    assert (again.json()["opened_notice_ids"], again.json()["seen_again"]) == ([], 2)
+    assert [(n["title"], n["updates"][0]["message"]) for n in notices] == [
+        ("L'ENT ne répond plus", "La page d'accueil de l'ENT ne répond plus depuis 5 minutes."),
+        ("La messagerie ne répond plus", "La messagerie ne répond plus"),
+    ]

@@ -11,7 +11,8 @@ import httpx
 from sqlalchemy import func, select
 
 from broadcast.db import SessionFactory, transaction
-from broadcast.inbound.models import InboundReceipt
+from broadcast.inbound.models import InboundReceipt, InboundSource
+from broadcast.inbound.service import purge_receipts
 from broadcast.notices.models import Notice
 from broadcast.settings import Settings
 from tests.inbound_support import create_source, generic_alert, notices_of, signed
@@ -122,3 +123,25 @@ async def test_an_invalid_body_is_422_in_french_and_leaves_no_receipt(
     details = {d["field"]: d["message"] for d in answer.json()["error"]["details"]}
     assert details == {"status": "valeur non permise", "colour": "champ inconnu"}
     assert await _count(factory, InboundReceipt) == 0
+
+
+async def test_receipts_are_kept_an_hour_then_purged(factory: SessionFactory) -> None:
+    world = await build_world(factory)
+    now = datetime.now(UTC)
+    async with transaction(factory) as session:
+        source = InboundSource(
+            organisation_id=world.school_x, name="Nagios", kind="generic", secret="whsec_x"
+        )
+        session.add(source)
+        await session.flush()
+        for message_id, age in (("old", timedelta(minutes=61)), ("recent", timedelta(minutes=59))):
+            session.add(
+                InboundReceipt(
+                    source_id=source.id or 0, message_id=message_id, received_at=now - age
+                )
+            )
+    async with transaction(factory) as session:
+        purged = await purge_receipts(session, now)
+    async with transaction(factory) as session:
+        left = (await session.execute(select(InboundReceipt.message_id))).scalars().all()
+    assert (purged, left) == (1, ["recent"])
