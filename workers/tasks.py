@@ -12,6 +12,7 @@ from broadcast.broadcasts.recovery import resume_stalled
 from broadcast.db import transaction
 from broadcast.deliveries.dispatch import RetryLater
 from broadcast.idempotency import purge_expired
+from broadcast.inbound.service import purge_receipts
 from broadcast.jobs import DispatchBatch
 from workers.resources import Resources
 
@@ -39,6 +40,7 @@ async def recover(ctx: dict[str, Any]) -> int:
     settings = resources.settings
     async with transaction(resources.factory) as session:
         await purge_expired(session)
+        await purge_receipts(session)
     return await resume_stalled(
         resources.factory,
         resources.queue,
