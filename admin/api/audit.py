@@ -28,9 +28,12 @@ async def list_audit_entries(
     filters: Filters,
     cursor: CursorParam = 0,
     limit: LimitParam = 100,
+    newest_first: bool = False,
 ) -> Page[AuditEntryOut]:
-    """Who did what, when, where and on which object, oldest first."""
-    entries = await audit.list_entries(uow.session, principal, filters, after=cursor, limit=limit)
+    """Who did what, when, where and on which object; oldest first unless ``newest_first``."""
+    entries = await audit.list_entries(
+        uow.session, principal, filters, cursor=cursor, limit=limit, newest_first=newest_first
+    )
     return page_of(entries, [e.id for e in entries], limit)
 
 

@@ -30,14 +30,16 @@ EXPORT_COLUMNS = (
     "operator_name",
     "api_key_prefix",
     "organisation_id",
+    "organisation_code",
     "object_type",
     "object_id",
     "details",
 )
 
 
-EntryQuery = Select[AuditEvent, str, str]
-"""An entry, its operator's name and its API key's prefix (both absent for the command line)."""
+EntryQuery = Select[AuditEvent, str, str, str]
+"""An entry, its operator's name and its API key's prefix (both absent for the command line),
+its organisation's code."""
 
 
 class AuditFilter(BaseModel):
@@ -58,6 +60,7 @@ class AuditEntryOut(BaseModel):
     operator_name: str | None
     api_key_prefix: str | None
     organisation_id: int | None
+    organisation_code: str | None
     object_type: str | None
     object_id: int | None
     details: dict[str, Any]
@@ -68,17 +71,24 @@ async def list_entries(
     principal: Principal,
     filters: AuditFilter,
     *,
-    after: int = 0,
+    cursor: int = 0,
     limit: int = 100,
+    newest_first: bool = False,
 ) -> list[AuditEntryOut]:
-    """Entries in id order (oldest first), after the ``after`` cursor."""
-    query = _entries_in_scope(principal, filters).where(col(AuditEvent.id) > after).limit(limit)
+    """Entries oldest first after the ``cursor`` id, or newest first before it."""
+    query = _entries_in_scope(principal, filters).limit(limit)
+    if newest_first:
+        query = query.order_by(col(AuditEvent.id).desc())
+        query = query.where(col(AuditEvent.id) < cursor) if cursor else query
+    else:
+        query = query.order_by(col(AuditEvent.id)).where(col(AuditEvent.id) > cursor)
     return [_entry_out(*row) for row in (await session.execute(query)).all()]
 
 
 async def export_csv(session: AsyncSession, principal: Principal, filters: AuditFilter) -> str:
     """Every matching entry as CSV, cells guarded (RULES A7); the export is itself audited."""
-    query = _entries_in_scope(principal, filters).limit(EXPORT_MAX_ROWS + 1)
+    query = _entries_in_scope(principal, filters).order_by(col(AuditEvent.id))
+    query = query.limit(EXPORT_MAX_ROWS + 1)
     entries = [_entry_out(*row) for row in (await session.execute(query)).all()]
     if len(entries) > EXPORT_MAX_ROWS:
         raise InvalidInput(
@@ -102,12 +112,11 @@ def _entries_in_scope(principal: Principal, filters: AuditFilter) -> EntryQuery:
     if principal.role == Role.platform_admin:
         in_scope = or_(in_scope, col(AuditEvent.organisation_id).is_(None))
     query = (
-        select(AuditEvent, col(Operator.display_name), col(ApiKey.prefix))
+        select(AuditEvent, col(Operator.display_name), col(ApiKey.prefix), col(Organisation.code))
         .outerjoin(Organisation, col(Organisation.id) == col(AuditEvent.organisation_id))
         .outerjoin(Operator, col(Operator.id) == col(AuditEvent.operator_id))
         .outerjoin(ApiKey, col(ApiKey.id) == col(AuditEvent.api_key_id))
         .where(in_scope)
-        .order_by(col(AuditEvent.id))
     )
     return _filtered(query, filters)
 
@@ -131,12 +140,15 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _entry_out(event: AuditEvent, operator_name: str | None, prefix: str | None) -> AuditEntryOut:
+def _entry_out(
+    event: AuditEvent, operator_name: str | None, prefix: str | None, organisation: str | None
+) -> AuditEntryOut:
     return AuditEntryOut(
         **event.model_dump(exclude={"details"}),
         details=dict(event.details or {}),
         operator_name=operator_name,
         api_key_prefix=prefix,
+        organisation_code=organisation,
     )
 
 

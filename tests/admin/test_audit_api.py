@@ -16,6 +16,7 @@ from broadcast.accounts.models import AuditEvent, Role
 from broadcast.accounts.service import audit, create_api_key, create_operator
 from broadcast.db import SessionFactory, transaction
 from broadcast.directory.models import Organisation
+from broadcast.directory.uai import make_uai
 from broadcast.settings import Settings
 from tests.support import World, api, auth, build_world, send_broadcast
 
@@ -108,8 +109,19 @@ async def test_filters_and_keyset_pages(settings: Settings, factory: SessionFact
             client, key, since="2000-01-01T00:00:00Z", until="2999-01-01T00:00:00Z"
         )
         unknown = await client.get("/api/v1/audit", headers=auth(key), params={"since": "hier"})
+        latest = await client.get(
+            "/api/v1/audit", headers=auth(key), params={"limit": 2, "newest_first": True}
+        )
+        earliest = await client.get(
+            "/api/v1/audit",
+            headers=auth(key),
+            params={"limit": 2, "newest_first": True, "cursor": latest.json()["next_cursor"]},
+        )
     paged = [e["object_id"] for e in first.json()["items"] + second.json()["items"]]
     assert paged == ids and second.json()["next_cursor"] is None
+    newest = [e["object_id"] for e in latest.json()["items"] + earliest.json()["items"]]
+    assert newest == ids[::-1] and earliest.json()["next_cursor"] is None
+    assert {e["organisation_code"] for e in one} == {make_uai("0670100")}  # school X
     assert [e["object_id"] for e in one] == [ids[1]]
     assert future == [] and past == [] and len(everything) == 3
     assert unknown.status_code == 422
