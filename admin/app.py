@@ -13,7 +13,17 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from admin import providers, public
-from admin.api import audiences, audit, broadcasts, directory, inbound, notice_templates, notices, push
+from admin.api import (
+    audiences,
+    audit,
+    broadcasts,
+    directory,
+    inbound,
+    notice_templates,
+    notices,
+    privacy,
+    push,
+)
 from admin.deps import locale_of
 from broadcast.db import create_engine, session_factory
 from broadcast.deliveries.early_status import EarlyStatuses
@@ -89,6 +99,7 @@ def create_app(
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.include_router(privacy.router, prefix="/api/v1")  # before /contacts/{contact_id}
     for router in (directory.router, notices.router, broadcasts.router, public.me_router):
         app.include_router(router, prefix="/api/v1")
     app.include_router(audiences.router, prefix="/api/v1")

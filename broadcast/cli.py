@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import col
 
+from broadcast import cli_privacy
 from broadcast.accounts.models import Operator, Role
 from broadcast.accounts.service import audit, create_api_key, create_operator, revoke_api_key
 from broadcast.channels.webpush import generate_vapid_keys
@@ -191,6 +192,7 @@ def _parser() -> argparse.ArgumentParser:
     revoke = sub.add_parser("revoke-api-key", help="revoke an API key by its visible prefix")
     revoke.add_argument("prefix")
     sub.add_parser("vapid-keys", help="print a new VAPID key pair for web push (not stored)")
+    cli_privacy.add_parsers(sub)
     return parser
 
 
@@ -203,6 +205,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Any], Any]] = {
     "create-api-key": cmd_create_api_key,
     "revoke-api-key": cmd_revoke_api_key,
     "vapid-keys": cmd_vapid_keys,
+    **cli_privacy.COMMANDS,
 }
 
 

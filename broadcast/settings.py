@@ -119,6 +119,12 @@ class Settings(BaseSettings):
     worker_max_jobs: int = Field(default=20, ge=1)
     worker_poll_delay_s: float = Field(default=0.05, gt=0)
 
+    contact_retention_days: int | None = Field(default=None, ge=1)
+    """Days a contact who left is kept; unset: until 30 November after the end (31 August) of
+    the school year he left in (RULES R2, see broadcast.directory.privacy)."""
+    delivery_address_retention_days: int = Field(default=365, ge=1)
+    """Days a delivery row keeps its address; then it is masked (RULES R2)."""
+
     @model_validator(mode="after")
     def _defaults_and_secrets(self) -> Settings:
         if not self.database_url:

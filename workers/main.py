@@ -18,7 +18,7 @@ from arq.worker import Worker, func
 from broadcast.jobs import BULK_QUEUE, QUEUES
 from broadcast.settings import Settings
 from workers.resources import Resources
-from workers.tasks import dispatch, fanout, recover
+from workers.tasks import dispatch, fanout, purge_personal_data, recover
 
 MAX_TRIES = 1000  # our own retry deadline, not a count of tries, decides when to give up
 
@@ -40,7 +40,12 @@ def build_workers(
             job_timeout=settings.worker_job_timeout_s,
             poll_delay=settings.worker_poll_delay_s,
             ctx={"resources": resources},
-            cron_jobs=[cron(recover, run_at_startup=True)] if queue == BULK_QUEUE else None,
+            cron_jobs=[
+                cron(recover, run_at_startup=True),
+                cron(purge_personal_data, hour={3}, minute={30}, second={0}),  # daily, RULES R2
+            ]
+            if queue == BULK_QUEUE
+            else None,
             log_results=False,
         )
         for queue in queues

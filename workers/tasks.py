@@ -11,6 +11,7 @@ from broadcast.broadcasts.planner import run_fanout
 from broadcast.broadcasts.recovery import resume_stalled
 from broadcast.db import transaction
 from broadcast.deliveries.dispatch import RetryLater
+from broadcast.directory.privacy import purge_due
 from broadcast.idempotency import purge_expired
 from broadcast.inbound.service import purge_receipts
 from broadcast.jobs import DispatchBatch
@@ -61,3 +62,12 @@ async def dispatch(
     except Exception as exc:  # a database or network fault: the job re-reads state on retry
         log.exception("dispatch %s failed; it will be retried", batch.job_id())
         raise Retry(defer=resources.dispatcher.retry.delay(ctx["job_try"])) from exc
+
+
+async def purge_personal_data(ctx: dict[str, Any]) -> dict[str, int]:
+    """Cron, daily: delete the contacts who left long enough ago and mask old delivery
+    addresses (RULES R2, :mod:`broadcast.directory.privacy`); audited with its counts."""
+    resources = _resources(ctx)
+    async with transaction(resources.factory) as session:
+        report = await purge_due(session, resources.settings, trigger="cron")
+    return report.model_dump(include={"contacts", "contact_points", "deliveries_masked"})

@@ -91,7 +91,7 @@ async def list_contacts(
         uow.session,
         principal,
         "contacts.read",
-        organisation_id=organisation_id,
+        organisation_id=organisation_id or principal.organisation_id,  # the scope read (R4)
         details={"rows": len(contacts)},
     )
     return page_of(contacts, [c.id for c in contacts], limit)

@@ -22,6 +22,7 @@ from tests.support import World, add_contacts, api, auth, build_world, guardians
 BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("GET", "/api/v1/organisations/{organisation_id}"): None,
     ("GET", "/api/v1/contacts/{contact_id}"): None,
+    ("GET", "/api/v1/contacts/{contact_id}/export"): None,
     ("GET", "/api/v1/audiences/{audience_id}"): None,
     ("PATCH", "/api/v1/audiences/{audience_id}"): {"name": "Familles (bis)"},
     ("DELETE", "/api/v1/audiences/{audience_id}"): None,
