@@ -12,7 +12,8 @@ from admin.idempotency import idempotent
 from broadcast.accounts.permissions import Permission
 from broadcast.accounts.service import Principal
 from broadcast.audiences.preview import AudiencePreview
-from broadcast.broadcasts import service
+from broadcast.broadcasts import control, follow_up, service
+from broadcast.broadcasts.follow_up import FollowUpIn
 from broadcast.broadcasts.service import BroadcastIn, BroadcastOut, DeliveryOut
 
 router = APIRouter(prefix="/broadcasts", tags=["broadcasts"])
@@ -36,9 +37,16 @@ async def create_draft(
 
 @router.get("", response_model=Page[BroadcastOut])
 async def list_broadcasts(
-    uow: UowDep, principal: Reader, cursor: CursorParam = 0, limit: LimitParam = 50
+    uow: UowDep,
+    principal: Reader,
+    cursor: CursorParam = 0,
+    limit: LimitParam = 50,
+    exercise: bool | None = None,
 ) -> Page[BroadcastOut]:
-    found = await service.list_broadcasts(uow.session, principal, after=cursor, limit=limit)
+    """``exercise=true``: exercises only; ``exercise=false``: real broadcasts only."""
+    found = await service.list_broadcasts(
+        uow.session, principal, after=cursor, limit=limit, exercise=exercise
+    )
     items = [await service.broadcast_out(uow.session, b) for b in found]
     return page_of(items, [b.id for b in found], limit)
 
@@ -71,9 +79,46 @@ async def confirm(
 
 @router.post("/{broadcast_id}/cancel", response_model=BroadcastOut)
 async def cancel(uow: UowDep, principal: Sender, broadcast_id: int) -> BroadcastOut:
+    """Deliveries not yet handed to a provider are cancelled; those being sent finish. The
+    answer's ``totals`` say what was already sent and what was cancelled."""
     found = await service.get_broadcast(uow.session, principal, broadcast_id)
     await service.cancel(uow.session, principal, found)
     return await service.broadcast_out(uow.session, found)
+
+
+@router.post("/{broadcast_id}/pause", response_model=BroadcastOut)
+async def pause(uow: UowDep, principal: Sender, broadcast_id: int) -> BroadcastOut:
+    """Nothing new starts; messages being sent finish, the rest waits for resume."""
+    found = await service.get_broadcast(uow.session, principal, broadcast_id)
+    await control.pause(uow.session, principal, found)
+    return await service.broadcast_out(uow.session, found)
+
+
+@router.post(
+    "/{broadcast_id}/resume", status_code=status.HTTP_202_ACCEPTED, response_model=BroadcastOut
+)
+async def resume(
+    uow: UowDep, principal: Sender, queue: QueueDep, settings: SettingsDep, broadcast_id: int
+) -> BroadcastOut:
+    found = await service.get_broadcast(uow.session, principal, broadcast_id)
+    resumption = await control.resume(uow.session, principal, found, settings.dispatch_batch_size)
+    uow.after_commit(lambda: resumption.enqueue(queue))
+    return await service.broadcast_out(uow.session, found)
+
+
+@router.post(
+    "/{broadcast_id}/follow-up", status_code=status.HTTP_201_CREATED, response_model=BroadcastOut
+)
+@idempotent
+async def create_follow_up(
+    uow: UowDep, principal: Sender, settings: SettingsDep, broadcast_id: int, body: FollowUpIn
+) -> BroadcastOut:
+    """A draft sending ``update_id`` to exactly the addresses this broadcast planned, minus
+    those suppressed since; confirm it like any draft."""
+    earlier = await service.get_broadcast(uow.session, principal, broadcast_id)
+    draft = await follow_up.create_follow_up(uow.session, principal, earlier, body)
+    preview = await service.preview(uow.session, principal, draft, settings)
+    return await service.broadcast_out(uow.session, draft, preview)
 
 
 @router.get("/{broadcast_id}/deliveries", response_model=Page[DeliveryOut])

@@ -19,13 +19,19 @@ from sqlalchemy import Select, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from broadcast.audiences.criteria import AudienceCriteria, matching_points
+from broadcast.audiences.criteria import AudienceCriteria
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus
+from broadcast.broadcasts.sources import (
+    audience_points,
+    follow_up_points,
+    seed_addresses,
+    uses_seed_list,
+)
 from broadcast.db import SessionFactory, transaction
 from broadcast.dbtypes import UtcDateTime
 from broadcast.deliveries.ledger import complete_if_done
 from broadcast.deliveries.models import Delivery, DeliveryStatus
-from broadcast.directory.models import ContactPoint, Organisation
+from broadcast.directory.models import Organisation
 from broadcast.jobs import DispatchBatch, JobQueue
 from broadcast.sqlutil import insert_ignoring_conflicts
 from broadcast.timeutil import utcnow
@@ -97,23 +103,50 @@ _COLUMNS = [
 
 
 async def plan_chunk(session: AsyncSession, broadcast: Broadcast, chunk_size: int) -> int:
-    """Insert the deliveries of the next chunk of contact points and advance the cursor.
+    """Insert the deliveries of the next chunk of the broadcast's source and advance the cursor.
 
-    On PostgreSQL the audience query runs once per chunk (a data-modifying CTE returns the
+    On PostgreSQL the source query runs once per chunk (a data-modifying CTE returns the
     chunk's bound and the rows inserted); SQLite has no INSERT in WITH, so it runs twice."""
-    paths, criteria = await _audience(session, broadcast)
-    points = matching_points(criteria, paths, broadcast.channels, unsuppressed=True).where(
-        col(ContactPoint.id) > broadcast.fanout_cursor
-    )
+    if uses_seed_list(broadcast):
+        broadcast.fanout_done = True
+        return await _insert_seed_list(session, broadcast)
+    points, key = await _source(session, broadcast)
     if session.get_bind().dialect.name == "postgresql":
-        bound, planned = await _insert_chunk_at_once(session, broadcast, points, chunk_size)
+        bound, planned = await _insert_chunk_at_once(session, broadcast, points, key, chunk_size)
     else:
-        bound, planned = await _insert_chunk_in_two(session, broadcast, points, chunk_size)
+        bound, planned = await _insert_chunk_in_two(session, broadcast, points, key, chunk_size)
     if bound is None:
         broadcast.fanout_done = True
         return 0
     broadcast.fanout_cursor = bound
     return planned
+
+
+async def _source(session: AsyncSession, broadcast: Broadcast) -> tuple[Select[Any], Any]:
+    """The rows still to plan (id, channel, address, contact_id, locale) and their keyset column:
+    the earlier broadcast's deliveries for a follow-up, the audience's contact points otherwise."""
+    if broadcast.follow_up_of_id is not None:
+        return follow_up_points(broadcast)
+    paths, criteria = await _audience(session, broadcast)
+    return audience_points(broadcast, criteria, paths)
+
+
+async def _insert_seed_list(session: AsyncSession, broadcast: Broadcast) -> int:
+    now = utcnow()
+    rows = [
+        dict(
+            zip(
+                _COLUMNS,
+                (broadcast.id, channel, address, None, "fr", "queued", 0, now, now),
+                strict=True,
+            )
+        )
+        for channel, address in await seed_addresses(session, broadcast)
+    ]
+    if not rows:
+        return 0
+    result = await session.execute(insert_ignoring_conflicts(session, Delivery), rows)
+    return max(getattr(result, "rowcount", 0), 0)
 
 
 def _deliveries_from(broadcast: Broadcast, rows: Any) -> Select[Any]:
@@ -132,9 +165,9 @@ def _deliveries_from(broadcast: Broadcast, rows: Any) -> Select[Any]:
 
 
 async def _insert_chunk_at_once(
-    session: AsyncSession, broadcast: Broadcast, points: Select[Any], chunk_size: int
+    session: AsyncSession, broadcast: Broadcast, points: Select[Any], key: Any, chunk_size: int
 ) -> tuple[int | None, int]:
-    chunk = points.order_by(col(ContactPoint.id)).limit(chunk_size).cte("chunk")
+    chunk = points.order_by(key).limit(chunk_size).cte("chunk")
     inserted = (
         insert_ignoring_conflicts(session, Delivery)
         .from_select(_COLUMNS, _deliveries_from(broadcast, chunk))
@@ -153,13 +186,13 @@ async def _insert_chunk_at_once(
 
 
 async def _insert_chunk_in_two(
-    session: AsyncSession, broadcast: Broadcast, points: Select[Any], chunk_size: int
+    session: AsyncSession, broadcast: Broadcast, points: Select[Any], key: Any, chunk_size: int
 ) -> tuple[int | None, int]:
-    chunk = points.order_by(col(ContactPoint.id)).limit(chunk_size).subquery()
+    chunk = points.order_by(key).limit(chunk_size).subquery()
     bound = await session.scalar(select(func.max(chunk.c.id)))
     if bound is None:
         return None, 0
-    rows = points.where(col(ContactPoint.id) <= bound).subquery()
+    rows = points.where(key <= bound).subquery()
     result = await session.execute(
         insert_ignoring_conflicts(session, Delivery).from_select(
             _COLUMNS, _deliveries_from(broadcast, rows)

@@ -9,19 +9,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select, update
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from broadcast.accounts.service import Principal, audit
 from broadcast.audiences.criteria import AudienceCriteria, subtree_paths
-from broadcast.audiences.preview import AudiencePreview, preview_audience
+from broadcast.audiences.preview import AudiencePreview
 from broadcast.broadcasts.estimates import expected_duration_s, format_duration_fr, sms_estimate
-from broadcast.broadcasts.models import Broadcast, BroadcastStatus, Priority
+from broadcast.broadcasts.exercise import MAX_SEED_ADDRESSES, ExerciseAddress, seed_list
+from broadcast.broadcasts.models import Broadcast, BroadcastStatus, DeliveryMode, Priority
+from broadcast.broadcasts.sources import preview_recipients
 from broadcast.channels.base import AVAILABLE_CHANNELS, ChannelName
 from broadcast.channels.sms import render_sms_text, stop_number
 from broadcast.deliveries.dispatch import message_content
+from broadcast.deliveries.ledger import cancel_queued
 from broadcast.deliveries.models import Delivery, DeliveryStatus
 from broadcast.directory.models import Organisation
 from broadcast.errors import Conflict, InvalidInput, NotFound
@@ -42,6 +45,20 @@ class BroadcastIn(BaseModel):
     audience: AudienceCriteria
     channels: list[ChannelName] = Field(min_length=1, max_length=3)
     priority: Priority = Priority.normal
+    delivery_mode: DeliveryMode = DeliveryMode.every_channel
+    """``first_available``: per contact, the first of ``channels`` (in this order) where the
+    contact has an unsuppressed address."""
+    is_exercise: bool = False
+    exercise_addresses: list[ExerciseAddress] = Field(
+        default_factory=list, max_length=MAX_SEED_ADDRESSES
+    )
+    """For an exercise only: when given, these addresses alone are reached (not the audience)."""
+
+    @model_validator(mode="after")
+    def _seed_list_only_for_exercises(self) -> BroadcastIn:
+        if self.exercise_addresses and not self.is_exercise:
+            raise ValueError("des adresses de test ne s'utilisent que pour un exercice")
+        return self
 
 
 class BroadcastOut(BaseModel):
@@ -52,12 +69,18 @@ class BroadcastOut(BaseModel):
     audience: dict[str, Any]
     channels: list[str]
     priority: str
+    delivery_mode: str = DeliveryMode.every_channel
+    is_exercise: bool = False
+    follow_up_of_id: int | None = None
     status: str
     created_at: datetime
     queued_at: datetime | None
     completed_at: datetime | None
     cancelled_at: datetime | None
+    paused_at: datetime | None = None
     counters: dict[str, dict[str, int]] = Field(default_factory=dict)
+    totals: dict[str, int] = Field(default_factory=dict)
+    """Deliveries per status, every channel together: what was sent, cancelled, is left."""
     preview: AudiencePreview | None = None
 
 
@@ -89,6 +112,9 @@ async def create_draft(session: AsyncSession, principal: Principal, data: Broadc
         audience=data.audience.model_dump(mode="json"),
         channels=channels,
         priority=data.priority,
+        delivery_mode=data.delivery_mode,
+        is_exercise=data.is_exercise,
+        exercise_addresses=seed_list(data.exercise_addresses, channels),
         created_by_id=principal.operator_id,
     )
     session.add(broadcast)
@@ -117,7 +143,7 @@ async def preview(
     notice = await get_notice(session, principal, broadcast.notice_id)
     criteria = AudienceCriteria.model_validate(broadcast.audience)
     paths = await _audience_paths(session, principal, notice, criteria)
-    result = await preview_audience(session, criteria, paths, broadcast.channels)
+    result = await preview_recipients(session, broadcast, criteria, paths)
     if settings is None:
         return result
     for channel in result.channels:
@@ -163,15 +189,22 @@ async def get_broadcast(
 
 
 async def list_broadcasts(
-    session: AsyncSession, principal: Principal, *, after: int = 0, limit: int = 50
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    after: int = 0,
+    limit: int = 50,
+    exercise: bool | None = None,
 ) -> list[Broadcast]:
-    rows = await session.execute(
+    """``exercise``: only exercises (True), only real broadcasts (False), or both (None)."""
+    query = (
         select(Broadcast)
         .join(Organisation, col(Organisation.id) == col(Broadcast.organisation_id))
         .where(col(Organisation.path).startswith(principal.scope_path), col(Broadcast.id) > after)
-        .order_by(col(Broadcast.id))
-        .limit(limit)
     )
+    if exercise is not None:
+        query = query.where(col(Broadcast.is_exercise).is_(exercise))
+    rows = await session.execute(query.order_by(col(Broadcast.id)).limit(limit))
     return list(rows.scalars())
 
 
@@ -204,14 +237,8 @@ async def cancel(session: AsyncSession, principal: Principal, broadcast: Broadca
         )
     broadcast.status = BroadcastStatus.cancelled
     broadcast.cancelled_at = utcnow()
-    await session.execute(
-        update(Delivery)
-        .where(
-            col(Delivery.broadcast_id) == broadcast.id,
-            col(Delivery.status) == DeliveryStatus.queued,
-        )
-        .values(status=DeliveryStatus.cancelled, updated_at=utcnow())
-    )
+    await session.flush()  # dispatch claims nothing more from here on
+    await cancel_queued(session, row_id(broadcast))
     audit(
         session,
         principal,
@@ -236,11 +263,20 @@ async def counters(session: AsyncSession, broadcast_id: int) -> dict[str, dict[s
     return result
 
 
+def totals(by_channel: dict[str, dict[str, int]]) -> dict[str, int]:
+    result = {status.value: 0 for status in DeliveryStatus}
+    for statuses in by_channel.values():
+        for status, count in statuses.items():
+            result[status] += count
+    return result
+
+
 async def broadcast_out(
     session: AsyncSession, broadcast: Broadcast, preview: AudiencePreview | None = None
 ) -> BroadcastOut:
     out = BroadcastOut.model_validate(broadcast, from_attributes=True)
     out.counters = await counters(session, row_id(broadcast))
+    out.totals = totals(out.counters)
     out.preview = preview
     return out
 

@@ -331,6 +331,7 @@ def _template_context(content: MessageContent) -> dict[str, PlainValue]:
         "update_message": content.update_message,
         "organisation_name": content.organisation_name,
         "urgent": content.urgent,
+        "exercise": content.exercise,
         "public_url": content.public_url,
         "unsubscribe_url": None if content.urgent else UNSUBSCRIBE_PLACEHOLDER,
     }

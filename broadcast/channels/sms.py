@@ -181,6 +181,7 @@ def render_sms_text(
         "update_message": content.update_message,
         "organisation_name": content.organisation_name,
         "urgent": content.urgent,
+        "exercise": content.exercise,
         "public_url": content.public_url,
         "stop_number": stop,
     }

@@ -10,6 +10,7 @@ after which they fail. A re-run re-reads the ledger and sends only what is still
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import random
 import time
@@ -27,6 +28,7 @@ from broadcast.db import SessionFactory, transaction
 from broadcast.deliveries.early_status import EarlyStatuses
 from broadcast.deliveries.ledger import (
     PendingDelivery,
+    cancel_queued,
     claim,
     complete_if_done,
     count_open,
@@ -64,6 +66,12 @@ class _PreparedByLocale(dict[str, Prepared]):
     def __missing__(self, locale: str) -> Prepared:
         self[locale] = prepared = self._channel.prepare(self._content, locale)
         return prepared
+
+
+class _Ended(enum.Enum):
+    done = "done"
+    out_of_time = "out_of_time"
+    stopped = "stopped"
 
 
 class RetryLater(Exception):
@@ -107,15 +115,30 @@ class Dispatcher:
         async with transaction(self.factory) as session:
             loaded = await _load(session, batch)
         if loaded is None:
+            await self._settle_if_cancelled(batch.broadcast_id)
             return
         broadcast, content, pending_ids = loaded
-        out_of_time = await self._send_groups(batch, broadcast, content, pending_ids)
+        ended = await self._send_groups(batch, broadcast, content, pending_ids)
+        if ended == _Ended.stopped:
+            await self._settle_if_cancelled(batch.broadcast_id)
+            return
         async with transaction(self.factory) as session:
             await complete_if_done(session, batch.broadcast_id)
             still_open = await count_open(session, batch)
         if still_open:
-            delay = 0.0 if out_of_time else self.retry.delay(attempt)
+            delay = 0.0 if ended == _Ended.out_of_time else self.retry.delay(attempt)
             raise RetryLater(delay, still_open)
+
+    async def _settle_if_cancelled(self, broadcast_id: int) -> None:
+        """The job ends without a retry when its broadcast is paused or cancelled (resume
+        enqueues what is left). Once cancelled, a transient failure recorded after the cancel
+        must not leave a delivery ``queued``: it is cancelled too."""
+        async with transaction(self.factory) as session:
+            status = await session.scalar(
+                select(col(Broadcast.status)).where(col(Broadcast.id) == broadcast_id)
+            )
+            if status == BroadcastStatus.cancelled:
+                await cancel_queued(session, broadcast_id)
 
     async def _fail_unsendable(self, batch: DispatchBatch) -> None:
         """No provider account for this channel on this worker: waiting would not help."""
@@ -138,8 +161,8 @@ class Dispatcher:
         broadcast: Broadcast,
         content: MessageContent,
         pending_ids: Sequence[int],
-    ) -> bool:
-        """Send group after group; True when the time budget ran out first."""
+    ) -> _Ended:
+        """Send group after group, until done, out of time, or the broadcast stopped."""
         past_deadline = utcnow() > as_utc(broadcast.queued_at or utcnow()) + timedelta(
             seconds=self.retry.deadline_s
         )
@@ -148,11 +171,11 @@ class Dispatcher:
         prepared = _PreparedByLocale(self.channels[batch.channel], content)
         for start in range(0, len(pending_ids), size):
             if time.monotonic() > stop_at:
-                return True
+                return _Ended.out_of_time
             group = pending_ids[start : start + size]
             if not await self._send_group(batch, prepared, group, past_deadline):
-                return False  # cancelled
-        return False
+                return _Ended.stopped
+        return _Ended.done
 
     async def _send_group(
         self,
@@ -161,14 +184,15 @@ class Dispatcher:
         ids: Sequence[int],
         past_deadline: bool,
     ) -> bool:
-        """Claim, send and record one group; False once the broadcast is no longer sending."""
+        """Claim, send and record one group; False once the broadcast is no longer sending
+        (paused or cancelled: the claim re-reads its status, so no group starts after that)."""
         channel = self.channels[batch.channel]
         await self.limiter.acquire(channel.rate_limits(), n=len(ids))
         stale_before = utcnow() - timedelta(seconds=self.stale_claim_s)
         async with transaction(self.factory) as session:
             claimed = await claim(session, batch.broadcast_id, ids, stale_before)
         if not claimed:
-            return not await self._cancelled(batch.broadcast_id)
+            return not await self._stopped(batch.broadcast_id)
         results = await self._send_all(channel, prepared, claimed)
         async with transaction(self.factory) as session:
             await record_results(
@@ -191,7 +215,7 @@ class Dispatcher:
 
         return list(await asyncio.gather(*(send_one(d) for d in claimed)))
 
-    async def _cancelled(self, broadcast_id: int) -> bool:
+    async def _stopped(self, broadcast_id: int) -> bool:
         async with transaction(self.factory) as session:
             status = await session.scalar(
                 select(col(Broadcast.status)).where(col(Broadcast.id) == broadcast_id)
@@ -238,4 +262,5 @@ async def message_content(session: AsyncSession, broadcast: Broadcast) -> Messag
         update_message=update_row.message,
         organisation_name=organisation.name,
         urgent=broadcast.priority == Priority.urgent,
+        exercise=broadcast.is_exercise,
     )

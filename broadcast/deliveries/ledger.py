@@ -164,3 +164,14 @@ async def complete_if_done(session: AsyncSession, broadcast_id: int) -> bool:
         .values(status=BroadcastStatus.completed, completed_at=utcnow())
     )
     return bool(getattr(result, "rowcount", 0))
+
+
+async def cancel_queued(session: AsyncSession, broadcast_id: int) -> int:
+    """Cancel the deliveries of ``broadcast_id`` not yet handed to a provider; those being sent
+    (``sending``) finish. Returns how many were cancelled."""
+    result = await session.execute(
+        update(_table)
+        .where(_table.c.broadcast_id == broadcast_id, _table.c.status == DeliveryStatus.queued)
+        .values(status=DeliveryStatus.cancelled, updated_at=utcnow())
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

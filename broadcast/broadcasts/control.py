@@ -1,0 +1,119 @@
+"""Control of a broadcast in flight: pause and resume. Services never commit.
+
+Pausing only changes the broadcast's status: the fan-out checks it before each chunk and every
+dispatch job before each group (the claim re-reads it), so nothing new starts; deliveries already
+``sending`` finish, the others stay ``queued`` and their jobs end. Resuming re-enqueues, after the
+caller's commit, what those jobs left (open deliveries already handed to dispatch) and a fan-out
+job that plans the rest and hands out what was planned but not yet dispatched. Job ids carry a
+tag of the resume, since arq would drop a job id it still remembers (RULES D2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from broadcast.accounts.service import Principal, audit
+from broadcast.broadcasts.models import Broadcast, BroadcastStatus
+from broadcast.broadcasts.planner import ENQUEUE_PAGE, group_into_batches
+from broadcast.deliveries.models import OPEN_STATUSES, Delivery
+from broadcast.errors import Conflict
+from broadcast.jobs import DispatchBatch, JobQueue
+from broadcast.sqlutil import row_id
+from broadcast.timeutil import utcnow
+
+PAUSABLE = (BroadcastStatus.queued, BroadcastStatus.sending)
+
+
+@dataclass
+class Resumption:
+    """What to enqueue once the resume is committed."""
+
+    broadcast_id: int
+    priority: str
+    tag: str
+    batches: list[DispatchBatch] = field(default_factory=list)
+
+    async def enqueue(self, queue: JobQueue) -> None:
+        for batch in self.batches:
+            await queue.enqueue_dispatch(batch, self.priority, resumed=self.tag)
+        await queue.enqueue_fanout(self.broadcast_id, self.priority, resumed=self.tag)
+
+
+async def pause(session: AsyncSession, principal: Principal, broadcast: Broadcast) -> Broadcast:
+    if broadcast.status not in PAUSABLE:
+        raise Conflict(
+            f"Cette diffusion est « {broadcast.status} » : seule une diffusion en file "
+            "ou en cours d'envoi peut être suspendue.",
+            f"This broadcast is {broadcast.status}: only a queued or sending one can be paused.",
+        )
+    broadcast.status = BroadcastStatus.paused
+    broadcast.paused_at = utcnow()
+    _audit(session, principal, broadcast, "broadcast.pause")
+    return broadcast
+
+
+async def resume(
+    session: AsyncSession, principal: Principal, broadcast: Broadcast, batch_size: int
+) -> Resumption:
+    """Back to sending; returns the jobs to enqueue after commit."""
+    if broadcast.status != BroadcastStatus.paused:
+        raise Conflict(
+            f"Cette diffusion est « {broadcast.status} » : seule une diffusion suspendue "
+            "peut reprendre.",
+            f"This broadcast is {broadcast.status}: only a paused one can be resumed.",
+        )
+    started = broadcast.fanout_done or broadcast.fanout_cursor > 0
+    broadcast.status = BroadcastStatus.sending if started else BroadcastStatus.queued
+    paused_at, broadcast.paused_at = broadcast.paused_at, None
+    _audit(session, principal, broadcast, "broadcast.resume")
+    tag = (paused_at or utcnow()).strftime("%Y%m%d%H%M%S%f")
+    resumption = Resumption(row_id(broadcast), broadcast.priority, f"pause-{tag}")
+    resumption.batches = await _stopped_batches(session, broadcast, batch_size)
+    return resumption
+
+
+async def _stopped_batches(
+    session: AsyncSession, broadcast: Broadcast, batch_size: int
+) -> list[DispatchBatch]:
+    """Batches of the open deliveries already handed to dispatch jobs, which ended at the
+    pause; those past ``dispatch_cursor`` are handed out by the fan-out job."""
+    batches: list[DispatchBatch] = []
+    after = 0
+    while True:
+        rows = await _open_dispatched(session, broadcast, after)
+        if not rows:
+            return batches
+        batches.extend(group_into_batches(row_id(broadcast), rows, batch_size))
+        after = rows[-1][0]
+
+
+async def _open_dispatched(
+    session: AsyncSession, broadcast: Broadcast, after: int
+) -> list[tuple[int, str]]:
+    rows = await session.execute(
+        select(col(Delivery.id), col(Delivery.channel))
+        .where(
+            col(Delivery.broadcast_id) == broadcast.id,
+            col(Delivery.id) > after,
+            col(Delivery.id) <= broadcast.dispatch_cursor,
+            col(Delivery.status).in_(OPEN_STATUSES),
+        )
+        .order_by(col(Delivery.id))
+        .limit(ENQUEUE_PAGE)
+    )
+    return [(int(delivery_id or 0), str(channel)) for delivery_id, channel in rows.all()]
+
+
+def _audit(session: AsyncSession, principal: Principal, broadcast: Broadcast, action: str) -> None:
+    audit(
+        session,
+        principal,
+        action,
+        organisation_id=broadcast.organisation_id,
+        object_type="broadcast",
+        object_id=broadcast.id,
+    )
