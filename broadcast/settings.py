@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "dev-only-secret-change-me"  # noqa: S105 - refused outside BROADCAST_ENV=dev
@@ -105,6 +105,16 @@ class Settings(BaseSettings):
     """Hosts a push subscription's endpoint may name outside ``env=dev`` (a leading dot matches
     any subdomain): the browsers' push services, so that a public registration cannot make the
     workers post to an arbitrary address."""
+
+    @field_validator("vapid_private_key")
+    @classmethod
+    def _readable_vapid_key(cls, value: SecretStr | None) -> SecretStr | None:
+        """An unreadable key is refused at start-up, not at the first push."""
+        if value is not None:
+            from broadcast.channels.webpush import load_vapid_key  # it imports this module
+
+            load_vapid_key(value.get_secret_value())
+        return value
 
     channel_rates: dict[str, RateLimit] = Field(default_factory=dict)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from broadcast.accounts.models import AuditEvent
@@ -199,3 +200,8 @@ async def test_contact_registration_is_idempotent_and_takes_over_a_follower_endp
     assert [s.contact_id for s in subscriptions] == [contact]
     assert [p.contact_id for p in points] == [contact]
     assert followers == []  # the follower left without a subscription is gone
+
+
+def test_an_unreadable_vapid_key_is_refused_at_start_up() -> None:
+    with pytest.raises(ValidationError, match="unreadable VAPID private key"):
+        Settings(env="dev", vapid_private_key="pas-une-clé")  # type: ignore[arg-type]
