@@ -24,11 +24,13 @@ from admin.api import (
     privacy,
     push,
 )
+from admin.api.imports import router as imports_router
 from admin.deps import locale_of
 from broadcast.db import create_engine, session_factory
 from broadcast.deliveries.early_status import EarlyStatuses
 from broadcast.embedded_redis import redis_url_or_embedded
 from broadcast.errors import DomainError, InvalidInput
+from broadcast.imports.progress import ImportProgress
 from broadcast.jobs import JobQueue
 from broadcast.settings import Settings, get_settings
 from broadcast.validation import describe_errors
@@ -82,6 +84,7 @@ def create_app(
         app.state.session_factory = session_factory(engine)
         app.state.queue = JobQueue(redis)
         app.state.early_statuses = EarlyStatuses(redis)
+        app.state.import_progress = ImportProgress(redis)
         try:
             yield
         finally:
@@ -107,6 +110,7 @@ def create_app(
     app.include_router(notice_templates.router, prefix="/api/v1")
     app.include_router(push.router, prefix="/api/v1")
     app.include_router(inbound.router, prefix="/api/v1")
+    app.include_router(imports_router, prefix="/api/v1")
     app.include_router(public.router)
     app.include_router(providers.router)
     if outbox is not None:

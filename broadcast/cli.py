@@ -23,6 +23,7 @@ from broadcast.db import create_engine, session_factory, transaction
 from broadcast.directory.models import Organisation
 from broadcast.embedded_redis import redis_url_or_embedded
 from broadcast.errors import DomainError
+from broadcast.imports import commands as import_commands
 from broadcast.logsetup import configure_logging
 from broadcast.migrations import upgrade
 from broadcast.settings import Settings, get_settings
@@ -192,6 +193,7 @@ def _parser() -> argparse.ArgumentParser:
     revoke = sub.add_parser("revoke-api-key", help="revoke an API key by its visible prefix")
     revoke.add_argument("prefix")
     sub.add_parser("vapid-keys", help="print a new VAPID key pair for web push (not stored)")
+    import_commands.add_parsers(sub)
     cli_privacy.add_parsers(sub)
     return parser
 
@@ -205,6 +207,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Any], Any]] = {
     "create-api-key": cmd_create_api_key,
     "revoke-api-key": cmd_revoke_api_key,
     "vapid-keys": cmd_vapid_keys,
+    **import_commands.COMMANDS,
     **cli_privacy.COMMANDS,
 }
 

@@ -57,6 +57,12 @@ class JobQueue:
             _queue_name=queue_for(priority),
         )
 
+    async def enqueue_import(self, run_id: int) -> None:
+        """Run an uploaded contact import (``POST /api/v1/imports``) in the background."""
+        await self._redis.enqueue_job(
+            "import_contacts", run_id, _job_id=f"import:{run_id}", _queue_name=BULK_QUEUE
+        )
+
     async def enqueue_dispatch(
         self, batch: DispatchBatch, priority: str, resumed: str = ""
     ) -> None:

@@ -18,7 +18,7 @@ from arq.worker import Worker, func
 from broadcast.jobs import BULK_QUEUE, QUEUES
 from broadcast.settings import Settings
 from workers.resources import Resources
-from workers.tasks import dispatch, fanout, purge_personal_data, recover
+from workers.tasks import dispatch, fanout, import_contacts, purge_personal_data, recover
 
 MAX_TRIES = 1000  # our own retry deadline, not a count of tries, decides when to give up
 
@@ -28,7 +28,11 @@ def build_workers(
 ) -> list[Worker]:
     """One Worker per queue; each has its own Redis pool, which it closes itself."""
     settings = resources.settings
-    functions = [func(fanout, max_tries=MAX_TRIES), func(dispatch, max_tries=MAX_TRIES)]
+    functions = [
+        func(fanout, max_tries=MAX_TRIES),
+        func(dispatch, max_tries=MAX_TRIES),
+        func(import_contacts, max_tries=3),  # a killed import starts again from nothing
+    ]
     return [
         Worker(
             functions,

@@ -13,6 +13,8 @@ from broadcast.db import transaction
 from broadcast.deliveries.dispatch import RetryLater
 from broadcast.directory.privacy import purge_due
 from broadcast.idempotency import purge_expired
+from broadcast.imports.progress import ImportProgress
+from broadcast.imports.service import run_uploaded_import
 from broadcast.inbound.service import purge_receipts
 from broadcast.jobs import DispatchBatch
 from workers.resources import Resources
@@ -48,6 +50,13 @@ async def recover(ctx: dict[str, Any]) -> int:
         batch_size=settings.dispatch_batch_size,
         stalled_after_s=settings.worker_job_timeout_s + settings.retry_max_delay_s + 60,
     )
+
+
+async def import_contacts(ctx: dict[str, Any], run_id: int) -> None:
+    """Run an uploaded contact import; its progress is published in Redis as it goes."""
+    resources = _resources(ctx)
+    progress = ImportProgress(resources.redis)
+    await run_uploaded_import(resources.factory, resources.settings.var_dir, run_id, progress)
 
 
 async def dispatch(

@@ -24,6 +24,7 @@ class Permission(enum.StrEnum):
     audiences_write = "audiences:write"
     contacts_export = "contacts:export"
     contacts_erase = "contacts:erase"
+    contacts_import = "contacts:import"
 
 
 READ = frozenset(
@@ -40,6 +41,7 @@ READ = frozenset(
 WRITE = frozenset(
     {
         Permission.contacts_write,
+        Permission.contacts_import,  # whoever writes contacts imports them, in his scope
         Permission.notices_write,
         Permission.broadcasts_send,
         Permission.audiences_write,  # saved audiences: whoever sends saves them

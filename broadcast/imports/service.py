@@ -21,8 +21,10 @@ from broadcast.errors import NotFound
 from broadcast.imports.errors import ImportRefused
 from broadcast.imports.formats import open_readers
 from broadcast.imports.models import ImportRun, ImportStatus
+from broadcast.imports.progress import ImportProgress
 from broadcast.imports.records import ImportKind
 from broadcast.imports.report import ImportReport
+from broadcast.imports.uploads import discard_upload, stored_upload
 from broadcast.imports.writer import ContactImporter
 from broadcast.sqlutil import row_id
 from broadcast.timeutil import utcnow
@@ -125,8 +127,12 @@ async def run_import(
 
 
 async def fail_run(factory: SessionFactory, run_id: int, error: str) -> None:
-    """Record an unexpected failure (already logged) so that the run does not stay running."""
-    await _finish(factory, run_id, ImportReport(), error)
+    """Record a failure (already logged) so that the run does not stay running; a finished run
+    is left as it is."""
+    async with transaction(factory) as session:
+        run = await session.get(ImportRun, run_id)
+        if run is not None and run.status not in _FINISHED:
+            await _record(session, run_id, ImportReport(), error)
 
 
 async def _finish(
@@ -165,3 +171,34 @@ async def _record(
     )
     log.info("import %s %s: %s", run.id, run.status, report.counts())
     return run
+
+
+UNEXPECTED = "Erreur inattendue pendant l'import : rien n'a été modifié. Réessayez plus tard."
+
+
+async def run_uploaded_import(
+    factory: SessionFactory, var_dir: Path, run_id: int, progress: ImportProgress
+) -> ImportRun | None:
+    """The job of ``POST /imports``: run the stored upload, publish progress, then delete it."""
+    path = stored_upload(var_dir, run_id)
+    if path is None:
+        await fail_run(factory, run_id, "Fichier introuvable : il faut le déposer à nouveau.")
+        return None
+
+    async def publish(report: ImportReport) -> None:
+        await progress.publish(run_id, report)
+
+    try:
+        run = await run_import(factory, run_id, path, publish)
+    except Exception:
+        log.exception("import %s failed unexpectedly", run_id)
+        await fail_run(factory, run_id, UNEXPECTED)
+        run = None
+    discard_upload(var_dir, run_id)
+    return run
+
+
+def report_of(run: ImportRun) -> ImportReport:
+    """The report of a finished run, as :func:`broadcast.imports.report.format_report` reads it."""
+    counts = {name: getattr(run, name) for name in ImportReport().counts()}
+    return ImportReport(**counts, rejections=list(run.rejections), remarks=len(run.rejections))

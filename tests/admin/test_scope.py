@@ -13,7 +13,9 @@ import httpx
 
 from admin.access import PUBLIC_ROUTES
 from admin.app import create_app
-from broadcast.db import SessionFactory
+from broadcast.db import SessionFactory, transaction
+from broadcast.directory.models import Organisation
+from broadcast.imports.service import create_run
 from broadcast.sandbox.smtp import SmtpSink
 from broadcast.settings import Settings
 from tests.inbound_support import alertmanager_payload, create_source, post_alertmanager
@@ -22,6 +24,7 @@ from tests.support import World, add_contacts, api, auth, build_world, guardians
 BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("GET", "/api/v1/organisations/{organisation_id}"): None,
     ("GET", "/api/v1/contacts/{contact_id}"): None,
+    ("GET", "/api/v1/imports/{import_id}"): None,
     ("GET", "/api/v1/contacts/{contact_id}/export"): None,
     ("GET", "/api/v1/audiences/{audience_id}"): None,
     ("PATCH", "/api/v1/audiences/{audience_id}"): {"name": "Familles (bis)"},
@@ -105,12 +108,22 @@ async def _objects_of_school_y(
     return {
         "organisation_id": world.school_y,
         "contact_id": contact_id,
+        "import_id": await _import_of_school_y(factory, world),
         "notice_id": notice.json()["id"],
         "broadcast_id": broadcast.json()["id"],
         "source_id": source["id"],
         "alert_id": alert_id,
         "audience_id": audience.json()["id"],
     }
+
+
+async def _import_of_school_y(factory: SessionFactory, world: World) -> int:
+    """An import run of school Y, as the command line creates one (no file is read)."""
+    async with transaction(factory) as session:
+        school = await session.get(Organisation, world.school_y)
+        assert school is not None
+        run = await create_run(session, None, school, filename="familles.csv")
+    return run.id or 0
 
 
 async def _alert_of_school_y(client: httpx.AsyncClient, world: World) -> tuple[dict[str, Any], int]:

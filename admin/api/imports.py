@@ -1,0 +1,90 @@
+"""Contact imports: upload a file, follow the background job's progress and read its report."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request, UploadFile, status
+from pydantic import BaseModel
+
+from admin.deps import QueueDep, SettingsDep, UowDep, requires
+from broadcast.accounts.permissions import Permission
+from broadcast.accounts.service import Principal
+from broadcast.directory.service import get_organisation
+from broadcast.imports import service
+from broadcast.imports.models import ImportRun, ImportStatus
+from broadcast.imports.progress import ImportProgress
+from broadcast.imports.records import ImportKind
+from broadcast.imports.uploads import save_upload
+from broadcast.sqlutil import row_id
+
+router = APIRouter(tags=["imports"])
+
+Importer = Annotated[Principal, requires(Permission.contacts_import)]
+
+
+class ImportRunOut(BaseModel):
+    id: int
+    organisation_id: int
+    kind: str
+    filename: str
+    dry_run: bool
+    full: bool
+    status: str
+    rows_read: int
+    created: int
+    updated: int
+    unchanged: int
+    rejected: int
+    left: int
+    rejections: list[dict[str, Any]]
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+@router.post("/imports", status_code=status.HTTP_202_ACCEPTED, response_model=ImportRunOut)
+async def start_import(
+    uow: UowDep,
+    principal: Importer,
+    settings: SettingsDep,
+    queue: QueueDep,
+    file: UploadFile,
+    organisation_id: Annotated[int, Form()],
+    kind: Annotated[ImportKind | None, Form()] = None,
+    dry_run: Annotated[bool, Form()] = False,
+    full: Annotated[bool, Form()] = False,
+) -> ImportRun:
+    """Store the file and import it in the background: CSV, SIECLE, ONDE, STS-Web or a zip of
+    them. Rows naming a school outside ``organisation_id`` (within your scope) are refused."""
+    organisation = await get_organisation(uow.session, principal, organisation_id)
+    filename = file.filename or "import"
+    run = await service.create_run(
+        uow.session,
+        principal,
+        organisation,
+        filename=filename,
+        kind=kind,
+        dry_run=dry_run,
+        full=full,
+    )
+    run_id = row_id(run)
+    max_bytes = settings.import_max_upload_mb << 20
+    await save_upload(file.read, settings.var_dir, run_id, filename, max_bytes)
+    uow.after_commit(lambda: queue.enqueue_import(run_id))
+    return run
+
+
+@router.get("/imports/{import_id}", response_model=ImportRunOut)
+async def read_import(
+    uow: UowDep, principal: Importer, request: Request, import_id: int
+) -> ImportRunOut:
+    """The run: its status, counts and refused rows; while it runs, the counts so far."""
+    run = await service.get_run(uow.session, principal, import_id)
+    out = ImportRunOut.model_validate(run, from_attributes=True)
+    if run.status == ImportStatus.running:
+        progress: ImportProgress = request.app.state.import_progress
+        out = out.model_copy(update=await progress.read(import_id))
+    return out
