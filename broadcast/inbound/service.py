@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -31,7 +32,7 @@ from broadcast.broadcasts import service as broadcasts
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus, Priority
 from broadcast.channels.base import AVAILABLE_CHANNELS, ChannelName
 from broadcast.directory.models import ContactRole, Organisation
-from broadcast.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from broadcast.errors import Conflict, DomainError, InvalidInput, NotFound, Unauthenticated
 from broadcast.inbound.events import AlertEvent
 from broadcast.inbound.models import InboundAlert, InboundKind, InboundReceipt, InboundSource
 from broadcast.notices.models import Notice, NoticeStatus, NoticeUpdate
@@ -47,6 +48,23 @@ STAFF_ROLES = (ContactRole.teacher, ContactRole.staff, ContactRole.head)
 RECEIPTS_KEPT = timedelta(hours=1)
 """Longer than the 5 minutes a signed timestamp is accepted for: an older replay is refused
 by its timestamp, so its receipt is no longer needed."""
+
+
+class ReceivedConcurrently(DomainError):
+    """The same alert or message id is being recorded by another request right now: this one
+    rolls back and the sender retries (Alertmanager retries a 5xx), then finds it recorded."""
+
+    status_code = 503
+    code = "received_concurrently"
+    message_fr = "Cette alerte arrive en même temps par une autre requête : renvoyez-la."
+    message_en = "This alert is arriving through another request at the same time: send it again."
+
+
+async def _flush_unique(session: AsyncSession) -> None:
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise ReceivedConcurrently() from exc
 
 
 class AlertStatus(enum.StrEnum):
@@ -200,7 +218,7 @@ async def first_receipt(session: AsyncSession, source: InboundSource, message_id
     if seen is not None:
         return False
     session.add(InboundReceipt(source_id=row_id(source), message_id=message_id))
-    await session.flush()
+    await _flush_unique(session)
     return True
 
 
@@ -295,7 +313,7 @@ async def _on_firing(
     else:
         alert.notice_id, alert.first_seen_at = row_id(notice), utcnow()
     alert.status, alert.last_seen_at = AlertStatus.firing, utcnow()
-    await session.flush()
+    await _flush_unique(session)
     received.opened.append(row_id(notice))
     broadcast = await _auto_send(session, source, notice, settings)
     if broadcast is not None:
