@@ -23,6 +23,7 @@ from admin.api import (
     notices,
     privacy,
     push,
+    webhooks,
 )
 from admin.api.imports import router as imports_router
 from admin.deps import locale_of
@@ -110,6 +111,7 @@ def create_app(
     app.include_router(notice_templates.router, prefix="/api/v1")
     app.include_router(push.router, prefix="/api/v1")
     app.include_router(inbound.router, prefix="/api/v1")
+    app.include_router(webhooks.router, prefix="/api/v1")
     app.include_router(imports_router, prefix="/api/v1")
     app.include_router(public.router)
     app.include_router(providers.router)

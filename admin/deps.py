@@ -15,12 +15,14 @@ from broadcast.accounts.service import Principal, authenticate_api_key
 from broadcast.errors import Unauthenticated
 from broadcast.jobs import JobQueue
 from broadcast.settings import Settings
+from broadcast.webhooks.events import take_emitted
 
 
 @dataclass
 class UnitOfWork:
     """The request's session; work registered with :meth:`after_commit` runs once it commits
-    (jobs are enqueued only after the rows they need are visible)."""
+    (jobs are enqueued only after the rows they need are visible), and so does the enqueueing
+    of the webhook messages its services emitted (:func:`broadcast.webhooks.events.emit_event`)."""
 
     session: AsyncSession
     _after_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -40,6 +42,14 @@ async def unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
             raise
     for work in uow._after_commit:
         await work()
+    await _enqueue_webhooks(request, take_emitted(uow.session))
+
+
+async def _enqueue_webhooks(request: Request, message_ids: list[int]) -> None:
+    """Webhook messages the request's services emitted, enqueued now that they are visible."""
+    if message_ids:
+        queue: JobQueue = request.app.state.queue
+        await queue.enqueue_webhooks(message_ids)
 
 
 UowDep = Annotated[UnitOfWork, Depends(unit_of_work)]

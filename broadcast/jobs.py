@@ -8,6 +8,7 @@ constraints are the lasting de-duplication.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -75,3 +76,18 @@ class JobQueue:
             _job_id=batch.job_id(resumed),
             _queue_name=queue_for(priority),
         )
+
+    async def enqueue_webhooks(self, message_ids: Sequence[int]) -> None:
+        """One delivery job per webhook message; its job id is the message's, so a message
+        already queued (or retrying) is not queued twice."""
+        for message_id in message_ids:
+            await self._redis.enqueue_job(
+                "deliver_webhook",
+                message_id,
+                _job_id=webhook_job_id(message_id),
+                _queue_name=BULK_QUEUE,
+            )
+
+
+def webhook_job_id(message_id: int) -> str:
+    return f"webhook:{message_id}"

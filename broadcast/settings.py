@@ -125,6 +125,13 @@ class Settings(BaseSettings):
     retry_max_delay_s: float = Field(default=600.0, gt=0)
     provider_timeout_s: float = Field(default=30.0, gt=0)
 
+    webhooks_allow_internal: bool = False
+    """Let webhook endpoints name loopback or private addresses (RULES W3): tests and the demo."""
+    webhook_retry_delays_s: list[float] = Field(
+        default_factory=lambda: [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0], min_length=1
+    )
+    """Delay before each webhook retry (jittered ±20 %): about 17.6 h, then the message fails."""
+
     worker_job_timeout_s: int = Field(default=300, ge=1)
     worker_max_jobs: int = Field(default=20, ge=1)
     worker_poll_delay_s: float = Field(default=0.05, gt=0)

@@ -18,7 +18,14 @@ from arq.worker import Worker, func
 from broadcast.jobs import BULK_QUEUE, QUEUES
 from broadcast.settings import Settings
 from workers.resources import Resources
-from workers.tasks import dispatch, fanout, import_contacts, purge_personal_data, recover
+from workers.tasks import (
+    deliver_webhook,
+    dispatch,
+    fanout,
+    import_contacts,
+    purge_personal_data,
+    recover,
+)
 
 MAX_TRIES = 1000  # our own retry deadline, not a count of tries, decides when to give up
 
@@ -31,6 +38,7 @@ def build_workers(
     functions = [
         func(fanout, max_tries=MAX_TRIES),
         func(dispatch, max_tries=MAX_TRIES),
+        func(deliver_webhook, max_tries=MAX_TRIES, keep_result=0),  # job id free once done
         func(import_contacts, max_tries=3),  # a killed import starts again from nothing
     ]
     return [

@@ -16,6 +16,7 @@ from broadcast.deliveries.early_status import EarlyStatuses
 from broadcast.jobs import JobQueue
 from broadcast.ratelimit import RateLimiter
 from broadcast.settings import Settings
+from broadcast.webhooks.sender import WebhookSender
 
 
 @dataclass
@@ -28,6 +29,7 @@ class Resources:
     queue: JobQueue
     planner: PlannerSettings
     dispatcher: Dispatcher
+    webhooks: WebhookSender
 
     @classmethod
     async def open(cls, settings: Settings, redis_url: str) -> Resources:
@@ -40,6 +42,11 @@ class Resources:
         channels = build_channels(settings, limiter, factory)
         for channel in channels.values():
             await channel.start()
+        webhooks = WebhookSender(
+            allow_http=settings.env == "dev", allow_internal=settings.webhooks_allow_internal
+        )
+        await webhooks.start()
+        queue = JobQueue(redis)
         retry = RetryPolicy(
             base_delay_s=settings.retry_base_delay_s,
             max_delay_s=settings.retry_max_delay_s,
@@ -51,7 +58,7 @@ class Resources:
             factory=factory,
             redis=redis,
             channels=channels,
-            queue=JobQueue(redis),
+            queue=queue,
             planner=PlannerSettings(settings.fanout_chunk_size, settings.dispatch_batch_size),
             dispatcher=Dispatcher(
                 factory,
@@ -60,12 +67,15 @@ class Resources:
                 retry,
                 stale_claim_s=settings.worker_job_timeout_s + 10,
                 time_budget_s=settings.worker_job_timeout_s / 2,
+                queue=queue,
                 early_statuses=EarlyStatuses(redis),
             ),
+            webhooks=webhooks,
         )
 
     async def close(self) -> None:
         for channel in self.channels.values():
             await channel.close()
+        await self.webhooks.close()
         await self.redis.aclose()
         await self.engine.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from arq import Retry
@@ -17,9 +18,15 @@ from broadcast.imports.progress import ImportProgress
 from broadcast.imports.service import run_uploaded_import
 from broadcast.inbound.service import purge_receipts
 from broadcast.jobs import DispatchBatch
+from broadcast.timeutil import utcnow
+from broadcast.webhooks.delivery import deliver_message, due_message_ids
 from workers.resources import Resources
 
 log = logging.getLogger(__name__)
+
+WEBHOOK_GRACE = timedelta(seconds=60)
+"""A pending webhook message this late past its due time lost its job (its own retry runs on
+time): the recovery pass enqueues it again under the same job id, so never twice."""
 
 
 def _resources(ctx: dict[str, Any]) -> Resources:
@@ -37,14 +44,16 @@ async def fanout(ctx: dict[str, Any], broadcast_id: int) -> None:
 
 
 async def recover(ctx: dict[str, Any]) -> int:
-    """Cron: enqueue again the fan-outs and deliveries whose jobs were lost; forget
-    idempotency keys older than 24 h."""
+    """Cron: enqueue again the fan-outs, deliveries and webhook messages whose jobs were lost;
+    forget idempotency keys older than 24 h."""
     resources = _resources(ctx)
     settings = resources.settings
     async with transaction(resources.factory) as session:
         await purge_expired(session)
         await purge_receipts(session)
-    return await resume_stalled(
+        lost_webhooks = await due_message_ids(session, before=utcnow() - WEBHOOK_GRACE)
+    await resources.queue.enqueue_webhooks(lost_webhooks)
+    return len(lost_webhooks) + await resume_stalled(
         resources.factory,
         resources.queue,
         batch_size=settings.dispatch_batch_size,
@@ -80,3 +89,20 @@ async def purge_personal_data(ctx: dict[str, Any]) -> dict[str, int]:
     async with transaction(resources.factory) as session:
         report = await purge_due(session, resources.settings, trigger="cron")
     return report.model_dump(include={"contacts", "contact_points", "deliveries_masked"})
+
+
+async def deliver_webhook(ctx: dict[str, Any], message_id: int) -> None:
+    """Send one webhook message; arq runs the job again after the retry schedule's delay."""
+    resources = _resources(ctx)
+    try:
+        delay = await deliver_message(
+            resources.factory,
+            resources.webhooks,
+            message_id,
+            resources.settings.webhook_retry_delays_s,
+        )
+    except Exception as exc:  # a database fault: the job re-reads the message on retry
+        log.exception("webhook message %s failed; it will be retried", message_id)
+        raise Retry(defer=resources.dispatcher.retry.delay(ctx["job_try"])) from exc
+    if delay is not None:
+        raise Retry(defer=delay)

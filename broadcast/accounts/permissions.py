@@ -20,6 +20,7 @@ class Permission(enum.StrEnum):
     audit_read = "audit:read"
     integrations_read = "integrations:read"
     integrations_manage = "integrations:manage"
+    webhooks_manage = "webhooks:manage"
     audiences_read = "audiences:read"
     audiences_write = "audiences:write"
     contacts_export = "contacts:export"
@@ -51,6 +52,8 @@ WRITE = frozenset(
 AUDIT = frozenset({Permission.audit_read})
 # Monitoring sources that open draft notices: set up by the académie, seen by everyone in scope.
 INTEGRATIONS = frozenset({Permission.integrations_manage})
+# Outbound webhook subscribers: set up by the académie or the DSI, not by a school.
+WEBHOOKS = frozenset({Permission.webhooks_manage})
 # Personal data (RULES R3, A7): a head teacher answers his families' access requests and exports
 # his school's contacts; erasure, irreversible, is the académie's (its DPO) and the DSI's.
 EXPORT = frozenset({Permission.contacts_export})
@@ -58,8 +61,8 @@ ERASE = frozenset({Permission.contacts_erase})
 RGPD = EXPORT | ERASE
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.platform_admin: READ | WRITE | AUDIT | INTEGRATIONS | RGPD,
-    Role.academie_officer: READ | WRITE | AUDIT | INTEGRATIONS | RGPD,
+    Role.platform_admin: READ | WRITE | AUDIT | INTEGRATIONS | RGPD | WEBHOOKS,
+    Role.academie_officer: READ | WRITE | AUDIT | INTEGRATIONS | RGPD | WEBHOOKS,
     Role.head_teacher: READ | WRITE | AUDIT | EXPORT,
     Role.viewer: READ,
 }

@@ -35,6 +35,7 @@ from broadcast.directory.models import Organisation
 from broadcast.jobs import DispatchBatch, JobQueue
 from broadcast.sqlutil import insert_ignoring_conflicts
 from broadcast.timeutil import utcnow
+from broadcast.webhooks.events import take_emitted
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ async def run_fanout(
     await enqueue_pending_batches(factory, queue, broadcast_id, settings.batch_size)
     async with transaction(factory) as session:
         await complete_if_done(session, broadcast_id)
+    await queue.enqueue_webhooks(take_emitted(session))
 
 
 async def _plan_one_chunk(factory: SessionFactory, broadcast_id: int, chunk_size: int) -> bool:

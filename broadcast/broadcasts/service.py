@@ -35,6 +35,8 @@ from broadcast.rendering import Renderer
 from broadcast.settings import Settings
 from broadcast.sqlutil import row_id
 from broadcast.timeutil import utcnow
+from broadcast.webhooks.events import emit_broadcast_event
+from broadcast.webhooks.models import WebhookEvent
 
 
 class BroadcastIn(BaseModel):
@@ -216,6 +218,7 @@ async def confirm(session: AsyncSession, principal: Principal, broadcast: Broadc
         )
     broadcast.status = BroadcastStatus.queued
     broadcast.queued_at = utcnow()
+    await emit_broadcast_event(session, WebhookEvent.broadcast_queued, broadcast)
     audit(
         session,
         principal,

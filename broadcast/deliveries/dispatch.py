@@ -37,11 +37,12 @@ from broadcast.deliveries.ledger import (
 )
 from broadcast.deliveries.models import OPEN_STATUSES, Delivery
 from broadcast.directory.models import Organisation
-from broadcast.jobs import DispatchBatch
+from broadcast.jobs import DispatchBatch, JobQueue
 from broadcast.notices.models import Notice, NoticeUpdate
 from broadcast.ratelimit import RateLimiter
 from broadcast.settings import RateLimit
 from broadcast.timeutil import as_utc, utcnow
+from broadcast.webhooks.events import take_emitted
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,8 @@ class Dispatcher:
     retry: RetryPolicy
     stale_claim_s: float
     time_budget_s: float
+    queue: JobQueue | None = None
+    """Enqueues the webhooks a completion emits; without it the recovery sweep finds them."""
     early_statuses: EarlyStatuses | None = None
     """Applies the Twilio callbacks that came before their SID, once the SIDs are recorded."""
 
@@ -125,6 +128,7 @@ class Dispatcher:
         async with transaction(self.factory) as session:
             await complete_if_done(session, batch.broadcast_id)
             still_open = await count_open(session, batch)
+        await self._enqueue_webhooks(session)
         if still_open:
             delay = 0.0 if ended == _Ended.out_of_time else self.retry.delay(attempt)
             raise RetryLater(delay, still_open)
@@ -140,12 +144,18 @@ class Dispatcher:
             if status == BroadcastStatus.cancelled:
                 await cancel_queued(session, broadcast_id)
 
+    async def _enqueue_webhooks(self, committed: AsyncSession) -> None:
+        emitted = take_emitted(committed)
+        if emitted and self.queue is not None:
+            await self.queue.enqueue_webhooks(emitted)
+
     async def _fail_unsendable(self, batch: DispatchBatch) -> None:
         """No provider account for this channel on this worker: waiting would not help."""
         error = _NO_ACCOUNT.get(batch.channel, f"aucun compte {batch.channel} configuré")
         async with transaction(self.factory) as session:
             failed = await fail_open(session, batch, error)
             await complete_if_done(session, batch.broadcast_id)
+        await self._enqueue_webhooks(session)
         if failed:
             log.warning(
                 "broadcast %s: %d %s deliveries failed: %s",

@@ -21,6 +21,8 @@ from broadcast.directory.push import delete_subscriptions
 from broadcast.directory.service import suppress_many
 from broadcast.jobs import DispatchBatch
 from broadcast.timeutil import utcnow
+from broadcast.webhooks.events import emit_broadcast_event
+from broadcast.webhooks.models import WebhookEvent
 
 _table = Delivery.__table__  # type: ignore[attr-defined]
 
@@ -163,7 +165,17 @@ async def complete_if_done(session: AsyncSession, broadcast_id: int) -> bool:
         )
         .values(status=BroadcastStatus.completed, completed_at=utcnow())
     )
-    return bool(getattr(result, "rowcount", 0))
+    completed = bool(getattr(result, "rowcount", 0))
+    if completed:
+        await _announce_completion(session, broadcast_id)
+    return completed
+
+
+async def _announce_completion(session: AsyncSession, broadcast_id: int) -> None:
+    """``broadcast.completed`` to webhook subscribers; the caller enqueues after commit."""
+    broadcast = await session.get(Broadcast, broadcast_id, populate_existing=True)
+    if broadcast is not None:
+        await emit_broadcast_event(session, WebhookEvent.broadcast_completed, broadcast)
 
 
 async def cancel_queued(session: AsyncSession, broadcast_id: int) -> int:

@@ -15,6 +15,8 @@ from broadcast.errors import NotFound
 from broadcast.notices.models import Notice, NoticeStatus, NoticeUpdate
 from broadcast.sqlutil import row_id
 from broadcast.timeutil import utcnow
+from broadcast.webhooks.events import emit_notice_event
+from broadcast.webhooks.models import WebhookEvent
 
 
 class NoticeIn(BaseModel):
@@ -69,7 +71,10 @@ async def create_notice(session: AsyncSession, principal: Principal, data: Notic
     )
     session.add(notice)
     await session.flush()
-    await add_update(session, principal, notice, UpdateIn(status=data.status, message=data.message))
+    first = await _append_update(
+        session, principal, notice, UpdateIn(status=data.status, message=data.message)
+    )
+    await emit_notice_event(session, WebhookEvent.notice_created, notice, first)
     audit(
         session,
         principal,
@@ -105,6 +110,19 @@ async def list_notices(
 async def add_update(
     session: AsyncSession, principal: Principal, notice: Notice, data: UpdateIn
 ) -> NoticeUpdate:
+    """Append an update; subscribers get ``notice.updated``, and ``notice.resolved`` when it
+    resolves the notice."""
+    was_resolved = notice.status == NoticeStatus.resolved
+    update = await _append_update(session, principal, notice, data)
+    await emit_notice_event(session, WebhookEvent.notice_updated, notice, update)
+    if data.status == NoticeStatus.resolved and not was_resolved:
+        await emit_notice_event(session, WebhookEvent.notice_resolved, notice, update)
+    return update
+
+
+async def _append_update(
+    session: AsyncSession, principal: Principal, notice: Notice, data: UpdateIn
+) -> NoticeUpdate:
     update = NoticeUpdate(
         notice_id=row_id(notice),
         status=data.status,
@@ -133,6 +151,9 @@ async def change_status(
             object_id=notice.id,
             details={"status": status},
         )
+        if status == NoticeStatus.resolved:
+            latest = await get_update(session, notice, None)
+            await emit_notice_event(session, WebhookEvent.notice_resolved, notice, latest)
     return notice
 
 

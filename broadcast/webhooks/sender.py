@@ -18,7 +18,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -109,11 +109,20 @@ class WebhookSender:
             self._session = None
 
     async def deliver(
-        self, url: str, secret: str, event_type: str, payload: dict[str, Any], msg_id: str
+        self,
+        url: str,
+        secret: str,
+        event_type: str,
+        payload: dict[str, Any],
+        msg_id: str,
+        occurred_at: datetime | None = None,
     ) -> DeliveryAttempt:
-        """Post one event to ``url``; never raises for a subscriber's or network failure."""
+        """Post one event to ``url``; never raises for a subscriber's or network failure.
+
+        ``occurred_at`` dates the event in the body (a retry keeps it); the signed
+        ``webhook-timestamp`` header is always the time of sending."""
         started = time.monotonic()
-        attempt = await self._attempt(url, secret, event_type, payload, msg_id)
+        attempt = await self._attempt(url, secret, event_type, payload, msg_id, occurred_at)
         attempt = replace(attempt, duration_s=round(time.monotonic() - started, 3))
         log.info(
             "webhook %s %s to %s: %s %s",
@@ -126,10 +135,16 @@ class WebhookSender:
         return attempt
 
     async def _attempt(
-        self, url: str, secret: str, event_type: str, payload: dict[str, Any], msg_id: str
+        self,
+        url: str,
+        secret: str,
+        event_type: str,
+        payload: dict[str, Any],
+        msg_id: str,
+        occurred_at: datetime | None = None,
     ) -> DeliveryAttempt:
         timestamp = int(self._clock())
-        body = encode_event(event_type, payload, timestamp)
+        body = encode_event(event_type, payload, timestamp, occurred_at)
         request_headers = {"Content-Type": "application/json"}
         request_headers |= signing.headers(secret, msg_id, timestamp, body)
         try:
@@ -165,11 +180,19 @@ class WebhookSender:
             return classify(response.status, response.headers.get("Retry-After"), self._clock())
 
 
-def encode_event(event_type: str, payload: dict[str, Any], timestamp: int) -> bytes:
-    """The Standard Webhooks body: ``{"type", "timestamp", "data"}`` as compact UTF-8 JSON."""
+def encode_event(
+    event_type: str,
+    payload: dict[str, Any],
+    timestamp: int,
+    occurred_at: datetime | None = None,
+) -> bytes:
+    """The Standard Webhooks body: ``{"type", "timestamp", "data"}`` as compact UTF-8 JSON;
+    ``timestamp`` is ``occurred_at`` when given, else the Unix ``timestamp``."""
+    when = occurred_at or datetime.fromtimestamp(timestamp, UTC)
+    when = when if when.tzinfo else when.replace(tzinfo=UTC)
     event = {
         "type": event_type,
-        "timestamp": datetime.fromtimestamp(timestamp, UTC).isoformat().replace("+00:00", "Z"),
+        "timestamp": when.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "data": payload,
     }
     return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
@@ -199,16 +222,19 @@ def retry_schedule(rng: random.Random | None = None) -> list[float]:
 
 
 def next_delay(
-    attempt: int, retry_after_s: float | None = None, rng: random.Random | None = None
+    attempt: int,
+    retry_after_s: float | None = None,
+    rng: random.Random | None = None,
+    delays: Sequence[float] = RETRY_DELAYS_S,
 ) -> float | None:
     """Seconds to wait after failed attempt number ``attempt`` (1-based); None once exhausted.
 
     A subscriber's ``Retry-After`` is honoured when it asks for longer than the schedule, up
-    to a day.
+    to a day. ``delays`` replaces the schedule (the settings' ``webhook_retry_delays_s``).
     """
-    if not 1 <= attempt <= len(RETRY_DELAYS_S):
+    if not 1 <= attempt <= len(delays):
         return None
-    delay = _jittered(RETRY_DELAYS_S[attempt - 1], rng)
+    delay = _jittered(delays[attempt - 1], rng)
     if retry_after_s is not None:
         delay = max(delay, min(retry_after_s, MAX_RETRY_AFTER_S))
     return delay
