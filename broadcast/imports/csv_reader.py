@@ -55,6 +55,8 @@ _ROLES: dict[str, ContactRole] = {
     ),
 }
 _LOCALES = {"fr": "fr", "francais": "fr", "french": "fr", "en": "en", "anglais": "en"}
+DERIVED_KEY = "h:"
+"""Prefix of the keys made for rows without an id of their own (not shown in reports)."""
 _ALL_ROLES = frozenset(ContactRole) - {ContactRole.follower}
 
 
@@ -67,7 +69,7 @@ def parse_role(value: str | None) -> ContactRole | None:
 def derived_key(*parts: str | None) -> str:
     """A stable key for a row that has no identifier of its own (at most 34 characters)."""
     joined = "\x1f".join(normalise_header(p or "") for p in parts)
-    return "h:" + hashlib.blake2b(joined.encode(), digest_size=16).hexdigest()
+    return DERIVED_KEY + hashlib.blake2b(joined.encode(), digest_size=16).hexdigest()
 
 
 class CsvReader:

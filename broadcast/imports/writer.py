@@ -32,6 +32,7 @@ from broadcast.channels.base import ChannelName
 from broadcast.directory.models import Contact, ContactPoint, ContactRole, Organisation
 from broadcast.directory.phones import normalise_phone
 from broadcast.directory.uai import is_valid_uai
+from broadcast.imports.csv_reader import DERIVED_KEY
 from broadcast.imports.records import ContactRecord, ImportKind, Reader
 from broadcast.imports.report import ImportReport
 from broadcast.timeutil import utcnow
@@ -153,14 +154,13 @@ class ContactImporter:
 
     async def _validate(self, record: ContactRecord, reader: Reader) -> ValidRow | None:
         outcome = await self._check(record, str(reader.source), reader.roles)
+        shown_id = "" if record.external_id.startswith(DERIVED_KEY) else record.external_id
         if isinstance(outcome, str):
-            self.report.reject(
-                record.row, outcome, file=reader.name, external_id=record.external_id
-            )
+            self.report.reject(record.row, outcome, file=reader.name, external_id=shown_id)
             return None
         row, refused = outcome
         for reason in refused:
-            self.report.note(record.row, reason, file=reader.name, external_id=record.external_id)
+            self.report.note(record.row, reason, file=reader.name, external_id=shown_id)
         return row
 
     async def _check(

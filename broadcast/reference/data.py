@@ -200,10 +200,10 @@ def departement_of_uai(uai: str) -> str:
 
 
 def departement_code(value: str) -> str:
-    """A département as the national directory may write it (``067``, ``67``, ``2a``, ``620``)."""
+    """A département as the directory may write it (``067``, ``67``, ``02A``, ``2a``, ``620``)."""
     value = value.strip().upper()
     if value in _UAI_PREFIX_EXCEPTIONS:
         return _UAI_PREFIX_EXCEPTIONS[value]
-    if value.isdigit() and len(value) == 3 and not value.startswith("97"):
+    if len(value) == 3 and value.startswith("0"):  # 067, 02A
         return value[1:]
     return value.zfill(2) if value.isdigit() else value
