@@ -81,6 +81,7 @@ def _start_worker(
         "BROADCAST_TWILIO_ACCOUNTS": json.dumps([twilio_account]),
         "BROADCAST_VAPID_PRIVATE_KEY": vapid_private_key,
         "BROADCAST_VAPID_SUBJECT": DEMO_VAPID_SUBJECT,
+        "BROADCAST_WEBHOOKS_ALLOW_INTERNAL": "true",  # a subscriber on this machine may try it
     }
     return subprocess.Popen([sys.executable, "-m", "broadcast.cli", "worker"], env=env)
 
@@ -136,6 +137,7 @@ async def run_demo(settings: Settings, *, host: str, port: int) -> int:
                 "twilio_accounts": [TwilioAccount.model_validate(twilio_account)],
                 "vapid_private_key": SecretStr(vapid_private_key),
                 "vapid_subject": DEMO_VAPID_SUBJECT,
+                "webhooks_allow_internal": True,
             }
         )
         credentials = await _seed(app_settings, push, server_key)
