@@ -17,6 +17,7 @@ from sqlmodel import col
 from broadcast.accounts.service import Principal, audit
 from broadcast.audiences.criteria import AudienceCriteria, subtree_paths
 from broadcast.audiences.preview import AudiencePreview
+from broadcast.audiences.saved import criteria_of
 from broadcast.broadcasts.estimates import expected_duration_s, format_duration_fr, sms_estimate
 from broadcast.broadcasts.exercise import MAX_SEED_ADDRESSES, ExerciseAddress, seed_list
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus, DeliveryMode, Priority
@@ -44,7 +45,9 @@ class BroadcastIn(BaseModel):
 
     notice_id: int
     update_id: int | None = None
-    audience: AudienceCriteria
+    audience: AudienceCriteria | None = None
+    saved_audience_id: int | None = None
+    """Instead of ``audience``: a saved audience's criteria, copied into the draft."""
     channels: list[ChannelName] = Field(min_length=1, max_length=3)
     priority: Priority = Priority.normal
     delivery_mode: DeliveryMode = DeliveryMode.every_channel
@@ -60,6 +63,12 @@ class BroadcastIn(BaseModel):
     def _seed_list_only_for_exercises(self) -> BroadcastIn:
         if self.exercise_addresses and not self.is_exercise:
             raise ValueError("des adresses de test ne s'utilisent que pour un exercice")
+        return self
+
+    @model_validator(mode="after")
+    def _one_audience(self) -> BroadcastIn:
+        if (self.audience is None) == (self.saved_audience_id is None):
+            raise ValueError("donnez soit une audience, soit une audience enregistrée")
         return self
 
 
@@ -99,7 +108,8 @@ class DeliveryOut(BaseModel):
 async def create_draft(session: AsyncSession, principal: Principal, data: BroadcastIn) -> Broadcast:
     notice = await get_notice(session, principal, data.notice_id)
     update_row = await get_update(session, notice, data.update_id)
-    await _audience_paths(session, principal, notice, data.audience)
+    criteria = await criteria_of(session, principal, data.audience, data.saved_audience_id)
+    await _audience_paths(session, principal, notice, criteria)
     channels = list(dict.fromkeys(c.value for c in data.channels))
     unavailable = [c for c in channels if c not in AVAILABLE_CHANNELS]
     if unavailable:
@@ -111,7 +121,7 @@ async def create_draft(session: AsyncSession, principal: Principal, data: Broadc
         notice_id=row_id(notice),
         update_id=row_id(update_row),
         organisation_id=notice.organisation_id,
-        audience=data.audience.model_dump(mode="json"),
+        audience=criteria.model_dump(mode="json"),
         channels=channels,
         priority=data.priority,
         delivery_mode=data.delivery_mode,

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from broadcast.db import SessionFactory
+from broadcast.sandbox.smtp import SmtpSink
 from broadcast.settings import Settings
 from tests.audiences.directory import EXPECTED_3E_68, seed_directory
 from tests.support import api, auth
@@ -171,3 +172,39 @@ async def test_a_viewer_previews_and_reads_but_cannot_save(
     assert refused.json()["error"]["message"] == "Votre rôle ne permet pas cette action."
     assert read.status_code == previewed.status_code == 200
     assert previewed.json()["channels"][0]["recipients"] == 1
+
+
+async def test_a_broadcast_names_a_saved_audience_instead_of_criteria(
+    settings: Settings, factory: SessionFactory, sink: SmtpSink
+) -> None:
+    directory = await seed_directory(factory)
+    world = directory.world
+    async with api(settings) as client:
+        mine = await save(
+            client, world.keys["head_x"], world.school_x, "X", guardians_3e(world.school_x)
+        )
+        of_y = await save(
+            client, world.keys["head_y"], world.school_y, "Y", guardians_3e(world.school_y)
+        )
+        notice = await client.post(
+            "/api/v1/notices",
+            headers=auth(world.keys["head_x"]),
+            json={"organisation_id": world.school_x, "title": "Panne", "message": "Panne de l'ENT"},
+        )
+
+        async def draft(body: dict[str, Any]) -> httpx.Response:
+            return await client.post(
+                "/api/v1/broadcasts",
+                headers=auth(world.keys["head_x"]),
+                json={"notice_id": notice.json()["id"], "channels": ["email"], **body},
+            )
+
+        from_saved = await draft({"saved_audience_id": mine.json()["id"]})
+        outside = await draft({"saved_audience_id": of_y.json()["id"]})
+        neither = await draft({})
+    assert from_saved.status_code == 201, from_saved.text
+    assert from_saved.json()["audience"] == mine.json()["criteria"]
+    assert from_saved.json()["preview"]["channels"][0]["recipients"] == 1
+    assert outside.status_code == 404
+    assert neither.status_code == 422
+    assert "soit une audience, soit une audience enregistrée" in neither.text
