@@ -23,7 +23,13 @@ from broadcast.inbound import service
 from broadcast.inbound.alertmanager import AlertmanagerPayload, alert_events
 from broadcast.inbound.generic import GenericAlert
 from broadcast.inbound.models import InboundKind
-from broadcast.inbound.service import InboundSourceIn, InboundSourceOut, ProposalOut, Received
+from broadcast.inbound.service import (
+    InboundSourceIn,
+    InboundSourceOut,
+    InboundSourcePatch,
+    ProposalOut,
+    Received,
+)
 from broadcast.jobs import JobQueue
 from broadcast.notices.service import NoticeOut, notice_out
 from broadcast.timeutil import utcnow
@@ -61,6 +67,15 @@ async def list_sources(
 @router.get("/inbound-sources/{source_id}", response_model=InboundSourceOut)
 async def read_source(uow: UowDep, principal: Reader, source_id: int) -> InboundSourceOut:
     return service.source_out(await service.get_source(uow.session, principal, source_id))
+
+
+@router.patch("/inbound-sources/{source_id}", response_model=InboundSourceOut)
+async def update_source(
+    uow: UowDep, principal: Reader, source_id: int, body: InboundSourcePatch
+) -> InboundSourceOut:
+    """Outside the caller's scope 404; within it, 403 unless the role manages integrations."""
+    source = await service.get_source(uow.session, principal, source_id)
+    return service.source_out(await service.update_source(uow.session, principal, source, body))
 
 
 @router.delete("/inbound-sources/{source_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -86,6 +86,17 @@ class InboundSourceIn(BaseModel):
     auto_send_channels: list[ChannelName] = Field(default_factory=list, max_length=3)
 
 
+class InboundSourcePatch(BaseModel):
+    """What an operator may change on a source: its name, its automatic-send rule, whether it
+    is listened to. Omitted fields stay as they are."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    auto_send_channels: list[ChannelName] | None = Field(default=None, max_length=3)
+    enabled: bool | None = None
+
+
 class InboundSourceOut(BaseModel):
     id: int
     organisation_id: int
@@ -107,19 +118,12 @@ async def create_source(
     session: AsyncSession, principal: Principal, data: InboundSourceIn
 ) -> InboundSource:
     organisation = principal.ensure_covers(await session.get(Organisation, data.organisation_id))
-    channels = list(dict.fromkeys(c.value for c in data.auto_send_channels))
-    unavailable = [c for c in channels if c not in AVAILABLE_CHANNELS]
-    if unavailable:
-        raise InvalidInput(
-            f"Canal non disponible : {', '.join(unavailable)}.",
-            f"Channel not available: {', '.join(unavailable)}.",
-        )
     source = InboundSource(
         organisation_id=row_id(organisation),
         name=data.name,
         kind=data.kind,
         secret=new_source_secret(data.kind),
-        auto_send_channels=channels,
+        auto_send_channels=_available(data.auto_send_channels),
         created_by_id=principal.operator_id,
     )
     session.add(source)
@@ -131,7 +135,44 @@ async def create_source(
         organisation_id=source.organisation_id,
         object_type="inbound_source",
         object_id=source.id,
-        details={"kind": source.kind, "auto_send_channels": channels},
+        details={"kind": source.kind, "auto_send_channels": source.auto_send_channels},
+    )
+    return source
+
+
+def _available(channels: Sequence[ChannelName]) -> list[str]:
+    names = list(dict.fromkeys(c.value for c in channels))
+    unavailable = [c for c in names if c not in AVAILABLE_CHANNELS]
+    if unavailable:
+        raise InvalidInput(
+            f"Canal non disponible : {', '.join(unavailable)}.",
+            f"Channel not available: {', '.join(unavailable)}.",
+        )
+    return names
+
+
+async def update_source(
+    session: AsyncSession, principal: Principal, source: InboundSource, data: InboundSourcePatch
+) -> InboundSource:
+    """Rename, change the automatic-send rule, or stop listening (a disabled source's posts
+    are refused); the rule's owner becomes whoever changed it."""
+    principal.require(Permission.integrations_manage)
+    changes = data.model_dump(exclude_none=True, mode="json")
+    if data.name is not None:
+        source.name = data.name
+    if data.auto_send_channels is not None:
+        source.auto_send_channels = _available(data.auto_send_channels)
+        source.created_by_id = principal.operator_id
+    if data.enabled is not None:
+        source.enabled = data.enabled
+    audit(
+        session,
+        principal,
+        "inbound_source.update",
+        organisation_id=source.organisation_id,
+        object_type="inbound_source",
+        object_id=source.id,
+        details=changes,
     )
     return source
 

@@ -267,3 +267,34 @@ async def test_a_group_of_two_alerts_opens_one_notice_per_fingerprint(
         ("L'ENT ne répond plus", "La page d'accueil de l'ENT ne répond plus depuis 5 minutes."),
         ("La messagerie ne répond plus", "La messagerie ne répond plus"),
     ]
+
+
+async def test_an_operator_turns_the_rule_off_then_stops_listening(
+    settings: Settings, factory: SessionFactory
+) -> None:
+    world = await build_world(factory)
+    officer = auth(world.keys["officer"])
+    await add_contacts(
+        factory,
+        [ContactIn(organisation_id=world.school_x, role=ContactRole.teacher, email="t@x.fr")],
+    )
+    async with api(settings) as client:
+        source = await create_source(
+            client, world.keys["officer"], world.school_x, auto_send_channels=["email"]
+        )
+        url = f"/api/v1/inbound-sources/{source['id']}"
+        by_head = await client.patch(
+            url, headers=auth(world.keys["head_x"]), json={"auto_send_channels": []}
+        )
+        rule_off = await client.patch(url, headers=officer, json={"auto_send_channels": []})
+        fired = await post_alertmanager(client, source, alertmanager_payload())
+        stopped = await client.patch(url, headers=officer, json={"enabled": False})
+        refused = await post_alertmanager(client, source, alertmanager_payload("resolved"))
+
+    assert by_head.status_code == 403
+    assert rule_off.status_code == 200 and rule_off.json()["auto_send_channels"] == []
+    assert fired.json()["broadcast_ids"] == [] and len(fired.json()["opened_notice_ids"]) == 1
+    assert stopped.json()["enabled"] is False and stopped.json()["secret"] is None
+    assert refused.status_code == 401
+    assert await _count(factory, Broadcast) == 0
+    assert (await _audit_actions(factory))["inbound_source.update"] == 2
