@@ -52,6 +52,7 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("POST", "/api/v1/broadcasts/{broadcast_id}/follow-up"): {},
     ("GET", "/api/v1/broadcasts/{broadcast_id}/deliveries"): None,
     ("GET", "/api/v1/inbound-sources/{source_id}"): None,
+    ("PATCH", "/api/v1/inbound-sources/{source_id}"): {"enabled": True},
     ("DELETE", "/api/v1/inbound-sources/{source_id}"): None,
     ("POST", "/api/v1/inbound/alerts/{alert_id}/confirm-resolution"): None,
     ("GET", "/api/v1/webhooks/{webhook_id}"): None,
