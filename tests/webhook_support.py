@@ -34,8 +34,9 @@ class Received:
 
 @dataclass
 class Subscriber:
-    """Answers by path: ``/gone...`` 410, ``/flaky...`` 500 while ``failures_left`` lasts, then
-    204; anything else 204. A request whose signature does not verify gets 401."""
+    """Answers by path: ``/gone...`` 410, ``/busy...`` 429 with ``Retry-After: 30``, ``/flaky...``
+    500 while ``failures_left`` lasts, then 204; anything else 204. A request whose signature
+    does not verify gets 401."""
 
     base_url: str = ""
     secrets: dict[str, str] = field(default_factory=dict)
@@ -60,6 +61,8 @@ class Subscriber:
             self.rejected.append(request.path)
             return web.Response(status=401)
         self.received.append(Received(request.path, request.headers["webhook-id"], event))
+        if request.path.startswith("/busy"):
+            return web.Response(status=429, headers={"Retry-After": "30"})
         return web.Response(status=self._status(request.path))
 
     def _status(self, path: str) -> int:
