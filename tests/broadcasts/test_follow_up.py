@@ -115,7 +115,7 @@ async def test_resolved_follow_up_reaches_the_first_addresses_after_the_director
     assert by_address["parent2@familles.fr"] == ids[2]
 
 
-async def test_a_follow_up_may_keep_a_subset_of_the_channels_only(
+async def test_follow_up_checks_its_origin_channels_and_update_and_honours_idempotency_keys(
     settings: Settings, factory: SessionFactory, sink: SmtpSink
 ) -> None:
     world = await build_world(factory)
@@ -135,6 +135,9 @@ async def test_a_follow_up_may_keep_a_subset_of_the_channels_only(
             client, key, first["id"], {"update_id": update_id, "priority": "urgent"}
         )
         foreign_update = await follow_up(client, key, first["id"], {"update_id": 999_999})
+        once = {**key, "Idempotency-Key": "suite-resolu-1"}
+        url = f"/api/v1/broadcasts/{first['id']}/follow-up"
+        replies = [await client.post(url, headers=once, json={}) for _ in range(2)]
 
     assert too_early.status_code == 409
     assert "pas encore" in too_early.json()["error"]["message"]
@@ -145,3 +148,6 @@ async def test_a_follow_up_may_keep_a_subset_of_the_channels_only(
     assert urgent.status_code == 201 and urgent.json()["priority"] == "urgent"
     assert urgent.json()["channels"] == ["email"]
     assert foreign_update.status_code == 404
+    assert [r.status_code for r in replies] == [201, 201]
+    assert replies[0].json()["id"] == replies[1].json()["id"]
+    assert replies[0].json()["update_id"] == update_id  # the notice's latest update
