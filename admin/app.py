@@ -18,6 +18,7 @@ from admin.api import (
     audit,
     broadcasts,
     directory,
+    governance,
     inbound,
     notice_templates,
     notices,
@@ -108,6 +109,7 @@ def create_app(
         app.include_router(router, prefix="/api/v1")
     app.include_router(audiences.router, prefix="/api/v1")
     app.include_router(audit.router, prefix="/api/v1")
+    app.include_router(governance.router, prefix="/api/v1")
     app.include_router(notice_templates.router, prefix="/api/v1")
     app.include_router(push.router, prefix="/api/v1")
     app.include_router(inbound.router, prefix="/api/v1")

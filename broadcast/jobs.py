@@ -58,6 +58,15 @@ class JobQueue:
             _queue_name=queue_for(priority),
         )
 
+    async def enqueue_approval_request(self, broadcast_id: int, priority: str) -> None:
+        """Email the approvers of a broadcast that waits for a second operator."""
+        await self._redis.enqueue_job(
+            "notify_approvers",
+            broadcast_id,
+            _job_id=f"approval-request:{broadcast_id}",
+            _queue_name=queue_for(priority),
+        )
+
     async def enqueue_import(self, run_id: int) -> None:
         """Run an uploaded contact import (``POST /api/v1/imports``) in the background."""
         await self._redis.enqueue_job(

@@ -78,6 +78,71 @@ class TwilioAccount(BaseModel):
         return f"twilio://{self.name}"
 
 
+SCOPE_KINDS = ("etablissement", "departement", "academie", "region_academique")
+"""The organisation kinds approval thresholds and volume caps are set for."""
+
+
+class ApprovalThreshold(BaseModel):
+    """A send of a broadcast of this scope over any of these needs a second operator's approval
+    (RULES A6); None means no threshold on that measure."""
+
+    recipients: int | None = Field(default=None, ge=0)
+    sms_segments: int | None = Field(default=None, ge=0)
+    cost_eur: float | None = Field(default=None, ge=0)
+
+
+class VolumeCap(BaseModel):
+    """What the broadcasts of one organisation's subtree may send per hour and per day
+    (RULES A6); None means no cap on that measure."""
+
+    recipients_per_hour: int | None = Field(default=None, ge=0)
+    recipients_per_day: int | None = Field(default=None, ge=0)
+    sms_segments_per_hour: int | None = Field(default=None, ge=0)
+    sms_segments_per_day: int | None = Field(default=None, ge=0)
+
+
+def _default_thresholds() -> dict[str, ApprovalThreshold]:
+    """A large lycée has some 3,000 families; an académie some 500,000."""
+    return {
+        "etablissement": ApprovalThreshold(recipients=5_000, sms_segments=3_000, cost_eur=150),
+        "departement": ApprovalThreshold(recipients=50_000, sms_segments=20_000, cost_eur=1_000),
+        "academie": ApprovalThreshold(recipients=200_000, sms_segments=50_000, cost_eur=2_500),
+        "region_academique": ApprovalThreshold(
+            recipients=500_000, sms_segments=100_000, cost_eur=5_000
+        ),
+    }
+
+
+def _default_caps() -> dict[str, VolumeCap]:
+    """Room for a few whole-audience sends a day at each level, and no more."""
+    return {
+        "etablissement": VolumeCap(
+            recipients_per_hour=20_000,
+            recipients_per_day=50_000,
+            sms_segments_per_hour=10_000,
+            sms_segments_per_day=20_000,
+        ),
+        "departement": VolumeCap(
+            recipients_per_hour=200_000,
+            recipients_per_day=500_000,
+            sms_segments_per_hour=50_000,
+            sms_segments_per_day=100_000,
+        ),
+        "academie": VolumeCap(
+            recipients_per_hour=1_000_000,
+            recipients_per_day=2_000_000,
+            sms_segments_per_hour=200_000,
+            sms_segments_per_day=400_000,
+        ),
+        "region_academique": VolumeCap(
+            recipients_per_hour=3_000_000,
+            recipients_per_day=6_000_000,
+            sms_segments_per_hour=500_000,
+            sms_segments_per_day=1_000_000,
+        ),
+    }
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="BROADCAST_", env_nested_delimiter="__", extra="ignore"
@@ -135,6 +200,25 @@ class Settings(BaseSettings):
     worker_job_timeout_s: int = Field(default=300, ge=1)
     worker_max_jobs: int = Field(default=20, ge=1)
     worker_poll_delay_s: float = Field(default=0.05, gt=0)
+
+    approval_above_school: bool = True
+    """Any send whose audience names an organisation above a school needs approval."""
+    approval_thresholds: dict[str, ApprovalThreshold] = Field(default_factory=_default_thresholds)
+    """Per kind of the broadcast's organisation (SCOPE_KINDS); a kind left out has none."""
+    volume_caps: dict[str, VolumeCap] = Field(default_factory=_default_caps)
+    """Per kind of organisation, applied to each organisation above a broadcast (SCOPE_KINDS)."""
+    scheduler_interval_s: int = Field(default=10, ge=1, le=60)
+    """How often the workers look for scheduled broadcasts that are due: a divisor of 60."""
+
+    @model_validator(mode="after")
+    def _scope_kinds_are_known(self) -> Settings:
+        unknown = set(self.approval_thresholds) | set(self.volume_caps)
+        unknown -= set(SCOPE_KINDS)
+        if unknown:
+            raise ValueError(f"unknown organisation kinds: {sorted(unknown)}; use {SCOPE_KINDS}")
+        if 60 % self.scheduler_interval_s:
+            raise ValueError("scheduler_interval_s must divide 60")
+        return self
 
     contact_retention_days: int | None = Field(default=None, ge=1)
     """Days a contact who left is kept; unset: until 30 November after the end (31 August) of

@@ -12,7 +12,7 @@ import signal
 from collections.abc import Sequence
 
 from arq.connections import RedisSettings
-from arq.cron import cron
+from arq.cron import CronJob, cron
 from arq.worker import Worker, func
 
 from broadcast.jobs import BULK_QUEUE, QUEUES
@@ -23,8 +23,10 @@ from workers.tasks import (
     dispatch,
     fanout,
     import_contacts,
+    notify_approvers,
     purge_personal_data,
     recover,
+    start_scheduled,
 )
 
 MAX_TRIES = 1000  # our own retry deadline, not a count of tries, decides when to give up
@@ -38,8 +40,9 @@ def build_workers(
     functions = [
         func(fanout, max_tries=MAX_TRIES),
         func(dispatch, max_tries=MAX_TRIES),
-        func(deliver_webhook, max_tries=MAX_TRIES, keep_result=0),  # job id free once done
         func(import_contacts, max_tries=3),  # a killed import starts again from nothing
+        func(deliver_webhook, max_tries=MAX_TRIES, keep_result=0),  # job id free once done
+        func(notify_approvers, max_tries=20),
     ]
     return [
         Worker(
@@ -52,15 +55,23 @@ def build_workers(
             job_timeout=settings.worker_job_timeout_s,
             poll_delay=settings.worker_poll_delay_s,
             ctx={"resources": resources},
-            cron_jobs=[
-                cron(recover, run_at_startup=True),
-                cron(purge_personal_data, hour={3}, minute={30}, second={0}),  # daily, RULES R2
-            ]
-            if queue == BULK_QUEUE
-            else None,
+            cron_jobs=cron_jobs(settings) if queue == BULK_QUEUE else None,
             log_results=False,
         )
         for queue in queues
+    ]
+
+
+def cron_jobs(settings: Settings) -> list[CronJob]:
+    """The recovery pass each minute and at start-up, the personal-data purge each night, and
+    the scheduler every ``scheduler_interval_s`` and at start-up (10 s by default: a notice
+    scheduled for 08:00 leaves by 08:00:10, for one indexed query per tick). arq runs each tick
+    once across workers; the scheduler's conditional update makes that certain."""
+    ticks = set(range(0, 60, settings.scheduler_interval_s))
+    return [
+        cron(recover, run_at_startup=True),
+        cron(start_scheduled, second=ticks, run_at_startup=True),
+        cron(purge_personal_data, hour={3}, minute={30}, second={0}),  # daily, RULES R2
     ]
 
 

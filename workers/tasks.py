@@ -8,8 +8,10 @@ from typing import Any
 
 from arq import Retry
 
+from broadcast.broadcasts import approval_mail
 from broadcast.broadcasts.planner import run_fanout
 from broadcast.broadcasts.recovery import resume_stalled
+from broadcast.broadcasts.scheduling import queue_due_broadcasts
 from broadcast.db import transaction
 from broadcast.deliveries.dispatch import RetryLater
 from broadcast.directory.privacy import purge_due
@@ -82,15 +84,6 @@ async def dispatch(
         raise Retry(defer=resources.dispatcher.retry.delay(ctx["job_try"])) from exc
 
 
-async def purge_personal_data(ctx: dict[str, Any]) -> dict[str, int]:
-    """Cron, daily: delete the contacts who left long enough ago and mask old delivery
-    addresses (RULES R2, :mod:`broadcast.directory.privacy`); audited with its counts."""
-    resources = _resources(ctx)
-    async with transaction(resources.factory) as session:
-        report = await purge_due(session, resources.settings, trigger="cron")
-    return report.model_dump(include={"contacts", "contact_points", "deliveries_masked"})
-
-
 async def deliver_webhook(ctx: dict[str, Any], message_id: int) -> None:
     """Send one webhook message; arq runs the job again after the retry schedule's delay."""
     resources = _resources(ctx)
@@ -106,3 +99,30 @@ async def deliver_webhook(ctx: dict[str, Any], message_id: int) -> None:
         raise Retry(defer=resources.dispatcher.retry.delay(ctx["job_try"])) from exc
     if delay is not None:
         raise Retry(defer=delay)
+
+
+async def notify_approvers(ctx: dict[str, Any], broadcast_id: int) -> int:
+    """Email the operators who may approve a broadcast waiting for a second operator."""
+    resources = _resources(ctx)
+    try:
+        return await approval_mail.notify_approvers(
+            resources.factory, resources.settings, broadcast_id
+        )
+    except Exception as exc:  # the relay is down or refused: try again later
+        log.exception("approval request of broadcast %s not sent; retrying", broadcast_id)
+        raise Retry(defer=resources.dispatcher.retry.delay(ctx["job_try"])) from exc
+
+
+async def start_scheduled(ctx: dict[str, Any]) -> int:
+    """Cron: queue the scheduled broadcasts that are due, each by exactly one worker."""
+    resources = _resources(ctx)
+    return len(await queue_due_broadcasts(resources.factory, resources.queue))
+
+
+async def purge_personal_data(ctx: dict[str, Any]) -> dict[str, int]:
+    """Cron, daily: delete the contacts who left long enough ago and mask old delivery
+    addresses (RULES R2, :mod:`broadcast.directory.privacy`); audited with its counts."""
+    resources = _resources(ctx)
+    async with transaction(resources.factory) as session:
+        report = await purge_due(session, resources.settings, trigger="cron")
+    return report.model_dump(include={"contacts", "contact_points", "deliveries_masked"})

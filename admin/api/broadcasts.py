@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, status
 
+from admin.api.governance import enqueue_after_commit
 from admin.api.pages import CursorParam, LimitParam, Page, page_of
 from admin.deps import QueueDep, SettingsDep, UowDep, requires
 from admin.idempotency import idempotent
@@ -69,11 +70,13 @@ async def preview(
     "/{broadcast_id}/confirm", status_code=status.HTTP_202_ACCEPTED, response_model=BroadcastOut
 )
 async def confirm(
-    uow: UowDep, principal: Sender, queue: QueueDep, broadcast_id: int
+    uow: UowDep, principal: Sender, queue: QueueDep, settings: SettingsDep, broadcast_id: int
 ) -> BroadcastOut:
+    """Queued now, ``scheduled`` for its time, or ``pending_approval`` (approvers are emailed);
+    409 ``cap_exceeded`` when a volume cap would be passed, and then nothing is queued."""
     found = await service.get_broadcast(uow.session, principal, broadcast_id)
-    await service.confirm(uow.session, principal, found)
-    uow.after_commit(lambda: queue.enqueue_fanout(broadcast_id, found.priority))
+    await service.confirm(uow.session, principal, found, settings)
+    enqueue_after_commit(uow, queue, found)
     return await service.broadcast_out(uow.session, found)
 
 

@@ -18,6 +18,8 @@ class Permission(enum.StrEnum):
     broadcasts_send = "broadcasts:send"
     deliveries_read = "deliveries:read"
     audit_read = "audit:read"
+    broadcasts_approve = "broadcasts:approve"
+    broadcasts_override = "broadcasts:override"
     integrations_read = "integrations:read"
     integrations_manage = "integrations:manage"
     webhooks_manage = "webhooks:manage"
@@ -50,6 +52,10 @@ WRITE = frozenset(
 )
 # The audit log, read within one's own scope: a head teacher reads his school's; not a viewer.
 AUDIT = frozenset({Permission.audit_read})
+# Second-person approval (RULES A6), within one's scope: a head teacher approves his school's
+# broadcasts only, never one above it. The emergency override is the platform admin's alone.
+APPROVE = frozenset({Permission.broadcasts_approve})
+OVERRIDE = frozenset({Permission.broadcasts_override})
 # Monitoring sources that open draft notices: set up by the académie, seen by everyone in scope.
 INTEGRATIONS = frozenset({Permission.integrations_manage})
 # Outbound webhook subscribers: set up by the académie or the DSI, not by a school.
@@ -61,9 +67,9 @@ ERASE = frozenset({Permission.contacts_erase})
 RGPD = EXPORT | ERASE
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.platform_admin: READ | WRITE | AUDIT | INTEGRATIONS | RGPD | WEBHOOKS,
-    Role.academie_officer: READ | WRITE | AUDIT | INTEGRATIONS | RGPD | WEBHOOKS,
-    Role.head_teacher: READ | WRITE | AUDIT | EXPORT,
+    Role.platform_admin: READ | WRITE | AUDIT | APPROVE | OVERRIDE | INTEGRATIONS | WEBHOOKS | RGPD,
+    Role.academie_officer: READ | WRITE | AUDIT | APPROVE | INTEGRATIONS | WEBHOOKS | RGPD,
+    Role.head_teacher: READ | WRITE | AUDIT | APPROVE | EXPORT,
     Role.viewer: READ,
 }
 

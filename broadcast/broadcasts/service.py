@@ -18,9 +18,11 @@ from broadcast.accounts.service import Principal, audit
 from broadcast.audiences.criteria import AudienceCriteria, subtree_paths
 from broadcast.audiences.preview import AudiencePreview
 from broadcast.audiences.saved import criteria_of
+from broadcast.broadcasts import approval
 from broadcast.broadcasts.estimates import expected_duration_s, format_duration_fr, sms_estimate
 from broadcast.broadcasts.exercise import MAX_SEED_ADDRESSES, ExerciseAddress, seed_list
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus, DeliveryMode, Priority
+from broadcast.broadcasts.scheduling import ScheduledAt
 from broadcast.broadcasts.sources import preview_recipients
 from broadcast.channels.base import AVAILABLE_CHANNELS, ChannelName
 from broadcast.channels.sms import render_sms_text, stop_number
@@ -36,8 +38,6 @@ from broadcast.rendering import Renderer
 from broadcast.settings import Settings
 from broadcast.sqlutil import row_id
 from broadcast.timeutil import utcnow
-from broadcast.webhooks.events import emit_broadcast_event
-from broadcast.webhooks.models import WebhookEvent
 
 
 class BroadcastIn(BaseModel):
@@ -58,6 +58,8 @@ class BroadcastIn(BaseModel):
         default_factory=list, max_length=MAX_SEED_ADDRESSES
     )
     """For an exercise only: when given, these addresses alone are reached (not the audience)."""
+    scheduled_at: ScheduledAt | None = None
+    """Naive means Europe/Paris; confirmation then schedules it instead of sending now."""
 
     @model_validator(mode="after")
     def _seed_list_only_for_exercises(self) -> BroadcastIn:
@@ -88,6 +90,16 @@ class BroadcastOut(BaseModel):
     queued_at: datetime | None
     completed_at: datetime | None
     cancelled_at: datetime | None
+    scheduled_at: datetime | None = None
+    estimated_recipients: int = 0
+    estimated_sms_segments: int = 0
+    approval_required: bool = False
+    approved_by_id: int | None = None
+    approved_at: datetime | None = None
+    approval_override: bool = False
+    rejected_by_id: int | None = None
+    rejected_at: datetime | None = None
+    rejection_reason: str | None = None
     paused_at: datetime | None = None
     counters: dict[str, dict[str, int]] = Field(default_factory=dict)
     totals: dict[str, int] = Field(default_factory=dict)
@@ -127,6 +139,7 @@ async def create_draft(session: AsyncSession, principal: Principal, data: Broadc
         delivery_mode=data.delivery_mode,
         is_exercise=data.is_exercise,
         exercise_addresses=seed_list(data.exercise_addresses, channels),
+        scheduled_at=data.scheduled_at,
         created_by_id=principal.operator_id,
     )
     session.add(broadcast)
@@ -220,15 +233,18 @@ async def list_broadcasts(
     return list(rows.scalars())
 
 
-async def confirm(session: AsyncSession, principal: Principal, broadcast: Broadcast) -> Broadcast:
+async def confirm(
+    session: AsyncSession, principal: Principal, broadcast: Broadcast, settings: Settings
+) -> Broadcast:
+    """The send request: estimate, volume caps, then ``pending_approval``, ``scheduled`` or
+    ``queued`` (:mod:`broadcast.broadcasts.approval`); the caller enqueues only a queued one."""
     if broadcast.status != BroadcastStatus.draft:
         raise Conflict(
             f"Cette diffusion est déjà « {broadcast.status} » : seul un brouillon se confirme.",
             f"This broadcast is already {broadcast.status}: only a draft can be confirmed.",
         )
-    broadcast.status = BroadcastStatus.queued
-    broadcast.queued_at = utcnow()
-    await emit_broadcast_event(session, WebhookEvent.broadcast_queued, broadcast)
+    estimate = await preview(session, principal, broadcast, settings)
+    await approval.request_send(session, principal, broadcast, settings, estimate)  # emits queued
     audit(
         session,
         principal,
@@ -236,7 +252,13 @@ async def confirm(session: AsyncSession, principal: Principal, broadcast: Broadc
         organisation_id=broadcast.organisation_id,
         object_type="broadcast",
         object_id=broadcast.id,
-        details={"channels": broadcast.channels, "priority": broadcast.priority},
+        details={
+            "channels": broadcast.channels,
+            "priority": broadcast.priority,
+            "status": broadcast.status,
+            "estimated_recipients": broadcast.estimated_recipients,
+            "estimated_sms_segments": broadcast.estimated_sms_segments,
+        },
     )
     return broadcast
 

@@ -51,6 +51,10 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("POST", "/api/v1/broadcasts/{broadcast_id}/resume"): None,
     ("POST", "/api/v1/broadcasts/{broadcast_id}/follow-up"): {},
     ("GET", "/api/v1/broadcasts/{broadcast_id}/deliveries"): None,
+    ("PATCH", "/api/v1/broadcasts/{broadcast_id}"): {"scheduled_at": "2099-06-01T09:30:00"},
+    ("POST", "/api/v1/broadcasts/{broadcast_id}/approve"): None,
+    ("POST", "/api/v1/broadcasts/{broadcast_id}/reject"): {"reason": "Hors sujet"},
+    ("POST", "/api/v1/broadcasts/{broadcast_id}/override"): {"reason": "Urgence"},
     ("GET", "/api/v1/inbound-sources/{source_id}"): None,
     ("PATCH", "/api/v1/inbound-sources/{source_id}"): {"enabled": True},
     ("DELETE", "/api/v1/inbound-sources/{source_id}"): None,
@@ -62,7 +66,11 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("POST", "/api/v1/webhooks/{webhook_id}/test"): None,
 }
 
-REFUSED_TO_HEAD_TEACHERS = {route for route in BODIES if route[1].startswith("/api/v1/webhooks/")}
+REFUSED_TO_HEAD_TEACHERS = {
+    route
+    for route in BODIES
+    if route[1].startswith("/api/v1/webhooks/") or route[1].endswith("/override")
+}
 """Routes a head teacher's role is refused whatever the id (403, which tells nothing about the
 object): their scope is walked with an officer of another département in the module's tests."""
 

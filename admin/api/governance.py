@@ -1,0 +1,99 @@
+"""Broadcasts waiting for a second operator or for their time: approve, reject, the emergency
+override, and changes to a draft or scheduled broadcast (RULES A6)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from admin.deps import QueueDep, SettingsDep, UnitOfWork, UowDep, requires
+from broadcast.accounts.permissions import Permission
+from broadcast.accounts.service import Principal
+from broadcast.broadcasts import approval, changes, service
+from broadcast.broadcasts.changes import BroadcastPatch
+from broadcast.broadcasts.models import Broadcast, BroadcastStatus
+from broadcast.broadcasts.service import BroadcastOut
+from broadcast.jobs import JobQueue
+
+router = APIRouter(prefix="/broadcasts", tags=["broadcasts"])
+
+Approver = Annotated[Principal, requires(Permission.broadcasts_approve)]
+Overrider = Annotated[Principal, requires(Permission.broadcasts_override)]
+Sender = Annotated[Principal, requires(Permission.broadcasts_send)]
+
+
+class ReasonIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=3, max_length=500)
+
+
+def enqueue_after_commit(uow: UnitOfWork, queue: JobQueue, broadcast: Broadcast) -> None:
+    """What a broadcast's new status asks for once committed: its fan-out when queued, the
+    approvers' email when it waits for them; nothing when scheduled (the cron starts it)."""
+    broadcast_id, priority = broadcast.id or 0, broadcast.priority
+    if broadcast.status == BroadcastStatus.queued:
+        uow.after_commit(lambda: queue.enqueue_fanout(broadcast_id, priority))
+    elif broadcast.status == BroadcastStatus.pending_approval:
+        uow.after_commit(lambda: queue.enqueue_approval_request(broadcast_id, priority))
+
+
+@router.post(
+    "/{broadcast_id}/approve", status_code=status.HTTP_202_ACCEPTED, response_model=BroadcastOut
+)
+async def approve(
+    uow: UowDep, principal: Approver, queue: QueueDep, settings: SettingsDep, broadcast_id: int
+) -> BroadcastOut:
+    """A second operator with scope over the broadcast releases it (now, or at its time); the
+    requester gets 403. Volume caps are checked again."""
+    found = await service.get_broadcast(uow.session, principal, broadcast_id)
+    await approval.approve(uow.session, principal, found, settings)
+    enqueue_after_commit(uow, queue, found)
+    return await service.broadcast_out(uow.session, found)
+
+
+@router.post("/{broadcast_id}/reject", response_model=BroadcastOut)
+async def reject(
+    uow: UowDep, principal: Approver, broadcast_id: int, body: ReasonIn
+) -> BroadcastOut:
+    found = await service.get_broadcast(uow.session, principal, broadcast_id)
+    await approval.reject(uow.session, principal, found, body.reason)
+    return await service.broadcast_out(uow.session, found)
+
+
+@router.post(
+    "/{broadcast_id}/override", status_code=status.HTTP_202_ACCEPTED, response_model=BroadcastOut
+)
+async def override(
+    uow: UowDep,
+    principal: Overrider,
+    queue: QueueDep,
+    settings: SettingsDep,
+    broadcast_id: int,
+    body: ReasonIn,
+) -> BroadcastOut:
+    """Emergency: a platform admin releases a pending broadcast alone, his own included; the
+    reason goes to the audit log."""
+    found = await service.get_broadcast(uow.session, principal, broadcast_id)
+    await approval.override(uow.session, principal, found, settings, body.reason)
+    enqueue_after_commit(uow, queue, found)
+    return await service.broadcast_out(uow.session, found)
+
+
+@router.patch("/{broadcast_id}", response_model=BroadcastOut)
+async def change(
+    uow: UowDep,
+    principal: Sender,
+    queue: QueueDep,
+    settings: SettingsDep,
+    broadcast_id: int,
+    body: BroadcastPatch,
+) -> BroadcastOut:
+    """Change the time, audience or channels of a draft, or of a scheduled broadcast until it
+    starts (a new audience or channels go through caps and approval again)."""
+    found = await service.get_broadcast(uow.session, principal, broadcast_id)
+    await changes.change_broadcast(uow.session, principal, found, body, settings)
+    enqueue_after_commit(uow, queue, found)
+    return await service.broadcast_out(uow.session, found)

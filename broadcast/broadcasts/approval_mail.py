@@ -1,0 +1,128 @@
+"""Tell the approvers by email that a broadcast waits for them (RULES A6).
+
+Sent by a job after the commit that put the broadcast in ``pending_approval``, through the first
+SMTP relay, one message per approver (each sees only his own address). The text names the notice,
+the requester, the estimate and why approval is needed, with a link to the broadcast; it never
+quotes the message body. A job run again sends again: a second reminder is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import make_msgid
+from html import escape
+
+import aiosmtplib
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from broadcast.accounts.models import AuditEvent, Operator
+from broadcast.broadcasts.approval import APPROVAL_REQUESTED, REASONS_FR, approvers
+from broadcast.broadcasts.models import Broadcast, BroadcastStatus
+from broadcast.db import SessionFactory, transaction
+from broadcast.notices.models import Notice
+from broadcast.settings import Settings, SmtpRelay
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalRequest:
+    broadcast_id: int
+    notice_title: str
+    requester: str
+    recipients: int
+    sms_segments: int
+    channels: list[str]
+    reasons: list[str]
+
+
+async def notify_approvers(factory: SessionFactory, settings: Settings, broadcast_id: int) -> int:
+    """Email every approver of the broadcast while it still waits; returns how many were told."""
+    async with transaction(factory) as session:
+        broadcast = await session.get(Broadcast, broadcast_id)
+        if broadcast is None or broadcast.status != BroadcastStatus.pending_approval:
+            return 0
+        request = await _request(session, broadcast)
+        addresses = [operator.email for operator in await approvers(session, broadcast)]
+    for address in addresses:
+        await _send(settings, approval_message(settings, request, address))
+    log.info("broadcast %s: approval requested from %s operators", broadcast_id, len(addresses))
+    return len(addresses)
+
+
+async def _request(session: AsyncSession, broadcast: Broadcast) -> ApprovalRequest:
+    notice = await session.get(Notice, broadcast.notice_id)
+    event = (
+        await session.execute(
+            select(AuditEvent)
+            .where(
+                col(AuditEvent.object_type) == "broadcast",
+                col(AuditEvent.object_id) == broadcast.id,
+                col(AuditEvent.action) == APPROVAL_REQUESTED,
+            )
+            .order_by(col(AuditEvent.id).desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    requester = (
+        await session.get(Operator, event.operator_id) if event and event.operator_id else None
+    )
+    return ApprovalRequest(
+        broadcast_id=broadcast.id or 0,
+        notice_title=notice.title if notice else "",
+        requester=requester.display_name if requester else "?",
+        recipients=broadcast.estimated_recipients,
+        sms_segments=broadcast.estimated_sms_segments,
+        channels=list(broadcast.channels),
+        reasons=list(event.details.get("reasons", [])) if event else [],
+    )
+
+
+def approval_message(settings: Settings, request: ApprovalRequest, to: str) -> EmailMessage:
+    link = f"{settings.public_base_url}/api/v1/broadcasts/{request.broadcast_id}"
+    reasons = "; ".join(REASONS_FR.get(code, code) for code in request.reasons) or "seuil"
+    text = (
+        "Bonjour,\n\n"
+        f"{request.requester} demande l'envoi de la diffusion n° {request.broadcast_id} "
+        f"« {request.notice_title} » ({', '.join(request.channels)}) : "
+        f"{request.recipients} destinataires, {request.sms_segments} segments SMS.\n"
+        f"Une seconde approbation est nécessaire : {reasons}.\n\n"
+        f"Pour l'examiner : {link}\n"
+        f"Pour l'approuver : POST {link}/approve ; pour la rejeter : POST {link}/reject "
+        "avec un motif.\n\n"
+        "Ce message est envoyé automatiquement ; l'envoi ne partira qu'après votre approbation "
+        "ou celle d'un autre opérateur habilité.\n"
+    )
+    message = EmailMessage()
+    message["Subject"] = f"Approbation demandée : diffusion n° {request.broadcast_id}"
+    message["From"] = Address(settings.email_from_name, addr_spec=settings.email_from)
+    message["To"] = to
+    message["Message-ID"] = make_msgid(domain=settings.email_from.rpartition("@")[2])
+    message.set_content(text)
+    message.add_alternative(_html(text, link), subtype="html")
+    return message
+
+
+def _html(text: str, link: str) -> str:
+    body = escape(text).replace(escape(link), f'<a href="{escape(link)}">{escape(link)}</a>', 1)
+    return f'<!doctype html><html lang="fr"><body><pre>{body}</pre></body></html>'
+
+
+async def _send(settings: Settings, message: EmailMessage) -> None:
+    relay: SmtpRelay = settings.smtp_relays[0]
+    password = relay.password.get_secret_value() if relay.password else None
+    await aiosmtplib.send(
+        message,
+        hostname=relay.host,
+        port=relay.port,
+        username=relay.username if password is not None else None,
+        password=password,
+        use_tls=relay.tls == "implicit",
+        start_tls=relay.tls == "starttls",
+        timeout=relay.timeout_s,
+    )

@@ -1,0 +1,174 @@
+"""Volume caps per scope (RULES A6): recipients and SMS segments per hour and per day.
+
+A send counts in every organisation above it (its own, the département, the académie, the
+région): each one whose kind has a cap in ``settings.volume_caps`` must stay under it. What counts
+is what is sent or bound to be: broadcasts scheduled, queued, sending, paused or completed, at
+their send time (``queued_at``, or ``scheduled_at`` while scheduled), by the estimates recorded at
+confirmation. Pending approvals do not count yet: caps are checked again when one is approved.
+
+A send at ``t`` is compared with the others sent within one period either side of ``t``: a
+scheduled broadcast later than ``t`` shares an hour with it as much as an earlier one does. With
+nothing scheduled ahead, that is plainly the last hour (the last day).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from broadcast.broadcasts.models import Broadcast, BroadcastStatus
+from broadcast.directory.models import Organisation
+from broadcast.errors import Conflict
+from broadcast.settings import Settings, VolumeCap
+
+COUNTED = (
+    BroadcastStatus.scheduled,
+    BroadcastStatus.queued,
+    BroadcastStatus.sending,
+    BroadcastStatus.paused,
+    BroadcastStatus.completed,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    name_fr: str
+    name_en: str
+    length: timedelta
+    suffix: str
+
+    def limits(self, cap: VolumeCap) -> tuple[int | None, int | None]:
+        """(recipients, SMS segments) allowed per this period."""
+        return (
+            getattr(cap, f"recipients_per_{self.suffix}"),
+            getattr(cap, f"sms_segments_per_{self.suffix}"),
+        )
+
+
+PERIODS = (
+    Period("heure", "hour", timedelta(hours=1), "hour"),
+    Period("jour", "day", timedelta(days=1), "day"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    recipients: int
+    sms_segments: int
+
+
+class CapExceeded(Conflict):
+    """409: the request is valid, the volume already sent is what stands in the way; the same
+    request succeeds once the period has passed or the cap is raised."""
+
+    code = "cap_exceeded"
+
+
+async def check_caps(
+    session: AsyncSession, settings: Settings, broadcast: Broadcast, at: datetime
+) -> None:
+    """Raise :class:`CapExceeded` when sending ``broadcast`` at ``at`` would take any
+    organisation above it over one of its caps."""
+    for organisation in await ancestry(session, broadcast.organisation_id):
+        cap = settings.volume_caps.get(organisation.kind)
+        if cap is None:
+            continue
+        for period in PERIODS:
+            used = await usage(session, organisation.path, at, period.length, broadcast.id)
+            _ensure_within(cap, period, used, broadcast, organisation)
+
+
+async def ancestry(session: AsyncSession, organisation_id: int) -> list[Organisation]:
+    """The organisation and those above it, nearest first."""
+    organisation = await session.get(Organisation, organisation_id)
+    assert organisation is not None
+    ids = [int(part) for part in organisation.path.strip("/").split("/") if part]
+    rows = await session.execute(select(Organisation).where(col(Organisation.id).in_(ids)))
+    return sorted(rows.scalars(), key=lambda org: -len(org.path))
+
+
+async def usage(
+    session: AsyncSession,
+    subtree_path: str,
+    at: datetime,
+    period: timedelta,
+    excluded_id: int | None,
+) -> Usage:
+    """Estimated recipients and SMS segments of the subtree's broadcasts sent (or to be sent)
+    within ``period`` either side of ``at``, ``excluded_id`` left out."""
+    sent_at = func.coalesce(col(Broadcast.queued_at), col(Broadcast.scheduled_at))
+    row = (
+        await session.execute(
+            select(
+                func.coalesce(func.sum(col(Broadcast.estimated_recipients)), 0),
+                func.coalesce(func.sum(col(Broadcast.estimated_sms_segments)), 0),
+            )
+            .join(Organisation, col(Organisation.id) == col(Broadcast.organisation_id))
+            .where(
+                col(Organisation.path).startswith(subtree_path),
+                col(Broadcast.status).in_(COUNTED),
+                col(Broadcast.id) != (excluded_id or 0),
+                sent_at > at - period,
+                sent_at < at + period,
+            )
+        )
+    ).one()
+    return Usage(int(row[0]), int(row[1]))
+
+
+def _ensure_within(
+    cap: VolumeCap, period: Period, used: Usage, broadcast: Broadcast, organisation: Organisation
+) -> None:
+    max_recipients, max_segments = period.limits(cap)
+    wanted = Usage(broadcast.estimated_recipients, broadcast.estimated_sms_segments)
+    if max_recipients is not None and used.recipients + wanted.recipients > max_recipients:
+        raise _exceeded(
+            "destinataires",
+            "recipients",
+            period,
+            organisation,
+            used.recipients,
+            wanted.recipients,
+            max_recipients,
+        )
+    if max_segments is not None and used.sms_segments + wanted.sms_segments > max_segments:
+        raise _exceeded(
+            "segments SMS",
+            "SMS segments",
+            period,
+            organisation,
+            used.sms_segments,
+            wanted.sms_segments,
+            max_segments,
+        )
+
+
+def _exceeded(
+    measure_fr: str,
+    measure_en: str,
+    period: Period,
+    organisation: Organisation,
+    used: int,
+    wanted: int,
+    limit: int,
+) -> CapExceeded:
+    return CapExceeded(
+        f"Envoi refusé : plafond de {limit} {measure_fr} par {period.name_fr} atteint pour "
+        f"« {organisation.name} » ({used} déjà envoyés ou programmés, {wanted} demandés). "
+        "Rien n'a été envoyé ; réessayez plus tard ou réduisez l'audience.",
+        f"Send refused: the cap of {limit} {measure_en} per {period.name_en} for "
+        f"{organisation.name} is reached ({used} already sent or scheduled, {wanted} requested). "
+        "Nothing was sent; try later or narrow the audience.",
+        details={
+            "organisation_id": organisation.id,
+            "measure": measure_en.replace(" ", "_").lower(),
+            "period": period.name_en,
+            "limit": limit,
+            "used": used,
+            "requested": wanted,
+        },
+    )
