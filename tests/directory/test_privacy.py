@@ -25,6 +25,7 @@ from broadcast.directory.models import Contact, ContactPoint, ContactRole, Suppr
 from broadcast.directory.privacy import contact_purge_cutoff, purge_due
 from broadcast.directory.schemas import ContactIn
 from broadcast.directory.service import suppress
+from broadcast.masking import mask_address
 from broadcast.sandbox.smtp import SmtpSink
 from broadcast.settings import Settings, get_settings
 from broadcast.timeutil import utcnow
@@ -408,3 +409,8 @@ async def test_reading_contacts_is_audited_with_scope_and_rows(
         (world.school_x, 1),
     ]
     assert all(e.operator_id is not None and e.at is not None for e in events)
+
+
+def test_an_address_masked_for_good_shows_its_masked_form() -> None:
+    assert mask_address("email", "masked:42:p***0@f***.fr") == "p***0@f***.fr"
+    assert mask_address("sms", "masked:43:+336******78") == "+336******78"
