@@ -8,11 +8,14 @@ from collections import Counter
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlmodel import col
 
 from broadcast.accounts.models import AuditEvent
+from broadcast.broadcasts.planner import PlannerSettings, run_fanout
 from broadcast.db import SessionFactory, transaction
+from broadcast.deliveries.models import Delivery
+from broadcast.jobs import DispatchBatch, JobQueue
 from broadcast.sandbox.smtp import SmtpSink
 from broadcast.settings import RateLimit, Settings
 from tests.support import (
@@ -25,6 +28,7 @@ from tests.support import (
     send_broadcast,
     wait_until,
 )
+from workers.resources import Resources
 
 
 def rate_limited(settings: Settings, rate: float, burst: int) -> Settings:
@@ -140,6 +144,44 @@ async def test_pause_before_the_fan_out_then_resume_plans_and_sends_everything(
     assert resumed.json()["status"] == "queued"
     assert final["status"] == "completed" and final["totals"]["sent"] == 90
     assert len(sink.messages) == 90
+
+
+class _NoQueue:
+    async def enqueue_job(self, function: str, *args: object, **options: object) -> None:
+        return None
+
+
+async def test_a_delivery_sent_back_to_queued_after_the_cancel_ends_cancelled_unsent(
+    settings: Settings, factory: SessionFactory, sink: SmtpSink
+) -> None:
+    """A transient failure recorded after the cancel puts its delivery back to ``queued``; the
+    next dispatch job of the batch cancels it instead of sending it."""
+    world = await build_world(factory)
+    await add_contacts(factory, guardians(world.school_x, 3))
+    key = auth(world.keys["head_x"])
+    async with api(settings) as client:
+        draft = await send_broadcast(
+            client, world.keys["head_x"], world.school_x, {"organisation_ids": [world.school_x]}
+        )
+        planner = PlannerSettings(chunk_size=50, batch_size=40)
+        await run_fanout(factory, JobQueue(_NoQueue()), planner, draft["id"])
+        await client.post(f"/api/v1/broadcasts/{draft['id']}/cancel", headers=key)
+        async with transaction(factory) as session:
+            rows = await session.execute(select(col(Delivery.id)).order_by(col(Delivery.id)))
+            ids = [int(i or 0) for i in rows.scalars()]
+            await session.execute(
+                update(Delivery).where(col(Delivery.id) == ids[0]).values(status="queued")
+            )
+        assert settings.redis_url is not None
+        resources = await Resources.open(settings, settings.redis_url)
+        try:
+            await resources.dispatcher.run(DispatchBatch(draft["id"], "email", ids[0], ids[-1]))
+        finally:
+            await resources.close()
+        final = await read(client, key, draft["id"])
+
+    assert final["totals"]["cancelled"] == 3 and final["totals"]["queued"] == 0
+    assert sink.messages == []
 
 
 async def test_pause_resume_and_cancel_refuse_the_wrong_state_in_french(
