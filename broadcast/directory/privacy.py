@@ -160,16 +160,26 @@ _MASK = (
 
 
 async def mask_deliveries(session: AsyncSession, where: ColumnElement[bool]) -> int:
-    """Mask the address of every delivery matching ``where``, in batches; unlink its contact."""
-    masked = 0
-    while rows := (await session.execute(_unmasked(where).limit(MASK_BATCH))).all():
+    """Mask the address of every delivery matching ``where``, in batches walked by id (one
+    pass over the table however many batches); unlink its contact."""
+    masked, after = 0, 0
+    while rows := (await session.execute(_next_unmasked(where, after))).all():
         params = [
             {"delivery_id": i, "masked": masked_delivery_address(i, channel, address)}
             for i, channel, address in rows
         ]
         await session.execute(_MASK, params)
-        masked += len(rows)
+        masked, after = masked + len(rows), rows[-1][0]
     return masked
+
+
+def _next_unmasked(where: ColumnElement[bool], after: int) -> Any:
+    return (
+        _unmasked(where)
+        .where(col(Delivery.id) > after)
+        .order_by(col(Delivery.id))
+        .limit(MASK_BATCH)
+    )
 
 
 # -- one person (R3) ----------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from broadcast.accounts.models import AuditEvent
 from broadcast.cli import main
 from broadcast.db import SessionFactory, transaction
 from broadcast.deliveries.models import Delivery
+from broadcast.directory import privacy
 from broadcast.directory.models import Contact, ContactPoint, ContactRole, Suppression
 from broadcast.directory.privacy import contact_purge_cutoff, purge_due
 from broadcast.directory.schemas import ContactIn
@@ -139,8 +140,13 @@ async def _age_deliveries(factory: SessionFactory, broadcast_id: int, days: int)
 
 
 async def test_purge_deletes_contacts_gone_long_enough_masks_old_deliveries_and_is_audited(
-    settings: Settings, factory: SessionFactory, sink: SmtpSink, cli_env: None
+    settings: Settings,
+    factory: SessionFactory,
+    sink: SmtpSink,
+    cli_env: None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(privacy, "MASK_BATCH", 2)  # three old deliveries: two batches
     world = await build_world(factory)
     gone, recent, staying = await add_contacts(factory, guardians(world.school_x, 3))
     async with api(settings) as client:
