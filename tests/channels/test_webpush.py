@@ -292,3 +292,25 @@ async def test_vapid_keys_command_prints_keys_the_sender_accepts(
     finally:
         await sender.close()
     assert result.outcome is Outcome.sent
+
+
+async def test_one_vapid_token_per_push_service_is_reused(sender: WebPushSender) -> None:
+    first, second = PushSandbox(), PushSandbox()
+    await first.start()
+    await second.start()
+    try:
+        subscriptions = [first.new_subscription(), first.new_subscription()]
+        subscriptions.append(second.new_subscription())
+        for subscription in subscriptions:
+            result = await sender.send(subscription, PAYLOAD, ttl=60, urgent=False, topic=None)
+            assert result.outcome is Outcome.sent
+    finally:
+        await first.stop()
+        await second.stop()
+    tokens = {
+        origin: header.split("t=", 1)[1].split(",", 1)[0]
+        for origin, (header, _) in sender._tokens.items()
+    }
+    assert set(tokens) == {first.origin, second.origin}
+    assert len(first.messages) == 2 and len(second.messages) == 1  # both accepted the token
+    assert tokens[first.origin] != tokens[second.origin]  # aud differs per push service
