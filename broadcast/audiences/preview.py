@@ -78,6 +78,10 @@ class AudiencePreview(BaseModel):
     left_contacts: int = 0
     channels: list[ChannelPreview]
     sms: SmsEstimate | None = None
+    approval_reasons: list[str] = Field(default_factory=list)
+    """Why confirming this broadcast would make it wait for a second operator (RULES A6), as
+    codes: ``audience_above_school``, ``recipients``, ``sms_segments``, ``cost``; empty when it
+    would go out at once. Filled by the broadcast preview."""
 
     @property
     def total_recipients(self) -> int:

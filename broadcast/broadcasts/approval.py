@@ -94,11 +94,11 @@ async def approval_reasons(
     threshold = settings.approval_thresholds.get(organisation.kind)
     if threshold is None:
         return reasons
-    cost = estimate.sms.cost_eur if estimate.sms else 0.0
+    sms = estimate.sms
     for code, value, limit in (
-        ("recipients", broadcast.estimated_recipients, threshold.recipients),
-        ("sms_segments", broadcast.estimated_sms_segments, threshold.sms_segments),
-        ("cost", cost, threshold.cost_eur),
+        ("recipients", estimate.total_recipients, threshold.recipients),
+        ("sms_segments", sms.total_segments if sms else 0, threshold.sms_segments),
+        ("cost", sms.cost_eur if sms else 0.0, threshold.cost_eur),
     ):
         if limit is not None and value > limit:
             reasons.append(code)

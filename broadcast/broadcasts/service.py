@@ -185,6 +185,7 @@ async def preview(
         result.sms = sms_estimate(
             texts, sms.recipients_by_locale, settings.sms_price_per_segment_eur
         )
+    result.approval_reasons = await approval.approval_reasons(session, settings, broadcast, result)
     return result
 
 

@@ -85,6 +85,7 @@ async def test_a_head_teachers_send_to_his_school_under_the_threshold_goes_out_a
         draft = await send_broadcast(
             client, world.keys["head_x"], world.school_x, {"organisation_ids": [world.school_x]}
         )
+        assert draft["preview"]["approval_reasons"] == []  # the preview says: at once
         assert (await read(client, world.keys["head_x"], draft["id"]))["status"] == "queued"
         await run_burst_workers(settings)
         done = await read(client, world.keys["head_x"], draft["id"])
@@ -113,6 +114,7 @@ async def test_an_officers_academie_wide_sms_waits_for_a_second_officer(
         draft = await send_broadcast(
             client, officer, world.academie, {"organisation_ids": [world.academie]}, ["sms"]
         )
+        assert draft["preview"]["approval_reasons"] == ["audience_above_school"]
         waiting = await read(client, officer, draft["id"])
         assert waiting["status"] == "pending_approval" and waiting["approval_required"] is True
         assert waiting["estimated_recipients"] == 6 and waiting["estimated_sms_segments"] == 6
