@@ -192,6 +192,8 @@ def broadcast_data(broadcast: Broadcast) -> dict[str, Any]:
         "organisation_id": broadcast.organisation_id,
         "channels": list(broadcast.channels),
         "priority": broadcast.priority,
+        "is_exercise": broadcast.is_exercise,
+        "follow_up_of_id": broadcast.follow_up_of_id,
         "status": broadcast.status,
         "queued_at": _iso(broadcast.queued_at),
         "completed_at": _iso(broadcast.completed_at),

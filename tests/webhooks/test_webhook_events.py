@@ -104,6 +104,7 @@ async def test_every_event_reaches_a_subscriber_of_the_academie(
     [completed] = subscriber.of_type("/academie", "broadcast.completed")
     assert completed["data"]["broadcast"]["status"] == "completed"
     assert completed["data"]["broadcast"]["completed_at"] is not None
+    assert completed["data"]["broadcast"]["is_exercise"] is False  # subscribers tell them apart
     assert completed["data"]["counts"] == {"email": {"sent": 3}}
     assert len(sink.messages) == 3
     assert [(m["status"], m["attempts"], m["last_status_code"]) for m in messages] == [
