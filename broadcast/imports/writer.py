@@ -18,13 +18,14 @@ is no longer left.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import String, any_, cast, delete, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -35,6 +36,7 @@ from broadcast.directory.uai import is_valid_uai
 from broadcast.imports.csv_reader import DERIVED_KEY
 from broadcast.imports.records import ContactRecord, ImportKind, Reader
 from broadcast.imports.report import ImportReport
+from broadcast.sqlutil import insert_ignoring_conflicts
 from broadcast.timeutil import utcnow
 
 BATCH_SIZE = 1000
@@ -223,7 +225,7 @@ class _Batch:
                 col(Contact.organisation_id) == school,
                 col(Contact.source) == self._source,
                 col(Contact.role) == ContactRole.pupil,
-                col(Contact.external_id).in_(refs),
+                _one_of(self._session, col(Contact.external_id), refs),
             )
         )
         classes = {ref: (division, level) for ref, division, level in found}
@@ -233,22 +235,21 @@ class _Batch:
                 row.values = (*row.values[:3], division, level, row.values[5])
 
     async def _upsert(self, school: int, rows: list[ValidRow]) -> None:
-        existing = await self._existing(school, [r.external_id for r in rows])
+        """Insert what is new in one statement (conflicts skipped), then compare the rest."""
+        created = await self._insert(school, rows)
+        known = [row for row in rows if row.external_id not in created]
+        if not known:
+            return
+        existing = await self._existing(school, [r.external_id for r in known])
         points = await self._points([found[0] for found in existing.values()])
-        new: list[ValidRow] = []
         changed: list[tuple[int, ValidRow, bool]] = []
-        for row in rows:
-            found = existing.get(row.external_id)
-            if found is None:
-                new.append(row)
-                continue
-            contact_id, values, left = found
+        for row in known:
+            contact_id, values, left = existing[row.external_id]
             points_changed = points.get(contact_id, frozenset()) != row.points
             if values == row.values and not left and not points_changed:
                 self._report.unchanged += 1
             else:
                 changed.append((contact_id, row, points_changed))
-        await self._insert(school, new)
         await self._update(changed)
 
     async def _existing(
@@ -263,7 +264,7 @@ class _Batch:
             ).where(
                 col(Contact.organisation_id) == school,
                 col(Contact.source) == self._source,
-                col(Contact.external_id).in_(external_ids),
+                _one_of(self._session, col(Contact.external_id), external_ids),
             )
         )
         return {found[1]: (found[0], tuple(found[2:-1]), found[-1] is not None) for found in result}
@@ -284,16 +285,18 @@ class _Batch:
             points[contact_id].add((channel, address))
         return {contact_id: frozenset(found) for contact_id, found in points.items()}
 
-    async def _insert(self, school: int, rows: list[ValidRow]) -> None:
-        if not rows:
-            return
+    async def _insert(self, school: int, rows: list[ValidRow]) -> set[str]:
+        """Insert the rows whose key is not taken; their external ids."""
         result = await self._session.execute(
-            insert(Contact).returning(col(Contact.id), sort_by_parameter_order=True),
+            insert_ignoring_conflicts(self._session, Contact).returning(
+                col(Contact.id), col(Contact.external_id)
+            ),
             [self._contact(school, row) for row in rows],
         )
-        ids = [int(new_id or 0) for (new_id,) in result.all()]
-        await self._insert_points(zip(ids, rows, strict=True))
-        self._report.created += len(rows)
+        ids = {str(external_id): int(new_id or 0) for new_id, external_id in result.all()}
+        await self._insert_points((ids[r.external_id], r) for r in rows if r.external_id in ids)
+        self._report.created += len(ids)
+        return set(ids)
 
     def _contact(self, school: int, row: ValidRow) -> dict[str, Any]:
         return {
@@ -346,6 +349,15 @@ class _Batch:
             )
             await self._insert_points(replaced)
         self._report.updated += len(changed)
+
+
+def _one_of(session: AsyncSession, column: Any, values: Collection[str]) -> Any:
+    """``column IN values``. On PostgreSQL, ``= ANY(varchar[])``: an IN list's parameters are
+    typed text, and ``varchar::text = ANY(...)`` is not used as an index condition, which makes
+    the look-up scan the whole school (quadratic over a long import)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return column.in_(values)
+    return column == any_(cast(literal(list(values), ARRAY(String)), ARRAY(String)))
 
 
 _LEFT_PAGE = 5000
