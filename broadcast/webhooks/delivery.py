@@ -35,6 +35,7 @@ from broadcast.webhooks.sender import DeliveryAttempt, WebhookSender, next_delay
 log = logging.getLogger(__name__)
 
 CLAIM_MARGIN_S = 30.0
+ENDPOINT_NOTE_EVERY = timedelta(minutes=1)
 DISABLED_ERROR = "Point de terminaison désactivé : message abandonné."
 EXHAUSTED_SUFFIX = " Nouveaux essais épuisés."
 _table = WebhookMessage.__table__  # type: ignore[attr-defined]
@@ -205,12 +206,19 @@ def _finish(
 
 
 def _note_on_endpoint(endpoint: WebhookEndpoint | None, attempt: DeliveryAttempt) -> None:
+    """Record the last success or failure, to the minute: writing the endpoint's row on every
+    message would make concurrent deliveries to one endpoint wait for each other's lock."""
     if endpoint is None:
         return
-    if attempt.delivered:
-        endpoint.last_success_at = utcnow()
-    else:
-        endpoint.last_failure_at = utcnow()
+    now = utcnow()
+    if attempt.delivered and _stale(endpoint.last_success_at, now):
+        endpoint.last_success_at = now
+    elif not attempt.delivered and _stale(endpoint.last_failure_at, now):
+        endpoint.last_failure_at = now
+
+
+def _stale(when: datetime | None, now: datetime) -> bool:
+    return when is None or now - as_utc(when) > ENDPOINT_NOTE_EVERY
 
 
 def _seconds_until(when: datetime | None, now: datetime) -> float:
