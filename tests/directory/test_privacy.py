@@ -26,6 +26,7 @@ from broadcast.directory.models import Contact, ContactPoint, ContactRole, Suppr
 from broadcast.directory.privacy import contact_purge_cutoff, purge_due
 from broadcast.directory.schemas import ContactIn
 from broadcast.directory.service import suppress
+from broadcast.jobs import BULK_QUEUE
 from broadcast.masking import mask_address
 from broadcast.sandbox.smtp import SmtpSink
 from broadcast.settings import Settings, get_settings
@@ -41,6 +42,9 @@ from tests.support import (
     run_burst_workers,
     send_broadcast,
 )
+from workers.main import build_workers
+from workers.resources import Resources
+from workers.tasks import purge_personal_data
 
 SHARED = "famille.muller@exemple.fr"
 
@@ -66,19 +70,19 @@ async def send_to_school(client: httpx.AsyncClient, world: World, school: str) -
 async def audit_events(factory: SessionFactory, action: str) -> list[AuditEvent]:
     async with transaction(factory) as session:
         rows = await session.execute(
-            select(AuditEvent).where(col(AuditEvent.action) == action).order_by(AuditEvent.id)
+            select(AuditEvent).where(col(AuditEvent.action) == action).order_by(col(AuditEvent.id))
         )
         return list(rows.scalars())
 
 
 async def deliveries(factory: SessionFactory) -> list[Delivery]:
     async with transaction(factory) as session:
-        return list((await session.execute(select(Delivery).order_by(Delivery.id))).scalars())
+        return list((await session.execute(select(Delivery).order_by(col(Delivery.id)))).scalars())
 
 
 async def addresses_held(factory: SessionFactory) -> set[str]:
     async with transaction(factory) as session:
-        return set((await session.execute(select(ContactPoint.address))).scalars())
+        return set((await session.execute(select(col(ContactPoint.address)))).scalars())
 
 
 @pytest.fixture
@@ -168,8 +172,8 @@ async def test_purge_deletes_contacts_gone_long_enough_masks_old_deliveries_and_
         report = await purge_due(session, settings, trigger="cron")
     assert (report.contacts, report.contact_points, report.deliveries_masked) == (1, 1, 3)
     async with transaction(factory) as session:
-        left_ids = set((await session.execute(select(Contact.id))).scalars())
-        suppressed = set((await session.execute(select(Suppression.address))).scalars())
+        left_ids = set((await session.execute(select(col(Contact.id)))).scalars())
+        suppressed = set((await session.execute(select(col(Suppression.address)))).scalars())
     assert left_ids == {recent, staying}
     assert await addresses_held(factory) == {"parent1@familles.fr", "parent2@familles.fr"}
     assert suppressed == {"parent0@familles.fr"}, "suppressions outlive the contact"
@@ -194,6 +198,25 @@ async def test_purge_deletes_contacts_gone_long_enough_masks_old_deliveries_and_
     ]
     assert [e.details["contacts"] for e in events] == [1, 1, 0]
     assert events[0].details["deliveries_masked"] == 3
+
+
+async def test_the_workers_purge_every_night(settings: Settings, factory: SessionFactory) -> None:
+    world = await build_world(factory)
+    [gone] = await add_contacts(factory, guardians(world.school_x, 1))
+    await _left(factory, gone, contact_purge_cutoff(utcnow()) - timedelta(days=1))
+    assert settings.redis_url is not None
+    resources = await Resources.open(settings, settings.redis_url)
+    try:
+        [bulk, *_] = build_workers(resources, settings.redis_url, [BULK_QUEUE], burst=True)
+        [nightly] = [job for job in bulk.cron_jobs if job.coroutine is purge_personal_data]
+        assert (nightly.hour, nightly.minute, nightly.second) == ({3}, {30}, {0})
+        counts = await purge_personal_data({"resources": resources})
+        await bulk.close()
+    finally:
+        await resources.close()
+    assert counts == {"contacts": 1, "contact_points": 1, "deliveries_masked": 0}
+    [event] = await audit_events(factory, "privacy.purge")
+    assert event.details["trigger"] == "cron"
 
 
 # -- R3: access export --------------------------------------------------------------------------
