@@ -2,12 +2,15 @@
 
 Per channel, every *matched* entry is either sent to or excluded for exactly one reason::
 
-    matched = recipients + suppressed + duplicate + no_address + left
+    matched = recipients + suppressed + duplicate + no_address + left (+ served_earlier)
 
 where an entry is one contact point of a current contact on the channel, one current contact with
 no address on the channel, or one contact who left the school (``left_at`` set) but whom the
 criteria match otherwise. ``duplicate`` counts the extra contact points whose address is already
-reached through another contact; ``suppressed`` the points whose address is suppressed.
+reached through another contact; ``suppressed`` the points whose address is suppressed. In
+first-available mode, ``served_earlier`` counts the current contacts reached on an earlier channel
+of the broadcast (their addresses on this channel are not used); it is filled in by
+:func:`broadcast.broadcasts.sources.preview_recipients`.
 
 Recipients are also counted per locale (the locale of the first contact point of each address, the
 one the planner keeps), for the SMS estimate of :mod:`broadcast.broadcasts.estimates`; the service
@@ -54,8 +57,9 @@ class SampleRecipient(BaseModel):
 
 class ChannelPreview(BaseModel):
     """``matched = recipients + excluded.suppressed + excluded.duplicate + excluded.no_address
-    + excluded.left``; ``contact_points = recipients + excluded.suppressed + excluded.duplicate``
-    (the addresses of current contacts); ``recipients = sum(recipients_by_locale.values())``.
+    + excluded.left + served_earlier``;
+    ``contact_points = recipients + excluded.suppressed + excluded.duplicate`` (the addresses of
+    current contacts); ``recipients = sum(recipients_by_locale.values())``.
 
     ``expected_duration_s`` is None when the channel has no configured rate (unlimited) or the
     preview was computed without settings."""
@@ -65,6 +69,8 @@ class ChannelPreview(BaseModel):
     contact_points: int
     excluded: Excluded
     matched: int = 0
+    served_earlier: int = 0
+    """First-available mode: contacts reached on an earlier channel of the broadcast."""
     recipients_by_locale: dict[str, int] = Field(default_factory=dict)
     samples: list[SampleRecipient] = Field(default_factory=list)
     expected_duration_s: float | None = None

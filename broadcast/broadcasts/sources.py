@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 
-from broadcast.audiences.criteria import AudienceCriteria, matching_points
+from broadcast.audiences.criteria import AudienceCriteria, matching_contacts, matching_points
 from broadcast.audiences.preview import (
     AudiencePreview,
     ChannelPreview,
@@ -29,7 +29,7 @@ from broadcast.audiences.preview import (
 )
 from broadcast.broadcasts.models import Broadcast, DeliveryMode
 from broadcast.deliveries.models import Delivery
-from broadcast.directory.models import ContactPoint, Suppression
+from broadcast.directory.models import Contact, ContactPoint, Suppression
 
 
 def uses_seed_list(broadcast: Broadcast) -> bool:
@@ -143,8 +143,45 @@ async def preview_recipients(
         return await _seed_preview(session, broadcast)
     if broadcast.follow_up_of_id is not None:
         return await _follow_up_preview(session, broadcast)
-    return await preview_audience(
+    result = await preview_audience(
         session, criteria, paths, broadcast.channels, points_filter=audience_filter(broadcast)
+    )
+    if audience_filter(broadcast) is not None:
+        await _count_served_earlier(session, broadcast.channels, criteria, paths, result)
+    return result
+
+
+async def _count_served_earlier(
+    session: AsyncSession,
+    channels: list[str],
+    criteria: AudienceCriteria,
+    paths: list[str],
+    result: AudiencePreview,
+) -> None:
+    """First-available mode: the contacts of each channel after the first that an earlier
+    channel reaches are not "without address" there but served earlier."""
+    for position, preview in enumerate(result.channels[1:], start=1):
+        served = await session.scalar(
+            select(func.count()).select_from(
+                matching_contacts(criteria, paths)
+                .where(_has_usable_point_on(channels[:position]))
+                .subquery()
+            )
+        )
+        preview.served_earlier = int(served or 0)
+        preview.excluded.no_address -= preview.served_earlier
+
+
+def _has_usable_point_on(channels: list[str]) -> ColumnElement[bool]:
+    point = aliased(ContactPoint)
+    return (
+        select(col(point.id))
+        .where(
+            col(point.contact_id) == col(Contact.id),
+            col(point.channel).in_(channels),
+            ~is_suppressed(col(point.channel), col(point.address)),
+        )
+        .exists()
     )
 
 

@@ -159,6 +159,14 @@ async def test_email_then_sms_through_the_api_preview_counts_what_is_planned(
     assert {c: p["recipients"] for c, p in preview.items()} == {"email": 5, "sms": 2}
     assert by_channel == Counter({"email": 5, "sms": 2})
     assert sum(preview["sms"]["recipients_by_locale"].values()) == 2
+    excluded = {c: (p["excluded"], p["served_earlier"]) for c, p in preview.items()}
+    assert excluded == {
+        "email": ({"suppressed": 1, "duplicate": 0, "no_address": 2, "left": 0}, 0),
+        "sms": ({"suppressed": 0, "duplicate": 0, "no_address": 1, "left": 0}, 4),
+    }
+    for channel in preview.values():
+        left_out = sum(channel["excluded"].values()) + channel["served_earlier"]
+        assert channel["matched"] == channel["recipients"] + left_out
 
 
 async def test_every_channel_mode_still_sends_on_each_channel(
