@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from broadcast.accounts.service import audit
@@ -27,7 +28,7 @@ from broadcast.broadcasts.models import Broadcast, BroadcastStatus
 from broadcast.db import SessionFactory, transaction
 from broadcast.jobs import JobQueue
 from broadcast.timeutil import utcnow
-from broadcast.webhooks.events import emit_broadcast_event
+from broadcast.webhooks.events import emit_broadcast_event, take_emitted
 from broadcast.webhooks.models import WebhookEvent
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ async def queue_due_broadcasts(
     now = now or utcnow()
     started = []
     for broadcast_id, priority in await due_broadcasts(factory, now):
-        if await claim_due(factory, broadcast_id, now):
+        if await claim_due(factory, broadcast_id, now, queue):
             await queue.enqueue_fanout(broadcast_id, priority)
             started.append(broadcast_id)
     if started:
@@ -82,32 +83,42 @@ async def due_broadcasts(factory: SessionFactory, now: datetime) -> list[tuple[i
         return [(int(row[0] or 0), str(row[1])) for row in rows.all()]
 
 
-async def claim_due(factory: SessionFactory, broadcast_id: int, now: datetime) -> bool:
+async def claim_due(
+    factory: SessionFactory, broadcast_id: int, now: datetime, queue: JobQueue | None = None
+) -> bool:
     """Move one due broadcast from ``scheduled`` to ``queued``: True for the one caller whose
-    conditional update changed the row, False for every other (and for one changed meanwhile)."""
+    conditional update changed the row, False for every other (and for one changed meanwhile).
+    The ``broadcast.queued`` webhooks go to ``queue`` once that commits."""
     async with transaction(factory) as session:
-        result = await session.execute(
-            update(Broadcast)
-            .where(
-                col(Broadcast.id) == broadcast_id,
-                col(Broadcast.status) == BroadcastStatus.scheduled,
-                col(Broadcast.scheduled_at) <= now,
-            )
-            .values(status=BroadcastStatus.queued, queued_at=now)
-            .execution_options(synchronize_session=False)
+        claimed = await _claim(session, broadcast_id, now)
+    if claimed and queue is not None:
+        await queue.enqueue_webhooks(take_emitted(session))
+    return claimed
+
+
+async def _claim(session: AsyncSession, broadcast_id: int, now: datetime) -> bool:
+    result = await session.execute(
+        update(Broadcast)
+        .where(
+            col(Broadcast.id) == broadcast_id,
+            col(Broadcast.status) == BroadcastStatus.scheduled,
+            col(Broadcast.scheduled_at) <= now,
         )
-        if not getattr(result, "rowcount", 0):
-            return False
-        broadcast = await session.get(Broadcast, broadcast_id)
-        assert broadcast is not None
-        audit(
-            session,
-            None,
-            "broadcast.scheduled_start",
-            organisation_id=broadcast.organisation_id,
-            object_type="broadcast",
-            object_id=broadcast_id,
-            details={"at": now.isoformat()},
-        )
-        await emit_broadcast_event(session, WebhookEvent.broadcast_queued, broadcast)
-        return True
+        .values(status=BroadcastStatus.queued, queued_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if not getattr(result, "rowcount", 0):
+        return False
+    broadcast = await session.get(Broadcast, broadcast_id)
+    assert broadcast is not None
+    audit(
+        session,
+        None,
+        "broadcast.scheduled_start",
+        organisation_id=broadcast.organisation_id,
+        object_type="broadcast",
+        object_id=broadcast_id,
+        details={"at": now.isoformat()},
+    )
+    await emit_broadcast_event(session, WebhookEvent.broadcast_queued, broadcast)
+    return True

@@ -12,6 +12,7 @@ import redis.asyncio as aioredis
 from sqlalchemy import select, update
 from sqlmodel import col
 
+from broadcast.broadcasts.models import Broadcast
 from broadcast.db import SessionFactory, transaction
 from broadcast.jobs import BULK_QUEUE
 from broadcast.sandbox.smtp import SmtpSink
@@ -252,3 +253,49 @@ async def test_a_test_ping_is_signed_and_delivered(
     assert (message["status"], message["event_type"]) == ("delivered", "webhook.ping")
     assert refused.status_code == 409
     assert refused.json()["error"]["message"].startswith("Ce webhook est désactivé")
+
+
+async def test_a_scheduled_broadcast_is_announced_queued_when_the_scheduler_starts_it(
+    settings: Settings, factory: SessionFactory, sink: SmtpSink
+) -> None:
+    settings = with_webhooks(settings)
+    world = await build_world(factory)
+    await add_contacts(factory, guardians(world.school_x, 2))
+    head = world.keys["head_x"]
+    async with running_subscriber() as subscriber, api(settings) as client:
+        await subscribe(
+            client,
+            world.keys["officer"],
+            subscriber,
+            "/agenda",
+            world.academie,
+            ["broadcast.queued", "broadcast.completed"],
+        )
+        notice = await _create_notice(client, head, world.school_x)
+        in_an_hour = (utcnow() + timedelta(hours=1)).isoformat()
+        draft = await client.post(
+            "/api/v1/broadcasts",
+            headers=auth(head),
+            json={
+                "notice_id": notice["id"],
+                "audience": {"organisation_ids": [world.school_x]},
+                "channels": ["email"],
+                "scheduled_at": in_an_hour,
+            },
+        )
+        confirmed = await client.post(
+            f"/api/v1/broadcasts/{draft.json()['id']}/confirm", headers=auth(head)
+        )
+        assert confirmed.json()["status"] == "scheduled", confirmed.text
+        await run_burst_workers(settings)
+        assert subscriber.received == []  # not queued yet
+        async with transaction(factory) as session:
+            await session.execute(
+                update(Broadcast).values(scheduled_at=utcnow() - timedelta(seconds=1))
+            )
+        await run_burst_workers(settings)  # the scheduler's pass runs at start-up
+    assert [e["type"] for e in subscriber.events("/agenda")] == [
+        "broadcast.queued",
+        "broadcast.completed",
+    ]
+    assert len(sink.messages) == 2
