@@ -21,7 +21,7 @@ from broadcast.imports.service import run_uploaded_import
 from broadcast.inbound.service import purge_receipts
 from broadcast.jobs import DispatchBatch
 from broadcast.timeutil import utcnow
-from broadcast.webhooks.delivery import deliver_message, due_message_ids
+from broadcast.webhooks.delivery import deliver_message, due_message_ids, purge_final_messages
 from workers.resources import Resources
 
 log = logging.getLogger(__name__)
@@ -47,13 +47,14 @@ async def fanout(ctx: dict[str, Any], broadcast_id: int) -> None:
 
 async def recover(ctx: dict[str, Any]) -> int:
     """Cron: enqueue again the fan-outs, deliveries and webhook messages whose jobs were lost;
-    forget idempotency keys older than 24 h."""
+    forget idempotency keys older than 24 h and webhook messages done for 30 days."""
     resources = _resources(ctx)
     settings = resources.settings
     async with transaction(resources.factory) as session:
         await purge_expired(session)
         await purge_receipts(session)
         lost_webhooks = await due_message_ids(session, before=utcnow() - WEBHOOK_GRACE)
+        await purge_final_messages(session, utcnow())
     await resources.queue.enqueue_webhooks(lost_webhooks)
     return len(lost_webhooks) + await resume_stalled(
         resources.factory,

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 
 CLAIM_MARGIN_S = 30.0
 ENDPOINT_NOTE_EVERY = timedelta(minutes=1)
+MESSAGE_RETENTION = timedelta(days=30)
+"""Delivered and failed messages are kept this long for ``GET /webhooks/{id}/messages``."""
 DISABLED_ERROR = "Point de terminaison désactivé : message abandonné."
 EXHAUSTED_SUFFIX = " Nouveaux essais épuisés."
 _table = WebhookMessage.__table__  # type: ignore[attr-defined]
@@ -192,6 +194,17 @@ async def due_message_ids(session: AsyncSession, before: datetime, limit: int = 
         .limit(limit)
     )
     return [int(row_id) for row_id in rows.scalars().all() if row_id is not None]
+
+
+async def purge_final_messages(session: AsyncSession, now: datetime) -> int:
+    """Forget delivered and failed messages older than :data:`MESSAGE_RETENTION`."""
+    result = await session.execute(
+        delete(_table).where(
+            _table.c.status.in_([WebhookMessageStatus.delivered, WebhookMessageStatus.failed]),
+            _table.c.created_at < now - MESSAGE_RETENTION,
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _finish(

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
 import redis.asyncio as aioredis
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlmodel import col
 
 from broadcast.db import SessionFactory, transaction
 from broadcast.settings import Settings
@@ -19,6 +21,8 @@ from broadcast.webhooks.models import WebhookMessage
 from broadcast.webhooks.sender import WebhookSender
 from tests.support import World, api, auth, build_world
 from tests.webhook_support import Subscriber, running_subscriber, subscribe, with_webhooks
+from workers.resources import Resources
+from workers.tasks import recover
 
 DELAYS = [0.05, 0.05]
 
@@ -107,3 +111,48 @@ async def test_retry_after_sets_the_next_attempt(
     assert stored is not None and stored.status == "pending" and stored.last_status_code == 429
     assert stored.next_attempt_at is not None
     assert (stored.next_attempt_at - utcnow()).total_seconds() > 25
+
+
+async def test_the_recovery_pass_forgets_messages_done_for_a_month(
+    settings: Settings, factory: SessionFactory, redis: aioredis.Redis
+) -> None:
+    world = await build_world(factory)
+    async with running_subscriber() as subscriber:
+        old = await _one_message(settings, factory, world, subscriber, "/old")
+        recent = await _one_message_more(settings, world)
+    await redis.flushdb()
+    async with transaction(factory) as session:
+        await session.execute(
+            update(WebhookMessage).values(status="delivered", next_attempt_at=None)
+        )
+        await session.execute(
+            update(WebhookMessage)
+            .where(col(WebhookMessage.id) == old.id)
+            .values(created_at=utcnow() - timedelta(days=31))
+        )
+    assert settings.redis_url
+    resources = await Resources.open(settings, settings.redis_url)
+    try:
+        await recover({"resources": resources})
+    finally:
+        await resources.close()
+    async with transaction(factory) as session:
+        kept = (await session.execute(select(col(WebhookMessage.id)))).scalars().all()
+    assert list(kept) == [recent]
+
+
+async def _one_message_more(settings: Settings, world: World) -> int:
+    """Another ``notice.created`` for the endpoint already there: its message's id."""
+    async with api(with_webhooks(settings)) as client:
+        await client.post(
+            "/api/v1/notices",
+            headers=auth(world.keys["head_x"]),
+            json={"organisation_id": world.school_x, "title": "Panne 2", "message": "Panne"},
+        )
+        endpoints = await client.get("/api/v1/webhooks", headers=auth(world.keys["officer"]))
+        [endpoint] = endpoints.json()["items"]
+        messages = await client.get(
+            f"/api/v1/webhooks/{endpoint['id']}/messages", headers=auth(world.keys["officer"])
+        )
+    newest: int = messages.json()[0]["id"]
+    return newest
