@@ -19,6 +19,7 @@ from sqlmodel import col
 from broadcast.accounts.service import Principal, audit
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus
 from broadcast.broadcasts.planner import ENQUEUE_PAGE, group_into_batches
+from broadcast.broadcasts.service import counters, totals
 from broadcast.deliveries.models import OPEN_STATUSES, Delivery
 from broadcast.errors import Conflict
 from broadcast.jobs import DispatchBatch, JobQueue
@@ -52,7 +53,7 @@ async def pause(session: AsyncSession, principal: Principal, broadcast: Broadcas
         )
     broadcast.status = BroadcastStatus.paused
     broadcast.paused_at = utcnow()
-    _audit(session, principal, broadcast, "broadcast.pause")
+    await _audit(session, principal, broadcast, "broadcast.pause")
     return broadcast
 
 
@@ -69,7 +70,7 @@ async def resume(
     started = broadcast.fanout_done or broadcast.fanout_cursor > 0
     broadcast.status = BroadcastStatus.sending if started else BroadcastStatus.queued
     paused_at, broadcast.paused_at = broadcast.paused_at, None
-    _audit(session, principal, broadcast, "broadcast.resume")
+    await _audit(session, principal, broadcast, "broadcast.resume")
     tag = (paused_at or utcnow()).strftime("%Y%m%d%H%M%S%f")
     resumption = Resumption(row_id(broadcast), broadcast.priority, f"pause-{tag}")
     resumption.batches = await _stopped_batches(session, broadcast, batch_size)
@@ -108,7 +109,10 @@ async def _open_dispatched(
     return [(int(delivery_id or 0), str(channel)) for delivery_id, channel in rows.all()]
 
 
-def _audit(session: AsyncSession, principal: Principal, broadcast: Broadcast, action: str) -> None:
+async def _audit(
+    session: AsyncSession, principal: Principal, broadcast: Broadcast, action: str
+) -> None:
+    """With the deliveries per status at that moment: what was sent before the pause."""
     audit(
         session,
         principal,
@@ -116,4 +120,5 @@ def _audit(session: AsyncSession, principal: Principal, broadcast: Broadcast, ac
         organisation_id=broadcast.organisation_id,
         object_type="broadcast",
         object_id=broadcast.id,
+        details={"totals": totals(await counters(session, row_id(broadcast)))},
     )

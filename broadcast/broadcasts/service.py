@@ -282,6 +282,7 @@ async def cancel(session: AsyncSession, principal: Principal, broadcast: Broadca
         organisation_id=broadcast.organisation_id,
         object_type="broadcast",
         object_id=broadcast.id,
+        details={"totals": totals(await counters(session, row_id(broadcast)))},
     )
     return broadcast
 

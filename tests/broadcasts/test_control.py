@@ -53,6 +53,13 @@ async def audit_actions(factory: SessionFactory) -> list[str]:
         return [a for a in rows.scalars() if a.startswith("broadcast.")]
 
 
+async def last_audit_details(factory: SessionFactory) -> Any:
+    async with transaction(factory) as session:
+        return await session.scalar(
+            select(col(AuditEvent.details)).order_by(col(AuditEvent.id).desc()).limit(1)
+        )
+
+
 async def test_cancel_during_a_5000_recipient_rate_limited_send_stops_it_and_adds_up(
     settings: Settings, factory: SessionFactory, sink: SmtpSink
 ) -> None:
@@ -84,6 +91,8 @@ async def test_cancel_during_a_5000_recipient_rate_limited_send_stops_it_and_add
     assert len(sink.messages) - received_at_cancel <= at_cancel["sending"]
     assert Counter(a for m in sink.messages for a in m.rcpt_tos).most_common(1)[0][1] == 1
     assert (await audit_actions(factory))[-1] == "broadcast.cancel"
+    audited = (await last_audit_details(factory))["totals"]
+    assert audited["cancelled"] == at_cancel["cancelled"] and sum(audited.values()) == 5000
 
 
 async def test_pause_stops_sending_then_resume_completes_with_each_address_once(
@@ -121,6 +130,7 @@ async def test_pause_stops_sending_then_resume_completes_with_each_address_once(
     received = Counter(a for m in sink.messages for a in m.rcpt_tos)
     assert received == Counter({f"parent{n}@familles.fr": 1 for n in range(1200)})
     assert (await audit_actions(factory))[-2:] == ["broadcast.pause", "broadcast.resume"]
+    assert (await last_audit_details(factory))["totals"]["queued"] > 0
 
 
 async def test_pause_before_the_fan_out_then_resume_plans_and_sends_everything(
