@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -77,9 +77,9 @@ async def check_caps(
         cap = settings.volume_caps.get(organisation.kind)
         if cap is None:
             continue
+        used = await usage(session, organisation.path, at, broadcast.id)
         for period in PERIODS:
-            used = await usage(session, organisation.path, at, period.length, broadcast.id)
-            _ensure_within(cap, period, used, broadcast, organisation)
+            _ensure_within(cap, period, used[period], broadcast, organisation)
 
 
 async def ancestry(session: AsyncSession, organisation_id: int) -> list[Organisation]:
@@ -92,32 +92,32 @@ async def ancestry(session: AsyncSession, organisation_id: int) -> list[Organisa
 
 
 async def usage(
-    session: AsyncSession,
-    subtree_path: str,
-    at: datetime,
-    period: timedelta,
-    excluded_id: int | None,
-) -> Usage:
-    """Estimated recipients and SMS segments of the subtree's broadcasts sent (or to be sent)
-    within ``period`` either side of ``at``, ``excluded_id`` left out."""
+    session: AsyncSession, subtree_path: str, at: datetime, excluded_id: int | None
+) -> dict[Period, Usage]:
+    """Per period, the estimated recipients and SMS segments of the subtree's broadcasts sent
+    (or to be sent) within that period either side of ``at``, ``excluded_id`` left out: one
+    query for every period."""
     sent_at = func.coalesce(col(Broadcast.queued_at), col(Broadcast.scheduled_at))
+    longest = max(period.length for period in PERIODS)
+    sums = []
+    for period in PERIODS:
+        inside = and_(sent_at > at - period.length, sent_at < at + period.length)
+        for measure in (col(Broadcast.estimated_recipients), col(Broadcast.estimated_sms_segments)):
+            sums.append(func.coalesce(func.sum(case((inside, measure), else_=0)), 0))
     row = (
         await session.execute(
-            select(
-                func.coalesce(func.sum(col(Broadcast.estimated_recipients)), 0),
-                func.coalesce(func.sum(col(Broadcast.estimated_sms_segments)), 0),
-            )
+            select(*sums)
             .join(Organisation, col(Organisation.id) == col(Broadcast.organisation_id))
             .where(
                 col(Organisation.path).startswith(subtree_path),
                 col(Broadcast.status).in_(COUNTED),
                 col(Broadcast.id) != (excluded_id or 0),
-                sent_at > at - period,
-                sent_at < at + period,
+                sent_at > at - longest,
+                sent_at < at + longest,
             )
         )
     ).one()
-    return Usage(int(row[0]), int(row[1]))
+    return {period: Usage(int(row[2 * n]), int(row[2 * n + 1])) for n, period in enumerate(PERIODS)}
 
 
 def _ensure_within(

@@ -5,9 +5,12 @@ queued; caps count per organisation subtree, by hour and by day, and again at ap
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
+import pytest
 import redis.asyncio as aioredis
+from pydantic import ValidationError
 from sqlalchemy import func, select, update
 from sqlmodel import col
 
@@ -141,3 +144,13 @@ async def test_caps_are_checked_again_when_a_pending_send_is_approved(
         pending = await client.get(f"/api/v1/broadcasts/{wide}", headers=auth(officer))
         assert pending.json()["status"] == "pending_approval"
     assert not await redis.exists(f"arq:job:fanout:{wide}")
+
+
+def test_settings_name_only_known_organisation_kinds_and_a_scheduler_tick_dividing_a_minute(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(ValidationError, match="unknown organisation kinds: \\['ecole'\\]"):
+        Settings(env="dev", var_dir=tmp_path, volume_caps={"ecole": VolumeCap()})
+    with pytest.raises(ValidationError, match="scheduler_interval_s must divide 60"):
+        Settings(env="dev", var_dir=tmp_path, scheduler_interval_s=7)
+    assert Settings(env="dev", var_dir=tmp_path, scheduler_interval_s=15).scheduler_interval_s == 15
