@@ -72,9 +72,14 @@ async def test_an_exercise_with_a_seed_list_reaches_only_it_and_says_exercice_fi
         assert created.status_code == 201, created.text
         await confirm(client, key, created.json()["id"])
         await run_burst_workers(settings)
+        follow_up = await client.post(
+            f"/api/v1/broadcasts/{created.json()['id']}/follow-up", headers=key, json={}
+        )
 
     body = created.json()
     assert body["is_exercise"] is True
+    assert follow_up.json()["is_exercise"] is True  # the end of an exercise is an exercise too
+    assert [c["recipients"] for c in follow_up.json()["preview"]["channels"]] == [1, 1]
     assert [c["recipients"] for c in body["preview"]["channels"]] == [1, 1]
     [email] = sink.messages
     assert email.rcpt_tos == ["cellule.crise@ac-strasbourg.fr"]
