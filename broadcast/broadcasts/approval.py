@@ -106,6 +106,9 @@ async def approval_reasons(
 
 
 async def _audience_above_school(session: AsyncSession, broadcast: Broadcast) -> bool:
+    """An exercise sent to its seed list alone reaches those addresses, not the audience."""
+    if broadcast.is_exercise and broadcast.exercise_addresses:
+        return False
     ids = broadcast.audience.get("organisation_ids", [])
     kinds = await session.execute(
         select(col(Organisation.kind)).where(col(Organisation.id).in_(ids)).distinct()

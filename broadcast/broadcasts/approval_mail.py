@@ -49,6 +49,8 @@ async def notify_approvers(factory: SessionFactory, settings: Settings, broadcas
             return 0
         request = await _request(session, broadcast)
         addresses = [operator.email for operator in await approvers(session, broadcast)]
+    if not addresses:
+        log.warning("broadcast %s waits for approval but no operator can approve it", broadcast_id)
     for address in addresses:
         await _send(settings, approval_message(settings, request, address))
     log.info("broadcast %s: approval requested from %s operators", broadcast_id, len(addresses))

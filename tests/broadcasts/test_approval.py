@@ -261,3 +261,36 @@ async def test_a_school_send_over_the_school_threshold_waits_and_another_head_ca
         assert approved.status_code == 202, approved.text
     trail = await audit_trail(factory, draft["id"])
     assert trail[0].details["reasons"] == ["recipients"]
+
+
+async def test_an_exercise_to_its_seed_list_needs_no_approval_whatever_its_audience(
+    settings: Settings, factory: SessionFactory, sink: SmtpSink
+) -> None:
+    world = await build_world(factory)
+    await add_contacts(factory, guardians(world.school_x, 3))
+    officer = auth(world.keys["officer"])
+    async with api(settings) as client:
+        notice = await client.post(
+            "/api/v1/notices",
+            headers=officer,
+            json={"organisation_id": world.academie, "title": "Exercice", "message": "Test."},
+        )
+        draft = await client.post(
+            "/api/v1/broadcasts",
+            headers=officer,
+            json={
+                "notice_id": notice.json()["id"],
+                "audience": {"organisation_ids": [world.academie]},
+                "channels": ["email"],
+                "is_exercise": True,
+                "exercise_addresses": [{"channel": "email", "address": "cellule@ac-test.fr"}],
+            },
+        )
+        assert draft.status_code == 201, draft.text
+        assert draft.json()["preview"]["approval_reasons"] == []
+        confirmed = await client.post(
+            f"/api/v1/broadcasts/{draft.json()['id']}/confirm", headers=officer
+        )
+        assert confirmed.json()["status"] == "queued"
+        await run_burst_workers(settings)
+    assert [m.to for m in sink.messages] == ["cellule@ac-test.fr"]
