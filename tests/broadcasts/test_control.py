@@ -194,6 +194,47 @@ async def test_a_delivery_sent_back_to_queued_after_the_cancel_ends_cancelled_un
     assert sink.messages == []
 
 
+class _PausingQueue:
+    """Plays the job queue for a fan-out run in the test: pauses the broadcast (through the API)
+    when the first dispatch job is handed over, and keeps the jobs (never run)."""
+
+    def __init__(self, client: httpx.AsyncClient, key: dict[str, str], broadcast_id: int) -> None:
+        self.client, self.key, self.broadcast_id = client, key, broadcast_id
+        self.jobs: list[object] = []
+
+    async def enqueue_job(self, function: str, *args: object, **options: object) -> None:
+        self.jobs.append((function, args))
+        if len(self.jobs) == 1:  # the batches of a page are enqueued concurrently
+            url = f"/api/v1/broadcasts/{self.broadcast_id}/pause"
+            assert (await self.client.post(url, headers=self.key)).status_code == 200
+
+
+async def test_a_pause_stops_the_fan_out_between_chunks_and_resume_plans_and_sends_the_rest(
+    settings: Settings, factory: SessionFactory, sink: SmtpSink
+) -> None:
+    world = await build_world(factory)
+    await add_contacts(factory, guardians(world.school_x, 100))
+    key = auth(world.keys["head_x"])
+    async with api(settings) as client:
+        draft = await send_broadcast(
+            client, world.keys["head_x"], world.school_x, {"organisation_ids": [world.school_x]}
+        )
+        queue = _PausingQueue(client, key, draft["id"])
+        planner = PlannerSettings(chunk_size=20, batch_size=10)
+        await run_fanout(factory, JobQueue(queue), planner, draft["id"])
+        while_paused = await read(client, key, draft["id"])
+        resumed = await client.post(f"/api/v1/broadcasts/{draft['id']}/resume", headers=key)
+        await run_burst_workers(settings)
+        final = await read(client, key, draft["id"])
+
+    assert while_paused["status"] == "paused"
+    assert while_paused["totals"]["queued"] == 20  # one chunk planned, none sent
+    assert resumed.status_code == 202 and resumed.json()["status"] == "sending"
+    assert final["status"] == "completed" and final["totals"]["sent"] == 100
+    received = Counter(a for m in sink.messages for a in m.rcpt_tos)
+    assert received == Counter({f"parent{n}@familles.fr": 1 for n in range(100)})
+
+
 async def test_pause_resume_and_cancel_refuse_the_wrong_state_in_french(
     settings: Settings, factory: SessionFactory, sink: SmtpSink
 ) -> None:
