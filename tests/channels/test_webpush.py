@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -314,3 +315,21 @@ async def test_one_vapid_token_per_push_service_is_reused(sender: WebPushSender)
     assert set(tokens) == {first.origin, second.origin}
     assert len(first.messages) == 2 and len(second.messages) == 1  # both accepted the token
     assert tokens[first.origin] != tokens[second.origin]  # aud differs per push service
+
+
+async def test_concurrent_sends_are_encrypted_together_and_fail_alone(
+    push: PushSandbox, sender: WebPushSender
+) -> None:
+    good = [push.new_subscription() for _ in range(5)]
+    broken = {**push.new_subscription(), "keys": {"p256dh": "AAAA", "auth": "BBBB"}}
+
+    results = await asyncio.gather(
+        *(
+            sender.send(subscription, PAYLOAD, ttl=60, urgent=False, topic=None)
+            for subscription in [*good, broken]
+        )
+    )
+
+    assert [r.outcome for r in results] == [Outcome.sent] * 5 + [Outcome.permanent]
+    assert results[-1].delete_subscription
+    assert [len(push.messages_for(s)) for s in good] == [1] * 5
