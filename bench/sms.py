@@ -6,13 +6,18 @@ It runs as :mod:`bench.fanout` does (a fresh PostgreSQL database, a private Redi
 processes of ``broadcast worker``, rate limits off) and reuses its helpers; only the channel
 differs. The SMS leave through the real worker path, twilio's own async client, to the Twilio
 sandbox (:class:`broadcast.sandbox.twilio.TwilioSandbox`) in a process of its own, which answers
-each create as Twilio does. Status callbacks are off (the sandbox holds them): what is timed is
-the send and the status written by the dispatcher, ``sent`` with Twilio's SID, as the email
-benchmark times ``sent``. The SMTP sink runs too, only because every worker opens its email
+each create as Twilio does. By default status callbacks are off (the sandbox holds them): what
+is timed is the send and the status written by the dispatcher, ``sent`` with Twilio's SID, as the
+email benchmark times ``sent``. With ``--callbacks`` the API runs too (``broadcast serve``) and
+the sandbox posts every callback ("sent", then "delivered"), signed, as soon as it answered the
+create, so many arrive before the dispatcher stored the SID: ``delivered_per_s`` then times the
+callbacks written as well. The SMTP sink runs too, only because every worker opens its email
 pool at start.
 
-- ``sent_per_s``: N / time from the fan-out enqueue until every delivery is ``sent``;
+- ``sent_per_s``: N / time from the fan-out enqueue until every delivery is ``sent`` (or
+  already ``delivered``, with ``--callbacks``);
 - ``planned_per_s``, ``end_to_end_s``, ``worker_peak_rss_mb``: as in :mod:`bench.fanout`;
+- ``delivered_per_s`` (``--callbacks``): N / time until every delivery is ``delivered``;
 - ``sink_received``: messages the Twilio sandbox accepted (must equal N).
 """
 
@@ -23,15 +28,18 @@ import asyncio
 import contextlib
 import json
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
+import aiohttp
 from arq.connections import RedisSettings, create_pool
 from sqlalchemy import text
 
@@ -42,12 +50,13 @@ from broadcast.broadcasts.models import Broadcast
 from broadcast.broadcasts.service import BroadcastIn, confirm, create_draft
 from broadcast.channels.base import ChannelName
 from broadcast.db import SessionFactory, create_engine, session_factory, transaction
+from broadcast.deliveries.models import DeliveryStatus
 from broadcast.directory.models import ContactRole
 from broadcast.directory.schemas import ContactIn
 from broadcast.directory.service import insert_contacts
 from broadcast.embedded_redis import EmbeddedRedis
 from broadcast.jobs import JobQueue
-from broadcast.sandbox.twilio import TwilioSandbox
+from broadcast.sandbox.twilio import Deliver, TwilioSandbox
 from broadcast.settings import Settings
 
 ACCOUNT_SID = "AC" + "b" * 32
@@ -64,15 +73,52 @@ class Options:
     timeout_s: float
     worker_env: dict[str, str] = field(default_factory=dict)
     as_json: bool = False
+    callbacks: bool = False
+
+
+@dataclass(slots=True)
+class SmsResult(Result):
+    callbacks: bool = False
+    delivered_s: float | None = None
+    delivered: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return Result.ok.fget(self) and (  # type: ignore[attr-defined]
+            not self.callbacks or self.delivered == self.recipients
+        )
+
+    def summary(self) -> dict[str, Any]:
+        summary = Result.summary(self)
+        if self.callbacks:
+            summary["delivered_per_s"] = self.rate(self.delivered_s)
+            summary["delivered"] = self.delivered
+        return summary
 
 
 # -- the Twilio sandbox, in its own process -----------------------------------------------
 
 
-async def serve_sandbox(count_file: Path) -> None:
+def _pooled_poster(session: aiohttp.ClientSession) -> Deliver:
+    """Callbacks over one pooled client session (the sandbox's default opens one per post)."""
+
+    async def deliver(url: str, params: dict[str, str], headers: dict[str, str]) -> int:
+        async with session.post(url, data=params, headers=headers) as response:
+            return response.status
+
+    return deliver
+
+
+async def serve_sandbox(count_file: Path, callbacks: bool) -> None:
     """Run the sandbox until SIGTERM, writing how many messages it accepted to ``count_file``."""
-    sandbox = TwilioSandbox(ACCOUNT_SID, AUTH_TOKEN)
-    sandbox.hold_callbacks = True  # status callbacks off
+    async with aiohttp.ClientSession() as session:
+        sandbox = TwilioSandbox(ACCOUNT_SID, AUTH_TOKEN, deliver=_pooled_poster(session))
+        sandbox.hold_callbacks = not callbacks
+        sandbox.callback_delay_s = 0.0  # as soon as Twilio could
+        await _run_sandbox(sandbox, count_file)
+
+
+async def _run_sandbox(sandbox: TwilioSandbox, count_file: Path) -> None:
     await sandbox.start()
     print(f"listening on {sandbox.host}:{sandbox.port}", flush=True)
     stopping = asyncio.Event()
@@ -91,10 +137,11 @@ def _write_count(path: Path, count: int) -> None:
     path.write_text(str(count))  # a few bytes, twice a second: not worth a thread
 
 
-def start_sandbox(directory: Path) -> fanout.Sink:
+def start_sandbox(directory: Path, callbacks: bool) -> fanout.Sink:
     count_file = directory / "sms-count"
     process = fanout._spawn(
-        ["-m", "bench.sms", "--serve-sandbox", str(count_file)],
+        ["-m", "bench.sms", "--serve-sandbox", str(count_file)]
+        + (["--callbacks"] if callbacks else []),
         directory / "twilio.log",
         stdout=subprocess.PIPE,
     )
@@ -105,6 +152,35 @@ def start_sandbox(directory: Path) -> fanout.Sink:
         log = fanout._tail(directory / "twilio.log")
         raise BenchError(f"the Twilio sandbox did not start: {line!r} {log}")
     return fanout.Sink(process, int(line.decode().strip().rpartition(":")[2]), count_file)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_api(env: dict[str, str], directory: Path, deadline: Deadline) -> subprocess.Popen[bytes]:
+    """``broadcast serve`` at ``BROADCAST_PUBLIC_BASE_URL``, once it answers /healthz."""
+    base_url = env["BROADCAST_PUBLIC_BASE_URL"]
+    port = base_url.rpartition(":")[2]
+    process = fanout._spawn(
+        ["-m", "broadcast.cli", "serve", "--port", port], directory / "api.log", env
+    )
+    while not _answers(base_url + "/healthz"):
+        if process.poll() is not None:
+            raise BenchError(f"the API exited: {fanout._tail(directory / 'api.log')}")
+        deadline.check("waiting for the API")
+        time.sleep(0.1)
+    return process
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - local http
+            return bool(response.status == 200)
+    except OSError:
+        return False
 
 
 def twilio_environment(sandbox_port: int) -> dict[str, str]:
@@ -167,14 +243,83 @@ async def _create_and_confirm(factory: SessionFactory, seeded: Seeded) -> Broadc
         return await confirm(session, seeded.principal, broadcast, fanout.UNGOVERNED)
 
 
+SENT_OR_LATER = ("sent", "delivered")
+_NOT_YET_SENT = [s.value for s in DeliveryStatus if s.value not in SENT_OR_LATER]
+_TALLY = text(
+    "SELECT count(*), count(*) FILTER (WHERE status IN ('sent', 'delivered')) FROM delivery"
+    " WHERE broadcast_id = :broadcast_id"
+)
+
+
+async def _probe(factory: SessionFactory, broadcast_id: int, count_planned: bool) -> fanout.Probe:
+    """:func:`bench.fanout._probe`, where a delivery already ``delivered`` counts as sent."""
+    params = {"broadcast_id": broadcast_id, "count_planned": count_planned, "unsent": _NOT_YET_SENT}
+    async with factory() as session:
+        row = (await session.execute(fanout._PROBE, params)).one()
+    status, fanout_done, planned, any_unsent = row
+    return fanout.Probe(str(status), bool(fanout_done), planned, bool(any_unsent))
+
+
+async def watch(
+    factory: SessionFactory,
+    broadcast_id: int,
+    recipients: int,
+    started: float,
+    deadline: Deadline,
+    check_alive: Callable[[], None],
+) -> Timings:
+    """:func:`bench.fanout.watch` with that probe: poll until the broadcast completes."""
+    timings = Timings()
+    while True:
+        asked = time.perf_counter()
+        probe = await _probe(factory, broadcast_id, count_planned=timings.planned_s is None)
+        stopped = fanout._observe(timings, probe, asked - started, recipients)
+        if stopped or deadline.remaining() <= 0:
+            break
+        check_alive()
+        await asyncio.sleep(max(fanout.POLL_S - (time.perf_counter() - asked), 0))
+    async with factory() as session:
+        planned, sent = (await session.execute(_TALLY, {"broadcast_id": broadcast_id})).one()
+    timings.planned, timings.sent = int(planned), int(sent)
+    return timings
+
+
+_WAITING = text(
+    "SELECT EXISTS (SELECT 1 FROM delivery WHERE broadcast_id = :broadcast_id"
+    " AND channel = 'sms' AND status IN ('queued', 'sending', 'sent'))"
+)
+_DELIVERED = text(
+    "SELECT count(*) FROM delivery WHERE broadcast_id = :broadcast_id AND status = 'delivered'"
+)
+
+
+async def watch_delivered(
+    factory: SessionFactory, broadcast_id: int, started: float, deadline: Deadline
+) -> tuple[float | None, int]:
+    """After the broadcast completed: seconds until no delivery waits for its callback, and
+    how many ended ``delivered``."""
+    params = {"broadcast_id": broadcast_id}
+    elapsed: float | None = None
+    while deadline.remaining() > 0:
+        asked = time.perf_counter()
+        async with factory() as session:
+            if not (await session.execute(_WAITING, params)).scalar():
+                elapsed = asked - started
+                break
+        await asyncio.sleep(max(fanout.POLL_S - (time.perf_counter() - asked), 0))
+    async with factory() as session:
+        delivered = int((await session.execute(_DELIVERED, params)).scalar() or 0)
+    return elapsed, delivered
+
+
 async def send_and_watch(
     database_url: str,
     redis_url: str,
     seeded: Seeded,
-    messages: int,
+    result: SmsResult,
     deadline: Deadline,
     check_alive: Callable[[], None],
-) -> Timings:
+) -> None:
     engine = create_engine(Settings(env="dev", database_url=database_url), pool_size=2)
     arq_pool = await create_pool(RedisSettings.from_dsn(redis_url))
     try:
@@ -183,7 +328,12 @@ async def send_and_watch(
         assert broadcast.id is not None
         started = time.perf_counter()
         await JobQueue(arq_pool).enqueue_fanout(broadcast.id, broadcast.priority)
-        return await fanout.watch(factory, broadcast.id, messages, started, deadline, check_alive)
+        result.timings = await watch(
+            factory, broadcast.id, result.recipients, started, deadline, check_alive
+        )
+        if result.callbacks and result.timings.completed_s is not None:
+            watched = await watch_delivered(factory, broadcast.id, started, deadline)
+            result.delivered_s, result.delivered = watched
     finally:
         await arq_pool.aclose()
         await engine.dispose()
@@ -194,7 +344,7 @@ def _run_pipeline(
     database_url: str,
     seeded: Seeded,
     directory: Path,
-    result: Result,
+    result: SmsResult,
     deadline: Deadline,
     stack: contextlib.ExitStack,
 ) -> fanout.Sink:
@@ -203,10 +353,16 @@ def _run_pipeline(
     stack.callback(redis_server.stop)
     sink = fanout.start_sink(directory, recording=False)
     stack.callback(fanout.stop_processes, [sink.process])
-    sandbox = start_sandbox(directory)
+    sandbox = start_sandbox(directory, options.callbacks)
     stack.callback(fanout.stop_processes, [sandbox.process])
-    extra = {**twilio_environment(sandbox.port), **options.worker_env}
+    extra = {
+        **twilio_environment(sandbox.port),
+        "BROADCAST_PUBLIC_BASE_URL": f"http://127.0.0.1:{_free_port()}",
+        **options.worker_env,
+    }
     env = fanout.worker_environment(database_url, redis_url, sink.port, SMTP_CONNECTIONS, extra)
+    if options.callbacks:
+        stack.callback(fanout.stop_processes, [start_api(env, directory, deadline)])
     workers = fanout.start_workers(options.workers, env, directory)
     stack.callback(fanout.stop_processes, workers)
     sampler = fanout.RssSampler([w.pid for w in workers])
@@ -215,12 +371,12 @@ def _run_pipeline(
     fanout.wait_until_ready(workers, sink, SMTP_CONNECTIONS, redis_url, directory, deadline)
     sampler.sample()
     result.worker_idle_rss = dict(sampler.latest)
-    result.timings = asyncio.run(
+    asyncio.run(
         send_and_watch(
             database_url,
             redis_url,
             seeded,
-            options.messages,
+            result,
             deadline,
             lambda: fanout._ensure_alive(workers, directory),
         )
@@ -228,11 +384,13 @@ def _run_pipeline(
     return sandbox
 
 
-def run(options: Options) -> Result:
+def run(options: Options) -> SmsResult:
     """Everything, from a fresh database to the stopped processes; raises BenchError."""
     deadline = Deadline.after(options.timeout_s)
     server = fanout.server_url()
-    result = Result(options.messages, options.workers, server.get_backend_name())
+    result = SmsResult(
+        options.messages, options.workers, server.get_backend_name(), callbacks=options.callbacks
+    )
     with (
         tempfile.TemporaryDirectory(prefix="bench-sms-") as tmp,
         fanout.fresh_database(server) as database_url,
@@ -249,13 +407,23 @@ def run(options: Options) -> Result:
             )
         result.sink_received = sandbox.received()  # written once more by the sandbox on exit
     fanout._check(result, deadline)
+    if result.callbacks and result.error is None and result.delivered != result.recipients:
+        result.error = f"{result.delivered} delivered for {result.recipients} recipients"
     return result
 
 
 # -- command line --------------------------------------------------------------------------
 
 
-def parse_args(argv: Sequence[str] | None = None) -> Options | Path:
+@dataclass(frozen=True, slots=True)
+class ServeSandbox:
+    """``--serve-sandbox``: this process is the benchmark's Twilio sandbox."""
+
+    count_file: Path
+    callbacks: bool
+
+
+def parse_args(argv: Sequence[str] | None = None) -> Options | ServeSandbox:
     parser = argparse.ArgumentParser(
         prog="python -m bench.sms",
         description="SMS benchmark: one SMS broadcast to N recipients through real workers.",
@@ -271,14 +439,26 @@ def parse_args(argv: Sequence[str] | None = None) -> Options | Path:
         metavar="KEY=VALUE",
         help="extra environment for the workers (repeatable)",
     )
+    parser.add_argument(
+        "--callbacks",
+        action="store_true",
+        help="run the API and have the sandbox post every status callback (delivered_per_s)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON line")
     parser.add_argument("--serve-sandbox", type=Path, metavar="COUNT_FILE", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_sandbox is not None:
-        return Path(args.serve_sandbox)
+        return ServeSandbox(Path(args.serve_sandbox), args.callbacks)
     if args.messages < 1 or args.workers < 1:
         parser.error("--messages and --workers must be at least 1")
-    return Options(args.messages, args.workers, args.timeout, dict(args.worker_env), args.json)
+    return Options(
+        args.messages,
+        args.workers,
+        args.timeout,
+        dict(args.worker_env),
+        args.json,
+        args.callbacks,
+    )
 
 
 def _verdict(name: str, value: float | None) -> str:
@@ -290,7 +470,7 @@ def _verdict(name: str, value: float | None) -> str:
     return f"{'ok' if met else 'MISSED'} (target {'<' if at_most else '>='} {target:,.0f})"
 
 
-def readable(result: Result) -> str:
+def readable(result: SmsResult) -> str:
     summary = result.summary()
     lines = [
         f"one SMS broadcast to {result.recipients:,} recipients through the Twilio sandbox, "
@@ -304,6 +484,12 @@ def readable(result: Result) -> str:
         + _verdict("worker_peak_rss_mb", summary["worker_peak_rss_mb"]),
         f"  sandbox received        {result.sink_received}",
     ]
+    if result.callbacks:
+        lines.insert(
+            4,
+            f"  delivered (callbacks)   {summary.get('delivered_per_s') or 0:,.0f} SMS/s   "
+            f"({result.delivered:,} delivered)",
+        )
     if result.error:
         lines.append(f"  ERROR: {result.error}")
     return "\n".join(lines)
@@ -315,8 +501,8 @@ def _exit_on_sigterm(signum: int, _frame: object) -> NoReturn:
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_args(argv)
-    if isinstance(options, Path):
-        asyncio.run(serve_sandbox(options))
+    if isinstance(options, ServeSandbox):
+        asyncio.run(serve_sandbox(options.count_file, options.callbacks))
         return 0
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
