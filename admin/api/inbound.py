@@ -1,7 +1,16 @@
 """Monitoring sources and what they post: Alertmanager and generic signed webhooks (RULES W4).
 
 Sources are managed with an API key; the two receiving routes take no API key but the source's
-own secret (Alertmanager's bearer token, or a Standard Webhooks signature).
+own secret (Alertmanager's bearer token, or a Standard Webhooks signature). In
+``alertmanager.yml``, with the id and secret the creation answered::
+
+    receivers:
+      - name: broadcast
+        webhook_configs:
+          - url: https://info.ac-exemple.fr/api/v1/inbound/alertmanager/<id>
+            send_resolved: true            # so that "résolu" can be proposed
+            http_config:
+              authorization: {credentials: <secret>}
 """
 
 from __future__ import annotations
