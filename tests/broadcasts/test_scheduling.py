@@ -9,13 +9,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select, update
 from sqlmodel import col
 
 from broadcast.accounts.models import AuditEvent
+from broadcast.accounts.service import authenticate_api_key
+from broadcast.broadcasts.changes import BroadcastPatch, change_broadcast
 from broadcast.broadcasts.models import Broadcast
-from broadcast.broadcasts.scheduling import PARIS, paris_to_utc, queue_due_broadcasts
+from broadcast.broadcasts.scheduling import PARIS, claim_due, paris_to_utc, queue_due_broadcasts
 from broadcast.db import SessionFactory, transaction
+from broadcast.errors import Conflict
 from broadcast.jobs import JobQueue
 from broadcast.sandbox.smtp import SmtpSink
 from broadcast.settings import Settings
@@ -244,3 +248,26 @@ async def test_a_new_audience_for_a_scheduled_broadcast_asks_for_approval_again(
         assert wider.json()["status"] == "pending_approval"
         approved = await client.post(f"{url}/approve", headers=auth(world.keys["admin"]))
         assert approved.status_code == 202 and approved.json()["status"] == "scheduled"
+
+
+async def test_a_change_read_before_the_scheduler_started_it_is_refused_not_written(
+    settings: Settings, factory: SessionFactory
+) -> None:
+    """The operator's request read the broadcast as scheduled; the scheduler starts it before
+    the change is written: the change is refused (409) and the broadcast stays queued."""
+    world = await build_world(factory)
+    async with api(settings) as client:
+        scheduled = await schedule(client, world, paris_in(timedelta(hours=1)))
+    async with transaction(factory) as session:
+        operator = await authenticate_api_key(session, world.keys["head_x"])
+    async with factory() as session:
+        stale = await session.get(Broadcast, scheduled["id"])
+        assert stale is not None and stale.status == "scheduled"
+        assert await claim_due(factory, scheduled["id"], utcnow() + timedelta(hours=2))
+        patch = BroadcastPatch(scheduled_at=datetime(2099, 6, 1, 9, 30))
+        with pytest.raises(Conflict, match="has just started"):
+            await change_broadcast(session, operator, stale, patch, settings)
+        await session.rollback()
+    async with transaction(factory) as session:
+        row = await session.get(Broadcast, scheduled["id"])
+    assert row is not None and row.status == "queued"
