@@ -4,14 +4,17 @@ answers the create, so the workers only learn each SID after its callbacks came.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
 
+import httpx
 import pytest
 import redis.asyncio as aioredis
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlmodel import col
 
 from broadcast.db import SessionFactory, transaction
-from broadcast.deliveries.early_status import KEY, TTL_S
+from broadcast.deliveries.early_status import KEY, TTL_S, EarlyStatuses, receive_status
 from broadcast.deliveries.models import Delivery
 from broadcast.directory.models import Suppression
 from broadcast.sandbox.twilio import TwilioSandbox
@@ -25,7 +28,7 @@ from tests.sms_support import (
     through,
     with_sms,
 )
-from tests.support import add_contacts, api, build_world, run_burst_workers, send_broadcast
+from tests.support import add_contacts, api, auth, build_world, run_burst_workers, send_broadcast
 
 STATUS_PATH = "/providers/twilio/status"
 
@@ -35,6 +38,26 @@ async def sandbox() -> AsyncIterator[TwilioSandbox]:
     async with running_sandbox() as server:
         server.callbacks_before_answer = True
         yield server
+
+
+async def draft_broadcast(client: httpx.AsyncClient, key: str, school: int) -> dict[str, Any]:
+    notice = await client.post(
+        "/api/v1/notices",
+        headers=auth(key),
+        json={"organisation_id": school, "title": "ENT indisponible", "message": "Panne"},
+    )
+    draft = await client.post(
+        "/api/v1/broadcasts",
+        headers=auth(key),
+        json={
+            "notice_id": notice.json()["id"],
+            "audience": {"organisation_ids": [school]},
+            "channels": ["sms"],
+        },
+    )
+    assert draft.status_code == 201, draft.text
+    body: dict[str, Any] = draft.json()
+    return body
 
 
 async def sms_rows(factory: SessionFactory) -> list[Delivery]:
@@ -101,3 +124,45 @@ async def test_a_status_for_an_unknown_sid_is_kept_an_hour_and_changes_nothing(
     assert kept is not None and b'"MessageStatus": "delivered"' in kept
     assert 0 < await redis.ttl(KEY) <= TTL_S
     assert await sms_rows(factory) == []
+
+
+class _RecordedMeanwhile(EarlyStatuses):
+    """The dispatcher stores the SID (and reads the hash, finding nothing yet) right after the
+    callback missed it and before the callback kept its status: the other order of the race."""
+
+    def __init__(self, redis: aioredis.Redis, factory: SessionFactory, delivery_id: int) -> None:
+        super().__init__(redis)
+        self._factory, self._delivery_id = factory, delivery_id
+
+    async def keep(self, sid: str, params: Mapping[str, str]) -> None:
+        async with transaction(self._factory) as session:
+            await session.execute(
+                update(Delivery)
+                .where(col(Delivery.id) == self._delivery_id)
+                .values(status="sent", provider_message_id=sid)
+            )
+        await super().keep(sid, params)
+
+
+async def test_a_sid_stored_while_its_callback_is_kept_is_applied_by_the_callback(
+    settings: Settings, factory: SessionFactory, redis: aioredis.Redis
+) -> None:
+    world = await build_world(factory)
+    async with api(settings) as client:
+        draft = await draft_broadcast(client, world.keys["head_x"], world.school_x)
+    async with transaction(factory) as session:
+        delivery = Delivery(
+            broadcast_id=draft["id"], channel="sms", address=mobile(0), status="sending"
+        )
+        session.add(delivery)
+    sid = "SM" + "1" * 32
+    store = _RecordedMeanwhile(redis, factory, delivery.id or 0)
+    params = {"MessageSid": sid, "AccountSid": ACCOUNT_SID, "MessageStatus": "delivered"}
+    async with transaction(factory) as session:
+        moved = await receive_status(session, store, params)
+
+    assert moved
+    assert [(r.status, r.provider_message_id) for r in await sms_rows(factory)] == [
+        ("delivered", sid)
+    ]
+    assert await redis.hlen(KEY) == 0
