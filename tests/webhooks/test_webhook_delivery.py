@@ -156,3 +156,23 @@ async def _one_message_more(settings: Settings, world: World) -> int:
         )
     newest: int = messages.json()[0]["id"]
     return newest
+
+
+async def test_gone_fails_every_pending_message_of_the_endpoint(
+    settings: Settings, factory: SessionFactory, sender: WebhookSender
+) -> None:
+    world = await build_world(factory)
+    async with running_subscriber() as subscriber:
+        first = await _one_message(settings, factory, world, subscriber, "/gone")
+        second = await _one_message_more(settings, world)
+        assert await deliver_message(factory, sender, first.id or 0, DELAYS) is None
+        assert await deliver_message(factory, sender, second, DELAYS) is None
+    assert len(subscriber.received) == 1
+    async with transaction(factory) as session:
+        rows = await session.execute(select(WebhookMessage).order_by(col(WebhookMessage.id)))
+        messages = rows.scalars().all()
+    assert [(m.status, m.last_status_code, m.attempts) for m in messages] == [
+        ("failed", 410, 1),
+        ("failed", None, 0),
+    ]
+    assert messages[1].last_error == DISABLED_ERROR
