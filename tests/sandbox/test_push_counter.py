@@ -6,24 +6,21 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from broadcast.channels.base import Outcome
 from broadcast.channels.webpush import WebPushSender, generate_vapid_keys
 from broadcast.sandbox.push import PushSandbox
-from broadcast.sandbox.push_counter import PushCounter
+from broadcast.sandbox.push_counter import PushCounter, start_counting_server
 
 
 @pytest.fixture
 async def counter() -> AsyncIterator[tuple[PushCounter, str]]:
     counting = PushCounter()
-    runner = web.AppRunner(counting.app())
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
+    server = await start_counting_server("127.0.0.1", 0, counting)
+    host, port = server.sockets[0].getsockname()[:2]
     yield counting, f"http://{host}:{port}"
-    await runner.cleanup()
+    server.close()
+    await server.wait_closed()
 
 
 async def test_counts_real_pushes_and_refuses_what_is_not_one(
