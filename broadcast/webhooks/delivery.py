@@ -12,7 +12,8 @@ one :class:`WebhookSender`, and the outcome is recorded:
 * other refusals (4xx, redirect, unsafe URL): failed.
 
 The caller re-runs the job after the returned delay. A message found pending past its due time
-(a lost job, a crashed worker) is picked up by :func:`due_message_ids` in the recovery sweep.
+(a lost job, a crashed worker, or a retry later than the day arq keeps a job's data, which a long
+``Retry-After`` can ask for) is picked up by :func:`due_message_ids` in the recovery sweep.
 """
 
 from __future__ import annotations
