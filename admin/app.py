@@ -34,6 +34,7 @@ from broadcast.embedded_redis import redis_url_or_embedded
 from broadcast.errors import DomainError, InvalidInput
 from broadcast.imports.progress import ImportProgress
 from broadcast.jobs import JobQueue
+from broadcast.ratelimit import RateLimiter
 from broadcast.settings import Settings, get_settings
 from broadcast.validation import describe_errors
 
@@ -85,6 +86,7 @@ def create_app(
         app.state.settings = settings
         app.state.session_factory = session_factory(engine)
         app.state.queue = JobQueue(redis)
+        app.state.limiter = RateLimiter(redis)
         app.state.early_statuses = EarlyStatuses(redis)
         app.state.import_progress = ImportProgress(redis)
         try:

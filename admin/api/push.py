@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel
 
 from admin.deps import SettingsDep, UowDep, requires
@@ -16,11 +16,24 @@ from broadcast.accounts.permissions import Permission
 from broadcast.accounts.service import Principal, audit
 from broadcast.channels.webpush import application_server_key, load_vapid_key
 from broadcast.directory import push
-from broadcast.settings import Settings
+from broadcast.ratelimit import RateLimiter
+from broadcast.settings import RateLimit, Settings
 
 router = APIRouter(tags=["push"])
 
 ContactWriter = Annotated[Principal, requires(Permission.contacts_write)]
+
+PUBLIC_RATE = RateLimit(rate=1 / 6, burst=10)
+"""Public follow and unsubscribe calls per client address: ten at once, then one every six
+seconds (behind a proxy, run uvicorn with ``--proxy-headers`` so the address is the client's)."""
+
+
+async def public_rate_limit(request: Request) -> None:
+    """Anyone may call the public routes: each client address has its own token bucket."""
+    limiter: RateLimiter = request.app.state.limiter
+    client = request.client.host if request.client is not None else "unknown"
+    if await limiter.try_acquire([(f"public:push:{client}", PUBLIC_RATE)]) > 0:
+        raise push.TooManyRequests()
 
 
 class PublicKey(BaseModel):
@@ -67,7 +80,10 @@ async def register_subscription(
 
 
 @router.post(
-    "/push/follow", status_code=status.HTTP_201_CREATED, response_model=push.SubscriptionOut
+    "/push/follow",
+    status_code=status.HTTP_201_CREATED,
+    response_model=push.SubscriptionOut,
+    dependencies=[Depends(public_rate_limit)],
 )
 async def follow(uow: UowDep, settings: SettingsDep, data: push.FollowIn) -> push.SubscriptionOut:
     """Public: follow an organisation's notices from a browser, without an account."""
@@ -75,7 +91,11 @@ async def follow(uow: UowDep, settings: SettingsDep, data: push.FollowIn) -> pus
     return await push.follow(uow.session, settings, data)
 
 
-@router.delete("/push/subscriptions", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/push/subscriptions",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[Depends(public_rate_limit)],
+)
 async def unsubscribe(uow: UowDep, data: push.UnsubscribeIn) -> Response:
     """Public, by endpoint (the browser's capability URL); 204 whether it was known or not."""
     await push.unsubscribe(uow.session, data.endpoint)

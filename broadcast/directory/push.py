@@ -55,6 +55,13 @@ class PushNotConfigured(DomainError):
     message_en = "Web push is not configured on this service."
 
 
+class TooManyRequests(DomainError):
+    status_code = 429
+    code = "too_many_requests"
+    message_fr = "Trop de demandes depuis cette adresse : réessayez dans une minute."
+    message_en = "Too many requests from this address: try again in a minute."
+
+
 def _b64url_bytes(text: str) -> bytes | None:
     try:
         return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

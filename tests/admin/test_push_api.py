@@ -205,3 +205,24 @@ async def test_contact_registration_is_idempotent_and_takes_over_a_follower_endp
 def test_an_unreadable_vapid_key_is_refused_at_start_up() -> None:
     with pytest.raises(ValidationError, match="unreadable VAPID private key"):
         Settings(env="dev", vapid_private_key="pas-une-clé")  # type: ignore[arg-type]
+
+
+async def test_public_calls_are_limited_per_client_address(
+    settings: Settings, factory: SessionFactory, push: PushSandbox
+) -> None:
+    world = await build_world(factory)
+    async with api(with_push(settings)) as client:
+        answers = [
+            await follow(client, browser_subscription(push), organisation_id=world.school_x)
+            for _ in range(11)
+        ]
+        unsubscribe = await client.request(
+            "DELETE", "/api/v1/push/subscriptions", json={"endpoint": "https://x.fr/push/1"}
+        )
+        key = await client.get("/api/v1/push/public-key")
+    assert [a.status_code for a in answers] == [201] * 10 + [429]
+    assert answers[-1].json()["error"]["message"] == (
+        "Trop de demandes depuis cette adresse : réessayez dans une minute."
+    )
+    assert unsubscribe.status_code == 429 and key.status_code == 200
+    assert len((await push_rows(factory))[0]) == 10
