@@ -38,40 +38,37 @@ async def emit_event(
 ) -> list[int]:
     """Queue ``event`` for its subscribers; returns the message row ids to enqueue after commit."""
     endpoints = await subscribers(session, event, organisation)
+    messages = [_message(endpoint, event.value, data) for endpoint in endpoints]
+    return await _record(session, messages)
+
+
+async def emit_ping(session: AsyncSession, endpoint: WebhookEndpoint) -> WebhookMessage:
+    """A ``webhook.ping`` for one endpoint, so an operator can see it receive and verify."""
+    data = {"endpoint_id": endpoint.id, "message": "Message de test de broadcast."}
+    message = _message(endpoint, PING_EVENT, data)
+    await _record(session, [message])
+    return message
+
+
+def _message(endpoint: WebhookEndpoint, event_type: str, data: dict[str, Any]) -> WebhookMessage:
     now = utcnow()
-    messages = [
-        WebhookMessage(
-            endpoint_id=row_id(endpoint),
-            message_id=new_message_id(),
-            event_type=event.value,
-            payload=data,
-            next_attempt_at=now,
-            created_at=now,
-        )
-        for endpoint in endpoints
-    ]
+    return WebhookMessage(
+        endpoint_id=row_id(endpoint),
+        message_id=new_message_id(),
+        event_type=event_type,
+        payload=data,
+        next_attempt_at=now,
+        created_at=now,
+    )
+
+
+async def _record(session: AsyncSession, messages: list[WebhookMessage]) -> list[int]:
+    """Insert the messages and note their ids on the session, for :func:`take_emitted`."""
     session.add_all(messages)
     await session.flush()
     ids = [row_id(message) for message in messages]
     session.info.setdefault(EMITTED_KEY, []).extend(ids)
     return ids
-
-
-async def emit_ping(session: AsyncSession, endpoint: WebhookEndpoint) -> WebhookMessage:
-    """A ``webhook.ping`` for one endpoint, so an operator can see it receive and verify."""
-    now = utcnow()
-    message = WebhookMessage(
-        endpoint_id=row_id(endpoint),
-        message_id=new_message_id(),
-        event_type=PING_EVENT,
-        payload={"endpoint_id": endpoint.id, "message": "Message de test de broadcast."},
-        next_attempt_at=now,
-        created_at=now,
-    )
-    session.add(message)
-    await session.flush()
-    session.info.setdefault(EMITTED_KEY, []).append(row_id(message))
-    return message
 
 
 def take_emitted(session: AsyncSession) -> list[int]:
