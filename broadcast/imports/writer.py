@@ -23,16 +23,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import String, any_, cast, delete, insert, literal, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from broadcast.channels.base import ChannelName
 from broadcast.directory.models import Contact, ContactPoint, ContactRole, Organisation
-from broadcast.directory.phones import normalise_phone
 from broadcast.directory.uai import is_valid_uai
+from broadcast.imports.addresses import EmailChecker, normalise_mobile
 from broadcast.imports.csv_reader import DERIVED_KEY
 from broadcast.imports.records import ContactRecord, ImportKind, Reader
 from broadcast.imports.report import ImportReport
@@ -87,18 +85,20 @@ class Schools:
         return school.id if school.path.startswith(self._scope.path) else OUT_OF_SCOPE
 
 
-def usable_addresses(record: ContactRecord) -> tuple[set[tuple[str, str]], list[str]]:
+def usable_addresses(
+    record: ContactRecord, emails: EmailChecker
+) -> tuple[set[tuple[str, str]], list[str]]:
     """The record's addresses as contact points, and why the others were refused."""
     points: set[tuple[str, str]] = set()
     refused: list[str] = []
     if record.email:
-        try:
-            normalized = validate_email(record.email, check_deliverability=False).normalized
-            points.add((ChannelName.email, normalized))
-        except EmailNotValidError:
+        normalized = emails.normalise(record.email)
+        if normalized is None:
             refused.append(f"adresse e-mail invalide : {record.email}")
+        else:
+            points.add((ChannelName.email, normalized))
     if record.mobile:
-        phone = normalise_phone(record.mobile)
+        phone = normalise_mobile(record.mobile)
         if phone is None:
             refused.append("numéro de téléphone invalide")
         elif not phone.sms_capable:
@@ -135,6 +135,7 @@ class ContactImporter:
         self.covered: dict[tuple[int, str], set[str]] = defaultdict(set)
         """(school, source) -> roles whose contacts a full import may mark left."""
         self._now = utcnow()
+        self._emails = EmailChecker()
 
     async def read(self, reader: Reader, on_batch: Any = None) -> None:
         batch = _Batch(self._session, reader.source, self.report, self._now)
@@ -179,7 +180,7 @@ class ContactImporter:
         if key in self._seen:
             return f"doublon : identifiant déjà lu ligne {self._seen[key]}"
         self._seen[key] = record.row
-        points, refused = usable_addresses(record)
+        points, refused = usable_addresses(record, self._emails)
         if refused and not points:
             return " ; ".join(refused)
         values = _values(record)
@@ -220,15 +221,14 @@ class _Batch:
         refs = {r.pupil_ref for r in rows if r.pupil_ref}
         if not refs:
             return
-        found = await self._session.execute(
-            select(col(Contact.external_id), col(Contact.division), col(Contact.level)).where(
-                col(Contact.organisation_id) == school,
-                col(Contact.source) == self._source,
-                col(Contact.role) == ContactRole.pupil,
-                _one_of(self._session, col(Contact.external_id), refs),
-            )
+        found = await _by_external_ids(
+            self._session, school, self._source, refs, "external_id, division, level, role"
         )
-        classes = {ref: (division, level) for ref, division, level in found}
+        classes = {
+            ref: (division, level)
+            for ref, division, level, role in found
+            if role == ContactRole.pupil
+        }
         for row in rows:
             if row.pupil_ref in classes:
                 division, level = classes[row.pupil_ref]
@@ -255,19 +255,9 @@ class _Batch:
     async def _existing(
         self, school: int, external_ids: Sequence[str]
     ) -> dict[str, tuple[int, tuple[str | None, ...], bool]]:
-        result = await self._session.execute(
-            select(
-                col(Contact.id),
-                col(Contact.external_id),
-                *(getattr(Contact, name) for name in _FIELDS),
-                col(Contact.left_at),
-            ).where(
-                col(Contact.organisation_id) == school,
-                col(Contact.source) == self._source,
-                _one_of(self._session, col(Contact.external_id), external_ids),
-            )
-        )
-        return {found[1]: (found[0], tuple(found[2:-1]), found[-1] is not None) for found in result}
+        columns = ", ".join(("id", "external_id", *_FIELDS, "left_at"))
+        found = await _by_external_ids(self._session, school, self._source, external_ids, columns)
+        return {row[1]: (row[0], tuple(row[2:-1]), row[-1] is not None) for row in found}
 
     async def _points(self, contact_ids: Sequence[int]) -> dict[int, frozenset[tuple[str, str]]]:
         if not contact_ids:
@@ -351,13 +341,34 @@ class _Batch:
         self._report.updated += len(changed)
 
 
-def _one_of(session: AsyncSession, column: Any, values: Collection[str]) -> Any:
-    """``column IN values``. On PostgreSQL, ``= ANY(varchar[])``: an IN list's parameters are
-    typed text, and ``varchar::text = ANY(...)`` is not used as an index condition, which makes
-    the look-up scan the whole school (quadratic over a long import)."""
-    if session.get_bind().dialect.name != "postgresql":
-        return column.in_(values)
-    return column == any_(cast(literal(list(values), ARRAY(String)), ARRAY(String)))
+# {columns} is filled from this module's constants only; every value is a bound parameter.
+_LOOKUP_SQLITE = (
+    "SELECT {columns} FROM contact WHERE organisation_id = :school AND source = :source"
+    " AND external_id IN :ids"
+)
+_LOOKUP_POSTGRESQL = (
+    "SELECT {columns} FROM unnest(CAST(:ids AS VARCHAR[])) AS k(ext) CROSS JOIN LATERAL"
+    " (SELECT * FROM contact WHERE organisation_id = :school AND source = :source"
+    " AND external_id = k.ext) AS found"
+)
+
+
+async def _by_external_ids(
+    session: AsyncSession, school: int, source: str, ids: Collection[str], columns: str
+) -> list[tuple[Any, ...]]:
+    """The school's contacts of ``source`` with these external ids, by the unique index.
+
+    On PostgreSQL, one index look-up per id (a LATERAL join on the three columns of the
+    unique key): within a long import the table's statistics say it is empty, and an
+    ``IN`` list is then applied as a filter over all the school's contacts, for every batch
+    (quadratic). SQLite uses the index for ``IN`` without statistics."""
+    if session.get_bind().dialect.name == "postgresql":
+        statement = text(_LOOKUP_POSTGRESQL.format(columns=columns))
+    else:
+        sql = _LOOKUP_SQLITE.format(columns=columns)
+        statement = text(sql).bindparams(bindparam("ids", expanding=True))
+    params = {"school": school, "source": source, "ids": list(ids)}
+    return [tuple(row) for row in await session.execute(statement, params)]
 
 
 _LEFT_PAGE = 5000
