@@ -42,7 +42,8 @@ from broadcast.settings import RateLimit, Settings
 log = logging.getLogger(__name__)
 
 TEMPLATE_NAME = "notice"
-EXERCISE_PREFIX = "EXERCICE – "
+EXERCISE_PREFIX = "EXERCICE - "
+"""As the SMS and the email subject say it."""
 HIGH_URGENCY_STATUSES = frozenset({"investigating", "identified"})
 GONE = "abonnement supprimé"
 ALERT_EVERY_S = 300.0

@@ -94,7 +94,7 @@ def test_payload_per_locale_and_exercise_title() -> None:
     )
     assert english["body"].startswith("Incident under investigation – ")
     assert (french["tag"], french["notice_id"]) == ("notice-12", 12)
-    assert drill["title"] == "EXERCICE – Coupure de l'ENT"
+    assert drill["title"] == "EXERCICE - Coupure de l'ENT"
 
 
 def _fields(content: MessageContent) -> dict[str, Any]:
@@ -288,3 +288,37 @@ async def test_a_worker_without_a_vapid_key_fails_push_and_still_sends_email(
     }
     assert push.messages == [] and len(sink.messages) == 2
     assert len((await push_rows(factory))[0]) == 2  # nothing is deleted for that
+
+
+async def test_an_exercise_broadcast_says_so_in_the_push_title(
+    settings: Settings, factory: SessionFactory, push: PushSandbox
+) -> None:
+    settings = with_push(settings)
+    world = await build_world(factory)
+    key = world.keys["head_x"]
+    async with api(settings) as client:
+        [browser] = await subscribed_guardians(
+            client, factory, push, key, guardians(world.school_x, 1)
+        )
+        notice = await client.post(
+            "/api/v1/notices",
+            headers=auth(key),
+            json={"organisation_id": world.school_x, "title": "Alerte PPMS", "message": "Test"},
+        )
+        draft = await client.post(
+            "/api/v1/broadcasts",
+            headers=auth(key),
+            json={
+                "notice_id": notice.json()["id"],
+                "audience": {"organisation_ids": [world.school_x]},
+                "channels": ["push"],
+                "is_exercise": True,
+            },
+        )
+        confirmed = await client.post(
+            f"/api/v1/broadcasts/{draft.json()['id']}/confirm", headers=auth(key)
+        )
+        assert confirmed.status_code == 202, confirmed.text
+        await run_burst_workers(settings)
+    [message] = push.messages_for(browser)
+    assert message.data["title"] == "EXERCICE - Alerte PPMS"
