@@ -40,7 +40,9 @@ def build_workers(
     functions = [
         func(fanout, max_tries=MAX_TRIES),
         func(dispatch, max_tries=MAX_TRIES),
-        func(import_contacts, max_tries=3),  # a killed import starts again from nothing
+        # One transaction per file, up to an hour (arq does not retry a timeout); killed, it
+        # starts again from nothing.
+        func(import_contacts, max_tries=3, timeout=3600),
         func(deliver_webhook, max_tries=MAX_TRIES, keep_result=0),  # job id free once done
         func(notify_approvers, max_tries=20),
     ]

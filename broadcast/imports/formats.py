@@ -131,7 +131,7 @@ def _importable_name(name: str) -> bool:
         not name.endswith("/")
         and not name.startswith("__MACOSX/")
         and not base.startswith(".")
-        and base.lower().endswith((".csv", ".txt", ".xml"))
+        and base.lower().endswith((".csv", ".xml"))
     )
 
 
