@@ -17,7 +17,7 @@ from sqlmodel import col
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus
 from broadcast.channels.base import ChannelName, Outcome, SendResult
 from broadcast.deliveries.models import OPEN_STATUSES, Delivery, DeliveryStatus
-from broadcast.directory.push import delete_subscriptions
+from broadcast.directory.push import delete_subscriptions, record_push_successes
 from broadcast.directory.service import suppress_many
 from broadcast.jobs import DispatchBatch
 from broadcast.timeutil import utcnow
@@ -114,6 +114,8 @@ async def record_results(
     dead = [addresses[r.delivery_id] for r in results if r.suppress]
     if channel == ChannelName.push:  # a push address is a subscription id: delete it (P2)
         await delete_subscriptions(session, [int(address) for address in dead])
+        sent = [addresses[r.delivery_id] for r in results if r.outcome == Outcome.sent]
+        await record_push_successes(session, [int(address) for address in sent])
         return
     await suppress_many(
         session, [(channel, address) for address in dead], reason="provider_rejected"

@@ -292,6 +292,18 @@ async def delete_subscriptions(session: AsyncSession, ids: Sequence[int]) -> int
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+async def record_push_successes(session: AsyncSession, ids: Sequence[int]) -> None:
+    """``last_success_at`` of subscriptions a push service just accepted a message for (one
+    statement per group): a subscription silent for months can be told from a live one."""
+    if ids:
+        await session.execute(
+            update(PushSubscription)
+            .where(col(PushSubscription.id).in_(ids))
+            .values(last_success_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+
+
 async def _drop_orphan_followers(session: AsyncSession, contact_ids: Sequence[int]) -> None:
     """A follower exists only for its subscriptions: without a contact point, it goes."""
     if not contact_ids:

@@ -187,6 +187,7 @@ async def test_410_deletes_the_subscription_which_is_never_used_again(
     assert {d.error for d in failed} == {"abonnement supprimé (HTTP 410)"}
     subscriptions, points, followers = await push_rows(factory)
     assert [s.endpoint for s in subscriptions] == [kept["endpoint"]]
+    assert subscriptions[0].last_success_at is not None
     assert [p.address for p in points] == [str(subscriptions[0].id)]
     assert followers == []
     assert [len(push.messages_for(s)) for s in (gone, kept, dead_follower)] == [0, 2, 0]
@@ -218,6 +219,7 @@ async def test_401_403_alert_the_operator_and_keep_the_subscription(
     assert delivery.status == "failed" and delivery.error and delivery.error.startswith("HTTP 403")
     subscriptions, points, _ = await push_rows(factory)
     assert [s.endpoint for s in subscriptions] == [bound_elsewhere["endpoint"]]
+    assert subscriptions[0].last_success_at is None
     assert len(points) == 1
     assert [d.status for d in await push_deliveries(factory, again["id"])] == ["failed"]
     async with transaction(factory) as session:
