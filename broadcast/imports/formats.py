@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import xml.etree.ElementTree as ET
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
@@ -42,8 +43,8 @@ def open_readers(path: Path, kind: ImportKind | None = None) -> Iterator[list[Re
     """The readers of a file, or of each importable member of a zip (SIECLE pupils first, so
     that guardians find their pupils' classes). Refuses a file nothing can read."""
     if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
-            yield _zip_readers(archive, kind)
+        with _zip_readers_of(path, kind) as readers:
+            yield readers
         return
 
     def open_file() -> IO[bytes]:
@@ -56,6 +57,26 @@ def open_readers(path: Path, kind: ImportKind | None = None) -> Iterator[list[Re
             "unknown format (CSV, SIECLE, ONDE, STS-Web or zip expected).",
         )
     yield [reader]
+
+
+_UNREADABLE_ZIP = ("archive zip illisible (abîmée ou chiffrée).", "unreadable zip.")
+
+
+@contextlib.contextmanager
+def _zip_readers_of(path: Path, kind: ImportKind | None) -> Iterator[list[Reader]]:
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as exc:
+        raise ImportRefused(*_UNREADABLE_ZIP) from exc
+    with archive:
+        try:
+            readers = _zip_readers(archive, kind)
+        except (zipfile.BadZipFile, zlib.error, RuntimeError) as exc:  # Runtime: encrypted
+            raise ImportRefused(*_UNREADABLE_ZIP) from exc
+        try:
+            yield readers
+        except (zipfile.BadZipFile, zlib.error) as exc:  # a member's data is damaged
+            raise ImportRefused(*_UNREADABLE_ZIP) from exc
 
 
 def reader_for(open_file: Opener, name: str, kind: ImportKind | None) -> Reader | None:

@@ -92,9 +92,15 @@ class CsvRows:
         with open_text(self._open) as text:
             line = text.readline()
             reader = csv.reader(text, delimiter=sniff_delimiter(line))
-            for values in reader:
-                if any(v.strip() for v in values):
-                    yield reader.line_num + 1, self._row(values)
+            try:
+                for values in reader:
+                    if any(v.strip() for v in values):
+                        yield reader.line_num + 1, self._row(values)
+            except csv.Error as exc:
+                number = reader.line_num + 1
+                raise ImportRefused(
+                    f"CSV mal formé (ligne {number}).", f"malformed CSV (line {number})."
+                ) from exc
 
     def _row(self, values: list[str]) -> dict[str, str]:
         row: dict[str, str] = {}

@@ -3,6 +3,7 @@ imported; a malformed file changes nothing."""
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -100,5 +101,33 @@ async def test_dry_run_reports_and_changes_nothing(factory: SessionFactory, tmp_
     path = write_csv(tmp_path / "c.csv", HEADER, [_good(n) for n in range(30)])
     run = await import_file(factory, world.school_x, path, dry_run=True)
     assert (run.status, run.dry_run, run.created) == ("completed", True, 30)
+    async with transaction(factory) as session:
+        assert await session.scalar(select(func.count()).select_from(Contact)) == 0
+
+
+async def test_a_damaged_csv_or_zip_is_refused_whole(
+    factory: SessionFactory, tmp_path: Path
+) -> None:
+    world = await build_world(factory)
+    rows = [_good(n) for n in range(1500)]
+    rows[1200] = [*_good(1200)[:5], "x" * 200_000, ""]  # beyond the csv module's field limit
+    damaged_csv = write_csv(tmp_path / "c.csv", HEADER, rows)
+    good_zip = tmp_path / "good.zip"
+    with zipfile.ZipFile(good_zip, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("c.csv", damaged_csv.read_bytes()[:50_000])
+    data = bytearray(good_zip.read_bytes())
+    data[200:260] = bytes(60)  # inside the member's compressed data
+    damaged_zip = tmp_path / "damaged.zip"
+    damaged_zip.write_bytes(bytes(data))
+
+    refused_csv = await import_file(factory, world.school_x, damaged_csv)
+    refused_zip = await import_file(factory, world.school_x, damaged_zip)
+
+    assert (refused_csv.status, refused_csv.error) == (
+        "failed",
+        "Fichier refusé : CSV mal formé (ligne 1202).",
+    )
+    assert refused_zip.status == "failed"
+    assert refused_zip.error == "Fichier refusé : archive zip illisible (abîmée ou chiffrée)."
     async with transaction(factory) as session:
         assert await session.scalar(select(func.count()).select_from(Contact)) == 0
