@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import ColumnElement, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -42,6 +42,15 @@ MESSAGE_RETENTION = timedelta(days=30)
 DISABLED_ERROR = "Point de terminaison désactivé : message abandonné."
 EXHAUSTED_SUFFIX = " Nouveaux essais épuisés."
 _table = WebhookMessage.__table__  # type: ignore[attr-defined]
+_endpoints = WebhookEndpoint.__table__  # type: ignore[attr-defined]
+_CLAIMED_COLUMNS = (
+    _table.c.message_id,
+    _table.c.event_type,
+    _table.c.payload,
+    _table.c.created_at,
+    _table.c.attempts,
+    _table.c.endpoint_id,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,34 +106,40 @@ async def claim(
     """Take the due attempt of a pending message; None when it is final or its endpoint is gone
     or disabled (the message then fails)."""
     now = utcnow()
-    taken = await session.execute(
-        update(_table)
-        .where(
-            _table.c.id == message_row_id,
-            _table.c.status == WebhookMessageStatus.pending,
-            or_(_table.c.next_attempt_at.is_(None), _table.c.next_attempt_at <= now),
+    taken = (
+        await session.execute(
+            update(_table)
+            .where(_table.c.id == message_row_id, _is_pending(), _is_due(now))
+            .values(
+                attempts=_table.c.attempts + 1, next_attempt_at=now + timedelta(seconds=lease_s)
+            )
+            .returning(*_CLAIMED_COLUMNS)
         )
-        .values(attempts=_table.c.attempts + 1, next_attempt_at=now + timedelta(seconds=lease_s))
-    )
-    message = await session.get(WebhookMessage, message_row_id, populate_existing=True)
-    if message is None or message.status != WebhookMessageStatus.pending:
-        return None
-    if not getattr(taken, "rowcount", 0):
-        return NotDue(_seconds_until(message.next_attempt_at, now))
-    endpoint = await session.get(WebhookEndpoint, message.endpoint_id)
+    ).first()
+    if taken is None:
+        return await _not_due(session, message_row_id, now)
+    endpoint = (
+        await session.execute(
+            select(_endpoints.c.url, _endpoints.c.secret, _endpoints.c.enabled).where(
+                _endpoints.c.id == taken.endpoint_id
+            )
+        )
+    ).first()
     if endpoint is None or not endpoint.enabled:
-        _finish(message, WebhookMessageStatus.failed, error=DISABLED_ERROR)
+        await _write(session, message_row_id, _failed(DISABLED_ERROR))
         return None
-    return Claimed(
-        message_id=message.message_id,
-        event_type=message.event_type,
-        payload=dict(message.payload),
-        created_at=message.created_at,
-        attempts=message.attempts,
-        endpoint_id=endpoint.id or 0,
-        url=endpoint.url,
-        secret=endpoint.secret,
-    )
+    return Claimed(**taken._asdict(), url=endpoint.url, secret=endpoint.secret)
+
+
+async def _not_due(session: AsyncSession, message_row_id: int, now: datetime) -> NotDue | None:
+    row = (
+        await session.execute(
+            select(_table.c.status, _table.c.next_attempt_at).where(_table.c.id == message_row_id)
+        )
+    ).first()
+    if row is None or row.status != WebhookMessageStatus.pending:
+        return None
+    return NotDue(_seconds_until(row.next_attempt_at, now))
 
 
 async def record_attempt(
@@ -135,52 +150,62 @@ async def record_attempt(
     delays: Sequence[float],
 ) -> float | None:
     """Write the outcome of one attempt; returns the delay before the next one, if any."""
-    message = await session.get(WebhookMessage, message_row_id, populate_existing=True)
-    endpoint = await session.get(WebhookEndpoint, claimed.endpoint_id, populate_existing=True)
-    if message is None or message.status != WebhookMessageStatus.pending:
-        return None
-    message.last_status_code = attempt.status_code
-    message.last_error = (attempt.error or "")[:200] or None
-    _note_on_endpoint(endpoint, attempt)
-    if attempt.delivered:
-        _finish(message, WebhookMessageStatus.delivered)
-        return None
-    if attempt.disable:
-        await disable_endpoint(session, endpoint, attempt.error or DISABLED_ERROR)
-        _finish(message, WebhookMessageStatus.failed, error=attempt.error)
-        return None
     delay = (
         next_delay(claimed.attempts, attempt.retry_after_s, delays=delays)
         if attempt.should_retry
         else None
     )
-    if delay is None:
-        suffix = EXHAUSTED_SUFFIX if attempt.should_retry else ""
-        _finish(message, WebhookMessageStatus.failed, error=(attempt.error or "") + suffix)
-        return None
-    message.next_attempt_at = utcnow() + timedelta(seconds=delay)
+    if not await _write(session, message_row_id, _outcome(attempt, delay)):
+        return None  # made final meanwhile (its endpoint was disabled)
+    await _note_on_endpoint(session, claimed.endpoint_id, attempt.delivered)
+    if attempt.disable:
+        await disable_endpoint(session, claimed.endpoint_id, attempt.error or DISABLED_ERROR)
     return delay
 
 
-async def disable_endpoint(
-    session: AsyncSession, endpoint: WebhookEndpoint | None, reason: str
-) -> None:
-    """Stop writing to an endpoint (410 Gone): it is disabled and its pending messages fail."""
-    if endpoint is None:
-        return
+def _outcome(attempt: DeliveryAttempt, delay: float | None) -> dict[str, Any]:
+    """The message's new columns after ``attempt``: delivered, due again after ``delay``, or
+    failed."""
     now = utcnow()
-    endpoint.enabled = False
-    endpoint.disabled_at = now
-    endpoint.disabled_reason = reason[:200]
+    answer = {"last_status_code": attempt.status_code, "last_error": _clipped(attempt.error)}
+    if attempt.delivered:
+        status = WebhookMessageStatus.delivered
+        return answer | {"status": status, "delivered_at": now, "next_attempt_at": None}
+    if delay is not None:
+        return answer | {"next_attempt_at": now + timedelta(seconds=delay)}
+    suffix = EXHAUSTED_SUFFIX if attempt.should_retry else ""
+    return answer | _failed((attempt.error or "") + suffix)
+
+
+def _failed(error: str) -> dict[str, Any]:
+    return {
+        "status": WebhookMessageStatus.failed,
+        "next_attempt_at": None,
+        "last_error": _clipped(error),
+    }
+
+
+async def _write(session: AsyncSession, message_row_id: int, values: dict[str, Any]) -> bool:
+    """Update a message still pending; False when it no longer is."""
+    result = await session.execute(
+        update(_table).where(_table.c.id == message_row_id, _is_pending()).values(**values)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def disable_endpoint(session: AsyncSession, endpoint_id: int, reason: str) -> None:
+    """Stop writing to an endpoint (410 Gone): it is disabled and its pending messages fail."""
+    await session.execute(
+        update(_endpoints)
+        .where(_endpoints.c.id == endpoint_id)
+        .values(enabled=False, disabled_at=utcnow(), disabled_reason=reason[:200])
+    )
     await session.execute(
         update(_table)
-        .where(
-            _table.c.endpoint_id == endpoint.id,
-            _table.c.status == WebhookMessageStatus.pending,
-        )
-        .values(status=WebhookMessageStatus.failed, last_error=DISABLED_ERROR, next_attempt_at=None)
+        .where(_table.c.endpoint_id == endpoint_id, _is_pending())
+        .values(**_failed(DISABLED_ERROR))
     )
-    log.warning("webhook endpoint %s disabled: %s", endpoint.id, reason)
+    log.warning("webhook endpoint %s disabled: %s", endpoint_id, reason)
 
 
 async def due_message_ids(session: AsyncSession, before: datetime, limit: int = 1000) -> list[int]:
@@ -208,31 +233,32 @@ async def purge_final_messages(session: AsyncSession, now: datetime) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def _finish(
-    message: WebhookMessage, status: WebhookMessageStatus, *, error: str | None = None
-) -> None:
-    message.status = status
-    message.next_attempt_at = None
-    if status is WebhookMessageStatus.delivered:
-        message.delivered_at = utcnow()
-    if error is not None:
-        message.last_error = error[:200]
-
-
-def _note_on_endpoint(endpoint: WebhookEndpoint | None, attempt: DeliveryAttempt) -> None:
+async def _note_on_endpoint(session: AsyncSession, endpoint_id: int, delivered: bool) -> None:
     """Record the last success or failure, to the minute: writing the endpoint's row on every
     message would make concurrent deliveries to one endpoint wait for each other's lock."""
-    if endpoint is None:
-        return
+    column = _endpoints.c.last_success_at if delivered else _endpoints.c.last_failure_at
     now = utcnow()
-    if attempt.delivered and _stale(endpoint.last_success_at, now):
-        endpoint.last_success_at = now
-    elif not attempt.delivered and _stale(endpoint.last_failure_at, now):
-        endpoint.last_failure_at = now
+    await session.execute(
+        update(_endpoints)
+        .where(
+            _endpoints.c.id == endpoint_id,
+            or_(column.is_(None), column < now - ENDPOINT_NOTE_EVERY),
+        )
+        .values({column.name: now})
+    )
 
 
-def _stale(when: datetime | None, now: datetime) -> bool:
-    return when is None or now - as_utc(when) > ENDPOINT_NOTE_EVERY
+def _is_pending() -> ColumnElement[bool]:
+    pending: ColumnElement[bool] = _table.c.status == WebhookMessageStatus.pending
+    return pending
+
+
+def _is_due(now: datetime) -> ColumnElement[bool]:
+    return or_(_table.c.next_attempt_at.is_(None), _table.c.next_attempt_at <= now)
+
+
+def _clipped(error: str | None) -> str | None:
+    return (error or "")[:200] or None
 
 
 def _seconds_until(when: datetime | None, now: datetime) -> float:
