@@ -162,7 +162,7 @@ class SiecleGuardiansReader:
 
     def records(self) -> Iterator[ContactRecord]:
         uai: str | None = None
-        persons: dict[str, Person] = {}
+        persons: dict[str, str] = {}
         early_links: list[tuple[int, str, str]] = []
         tags = frozenset({"UAJ", "PERSONNE", "RESPONSABLE_ELEVE"})
         with self._open() as file:
@@ -188,19 +188,25 @@ def _eleve(element: ET.Element) -> str:
     return text_of(element, "ELEVE_ID")
 
 
-def _person(element: ET.Element) -> Person:
-    return Person(
-        text_of(element, "NOM_DE_FAMILLE") or text_of(element, "NOM"),
-        text_of(element, "PRENOM"),
-        text_of(element, "TEL_PORTABLE"),
-        text_of(element, "MEL"),
+_SEPARATOR = "\x1f"  # cannot occur in XML text
+
+
+def _person(element: ET.Element) -> str:
+    """A person kept until its links are read, as one string: a school's persons stay small."""
+    return _SEPARATOR.join(
+        (
+            text_of(element, "NOM_DE_FAMILLE") or text_of(element, "NOM"),
+            text_of(element, "PRENOM"),
+            text_of(element, "TEL_PORTABLE"),
+            text_of(element, "MEL"),
+        )
     )
 
 
 def _guardian(
-    row: int, person_id: str, pupil_id: str, person: Person | None, uai: str | None
+    row: int, person_id: str, pupil_id: str, packed: str | None, uai: str | None
 ) -> ContactRecord:
-    person = person or Person("", "", "", "")
+    person = Person(*(packed or _SEPARATOR * 3).split(_SEPARATOR))
     record = ContactRecord(
         row=row,
         external_id=f"{person_id}:{pupil_id}",
