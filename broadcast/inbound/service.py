@@ -40,6 +40,8 @@ from broadcast.notices.service import UpdateIn, add_update
 from broadcast.settings import Settings
 from broadcast.sqlutil import row_id
 from broadcast.timeutil import utcnow
+from broadcast.webhooks.events import emit_notice_event
+from broadcast.webhooks.models import WebhookEvent
 from broadcast.webhooks.signing import new_secret
 
 log = logging.getLogger(__name__)
@@ -370,11 +372,12 @@ async def _open_notice(session: AsyncSession, source: InboundSource, event: Aler
     )
     session.add(notice)
     await session.flush()
-    session.add(
-        NoticeUpdate(
-            notice_id=row_id(notice), status=NoticeStatus.investigating, message=event.message
-        )
+    update = NoticeUpdate(
+        notice_id=row_id(notice), status=NoticeStatus.investigating, message=event.message
     )
+    session.add(update)
+    await session.flush()
+    await emit_notice_event(session, WebhookEvent.notice_created, notice, update)
     audit(
         session,
         None,

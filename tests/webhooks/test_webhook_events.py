@@ -19,6 +19,7 @@ from broadcast.sandbox.smtp import SmtpSink
 from broadcast.settings import Settings
 from broadcast.timeutil import utcnow
 from broadcast.webhooks.models import WebhookMessage
+from tests.inbound_support import alertmanager_payload, create_source, post_alertmanager
 from tests.support import (
     add_contacts,
     api,
@@ -299,3 +300,22 @@ async def test_a_scheduled_broadcast_is_announced_queued_when_the_scheduler_star
         "broadcast.completed",
     ]
     assert len(sink.messages) == 2
+
+
+async def test_a_notice_opened_by_a_monitoring_alert_is_announced(
+    settings: Settings, factory: SessionFactory
+) -> None:
+    settings = with_webhooks(settings)
+    world = await build_world(factory)
+    officer = world.keys["officer"]
+    async with running_subscriber() as subscriber, api(settings) as client:
+        await subscribe(client, officer, subscriber, "/banner", world.academie, ["notice.created"])
+        source = await create_source(client, officer, world.school_x)
+        opened = await post_alertmanager(client, source, alertmanager_payload("firing"))
+        assert opened.status_code < 300, opened.text
+        await run_burst_workers(settings)
+    [created] = subscriber.events("/banner")
+    assert created["type"] == "notice.created"
+    assert created["data"]["notice"]["organisation_id"] == world.school_x
+    assert created["data"]["notice"]["status"] == "investigating"
+    assert created["data"]["update"]["message"]
