@@ -13,6 +13,9 @@ a mobile number:
   person the legal guardian of two pupils), after the N/2 pupils' ``ElevesSansAdresses.xml``
   was imported (not measured), so that each guardian takes its pupil's class.
 
+With ``--again`` the file is imported once (not measured), then the same file again: every
+contact is looked up and found unchanged (the idempotent re-import of a school's new export).
+
 The clock runs around :func:`broadcast.imports.service.run_import` (one transaction, batches of
 1,000, as the worker runs it). Peak RSS is the process's, sampled every 0.1 s during the import.
 """
@@ -132,7 +135,9 @@ async def _import(factory: SessionFactory, school_id: int, path: Path) -> tuple[
     return finished.created, finished.rejected
 
 
-async def _measure(database_url: str, fmt: str, rows: int, directory: Path) -> Result:
+async def _measure(
+    database_url: str, fmt: str, rows: int, directory: Path, again: bool = False
+) -> Result:
     engine = create_engine(Settings(env="dev", database_url=database_url))
     factory = session_factory(engine)
     try:
@@ -143,6 +148,8 @@ async def _measure(database_url: str, fmt: str, rows: int, directory: Path) -> R
         else:
             pupils, path = write_siecle(directory, rows)
             await _import(factory, school_id, pupils)
+        if again:
+            await _import(factory, school_id, path)
         sampler = RssSampler([os.getpid()])
         sampler.start()
         started = time.perf_counter()
@@ -152,7 +159,7 @@ async def _measure(database_url: str, fmt: str, rows: int, directory: Path) -> R
     finally:
         await engine.dispose()
     return Result(
-        format=fmt,
+        format=fmt + (" again" if again else ""),
         rows=rows,
         file_mb=round(path.stat().st_size / 1e6, 1),
         seconds=round(seconds, 2),
@@ -167,10 +174,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.imports", description=__doc__)
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--format", choices=["csv", "siecle"], default="csv")
+    parser.add_argument(
+        "--again", action="store_true", help="measure a second import of the same file"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     with fresh_database(server_url()) as url, tempfile.TemporaryDirectory() as directory:
-        result = asyncio.run(_measure(url, args.format, args.rows, Path(directory)))
+        result = asyncio.run(
+            _measure(url, args.format, args.rows, Path(directory), again=args.again)
+        )
     if args.json:
         print(json.dumps(asdict(result)))
     else:
