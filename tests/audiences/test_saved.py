@@ -208,3 +208,24 @@ async def test_a_broadcast_names_a_saved_audience_instead_of_criteria(
     assert outside.status_code == 404
     assert neither.status_code == 422
     assert "soit une audience, soit une audience enregistrée" in neither.text
+
+
+async def test_criteria_stay_within_the_saved_audiences_organisation(
+    settings: Settings, factory: SessionFactory
+) -> None:
+    directory = await seed_directory(factory)
+    world = directory.world
+    key = world.keys["officer"]
+    async with api(settings) as client:
+        created = await save(client, key, world.dep68, "68", guardians_3e(world.dep68))
+        url = f"/api/v1/audiences/{created.json()['id']}"
+        to_67 = await client.patch(
+            url, headers=auth(key), json={"criteria": guardians_3e(world.dep67)}
+        )
+        to_z = await client.patch(
+            url, headers=auth(key), json={"criteria": guardians_3e(world.school_z)}
+        )
+        saved_67 = await save(client, key, world.dep68, "67", guardians_3e(world.dep67))
+    assert to_67.status_code == saved_67.status_code == 404
+    assert to_z.status_code == 200
+    assert to_z.json()["criteria"]["organisation_ids"] == [world.school_z]
