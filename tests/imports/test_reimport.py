@@ -6,8 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from broadcast.db import SessionFactory, transaction
+from broadcast.directory.models import Organisation
 from broadcast.directory.service import is_suppressed, suppress
 from broadcast.directory.uai import make_uai
+from broadcast.imports.models import ImportStatus
+from broadcast.imports.service import create_run, run_import
 from tests.imports.builders import (
     Person,
     Pupil,
@@ -104,3 +107,24 @@ async def test_full_import_marks_only_its_school_source_and_roles(
     after = await _snapshot(factory)
     assert [k for k, c in after.items() if c["left_at"] is not None] == ["9:2"]
     assert len(after) == len(before) == 2 + 2 + 3
+
+
+async def test_a_job_run_twice_imports_once_and_a_killed_run_starts_again(
+    factory: SessionFactory, tmp_path: Path
+) -> None:
+    world = await build_world(factory)
+    path = write_csv(tmp_path / "c.csv", HEADER, ROWS)
+    async with transaction(factory) as session:
+        school = await session.get(Organisation, world.school_x)
+        assert school is not None
+        killed = await create_run(session, None, school, filename="c.csv")
+        killed.status = ImportStatus.running  # its worker died: its transaction never committed
+    assert killed.id is not None
+
+    first = await run_import(factory, killed.id, path)
+    again = await run_import(factory, killed.id, path)
+
+    assert first is not None and again is not None
+    assert (first.status, first.created) == ("completed", 3)
+    assert (again.status, again.created, again.finished_at) == ("completed", 3, first.finished_at)
+    assert len(await _snapshot(factory)) == 3
