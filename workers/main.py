@@ -15,6 +15,7 @@ from arq.connections import RedisSettings
 from arq.cron import CronJob, cron
 from arq.worker import Worker, func
 
+from broadcast.imports.recovery import IMPORT_JOB_TIMEOUT_S, IMPORT_JOB_TRIES
 from broadcast.jobs import BULK_QUEUE, QUEUES
 from broadcast.settings import Settings
 from workers.resources import Resources
@@ -26,6 +27,7 @@ from workers.tasks import (
     notify_approvers,
     purge_personal_data,
     recover,
+    resume_imports,
     start_scheduled,
 )
 
@@ -40,9 +42,7 @@ def build_workers(
     functions = [
         func(fanout, max_tries=MAX_TRIES),
         func(dispatch, max_tries=MAX_TRIES),
-        # One transaction per file, up to an hour (arq does not retry a timeout); killed, it
-        # starts again from nothing.
-        func(import_contacts, max_tries=3, timeout=3600),
+        func(import_contacts, max_tries=IMPORT_JOB_TRIES, timeout=IMPORT_JOB_TIMEOUT_S),
         func(deliver_webhook, max_tries=MAX_TRIES, keep_result=0),  # job id free once done
         func(notify_approvers, max_tries=20),
     ]
@@ -74,6 +74,7 @@ def cron_jobs(settings: Settings) -> list[CronJob]:
         cron(recover, run_at_startup=True),
         cron(start_scheduled, second=ticks, run_at_startup=True),
         cron(purge_personal_data, hour={3}, minute={30}, second={0}),  # daily, RULES R2
+        cron(resume_imports, second={30}),
     ]
 
 

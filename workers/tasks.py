@@ -17,6 +17,7 @@ from broadcast.deliveries.dispatch import RetryLater
 from broadcast.directory.privacy import purge_due
 from broadcast.idempotency import purge_expired
 from broadcast.imports.progress import ImportProgress
+from broadcast.imports.recovery import resume_stalled_imports
 from broadcast.imports.service import run_uploaded_import
 from broadcast.inbound.service import purge_receipts
 from broadcast.jobs import DispatchBatch
@@ -69,6 +70,14 @@ async def import_contacts(ctx: dict[str, Any], run_id: int) -> None:
     resources = _resources(ctx)
     progress = ImportProgress(resources.redis)
     await run_uploaded_import(resources.factory, resources.settings.var_dir, run_id, progress)
+
+
+async def resume_imports(ctx: dict[str, Any]) -> int:
+    """Cron: queue again the imports whose job was lost; fail those no job will finish."""
+    resources = _resources(ctx)
+    return await resume_stalled_imports(
+        resources.factory, resources.queue, resources.settings.var_dir
+    )
 
 
 async def dispatch(
