@@ -169,20 +169,24 @@ class ContactImporter:
     async def _check(
         self, record: ContactRecord, source: str, roles: frozenset[str]
     ) -> str | tuple[ValidRow, list[str]]:
-        """The row to write and the addresses left out of it, or why it is refused."""
+        """The row to write and the addresses left out of it, or why it is refused.
+
+        A refused row with an id still counts as read: a full import does not mark its contact
+        left. A school is covered by a full import once one of its rows is accepted."""
         school = await self._schools.resolve(record.uai)
         if isinstance(school, str):
             return school
-        self.covered[(school, source)] |= roles
+        if record.external_id:
+            key = hash((source, school, record.external_id))
+            if key in self._seen:
+                return f"doublon : identifiant déjà lu ligne {self._seen[key]}"
+            self._seen[key] = record.row
         if record.problem:
             return record.problem
-        key = hash((source, school, record.external_id))
-        if key in self._seen:
-            return f"doublon : identifiant déjà lu ligne {self._seen[key]}"
-        self._seen[key] = record.row
         points, refused = usable_addresses(record, self._emails)
         if refused and not points:
             return " ; ".join(refused)
+        self.covered[(school, source)] |= roles
         values = _values(record)
         return ValidRow(
             record.row, school, record.external_id, values, frozenset(points), record.pupil_ref

@@ -128,3 +128,21 @@ async def test_a_job_run_twice_imports_once_and_a_killed_run_starts_again(
     assert (first.status, first.created) == ("completed", 3)
     assert (again.status, again.created, again.finished_at) == ("completed", 3, first.finished_at)
     assert len(await _snapshot(factory)) == 3
+
+
+async def test_a_full_import_leaves_alone_refused_rows_and_schools_it_did_not_import(
+    factory: SessionFactory, tmp_path: Path
+) -> None:
+    world = await build_world(factory)
+    await import_file(factory, world.school_x, write_csv(tmp_path / "a.csv", HEADER, ROWS))
+    refused = [["G1", "", "Eve", "6e A", "eve@familles.fr", ""], *ROWS[1:2]]  # G1 has no name
+    partly = await import_file(
+        factory, world.school_x, write_csv(tmp_path / "b.csv", HEADER, refused), full=True
+    )
+    nothing = await import_file(
+        factory, world.school_x, write_csv(tmp_path / "c.csv", HEADER, refused[:1]), full=True
+    )
+    assert (partly.rejected, partly.unchanged, partly.left) == (1, 1, 1)  # G3 only
+    assert (nothing.rejected, nothing.left) == (1, 0)
+    contacts = await _snapshot(factory)
+    assert [k for k, c in contacts.items() if c["left_at"] is not None] == ["G3"]
