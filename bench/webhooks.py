@@ -5,7 +5,7 @@
 On a fresh PostgreSQL database (dropped at the end) and a private Redis, ``--endpoints``
 endpoints of the académie subscribe to ``notice.updated``; ``--events`` events are emitted in one
 transaction (one message per endpoint each), then enqueued. The clock starts at the enqueue and
-stops when one in-process worker (bulk queue, burst mode) has drained the queue; every message
+stops when one in-process worker (webhook queue, burst mode) has drained the queue; every message
 must then be ``delivered``. The subscriber is a local aiohttp server in the same process that
 counts requests and answers 204 (it does not verify signatures: that is the subscriber's cost).
 """
@@ -28,7 +28,7 @@ from bench.fanout import Seeded, fresh_database, seed, server_url
 from broadcast.db import SessionFactory, create_engine, session_factory, transaction
 from broadcast.directory.models import Organisation
 from broadcast.embedded_redis import EmbeddedRedis
-from broadcast.jobs import BULK_QUEUE, JobQueue
+from broadcast.jobs import WEBHOOK_QUEUE, JobQueue
 from broadcast.settings import Settings
 from broadcast.webhooks.events import emit_event
 from broadcast.webhooks.models import WebhookEndpoint, WebhookEvent, WebhookMessage
@@ -102,7 +102,7 @@ async def run(database_url: str, redis_url: str, events: int, endpoints: int) ->
         ids = await _emit(factory, seeded, base, endpoints, events)
         started = time.perf_counter()
         await JobQueue(resources.redis).enqueue_webhooks(ids)
-        workers = build_workers(resources, redis_url, [BULK_QUEUE], burst=True)
+        workers = build_workers(resources, redis_url, [WEBHOOK_QUEUE], burst=True)
         await asyncio.gather(*(w.async_run() for w in workers))
         elapsed = time.perf_counter() - started
         for worker in workers:

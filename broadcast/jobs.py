@@ -1,9 +1,11 @@
 """Background jobs as the core sees them: names, queues and deterministic job ids.
 
 Jobs pass ids only. Urgent broadcasts have a queue of their own, served by its own arq worker,
-so they never wait behind bulk ones. A job id derived from what the job does makes arq drop a
-second enqueue while the first is queued, running or its result kept (RULES D2); the database
-constraints are the lasting de-duplication.
+so they never wait behind bulk ones; webhook deliveries have one too, so a subscriber that hangs
+(the ENT's banner, while the ENT is down) never holds the slots that send email and SMS.
+A job id derived from what the job does makes arq drop a second enqueue while the first is
+queued, running or its result kept (RULES D2); the database constraints are the lasting
+de-duplication.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from broadcast.broadcasts.models import Priority
 
 URGENT_QUEUE = "broadcast:queue:urgent"
 BULK_QUEUE = "broadcast:queue:bulk"
-QUEUES = (URGENT_QUEUE, BULK_QUEUE)
+WEBHOOK_QUEUE = "broadcast:queue:webhooks"
+QUEUES = (URGENT_QUEUE, BULK_QUEUE, WEBHOOK_QUEUE)
 
 
 def queue_for(priority: str) -> str:
@@ -94,7 +97,7 @@ class JobQueue:
                 "deliver_webhook",
                 message_id,
                 _job_id=webhook_job_id(message_id),
-                _queue_name=BULK_QUEUE,
+                _queue_name=WEBHOOK_QUEUE,
             )
 
 

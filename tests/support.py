@@ -123,16 +123,32 @@ def auth(key: str) -> dict[str, str]:
 
 
 async def run_burst_workers(settings: Settings, queues: tuple[str, ...] = QUEUES) -> None:
-    """Real arq workers, in burst mode: they return once their queues are drained."""
+    """Real arq workers, in burst mode: they return once their queues are drained. A worker
+    whose queue is empty stops at once, so they run again while a job of one queue left work in
+    another (a broadcast completed by a dispatch job queues its webhooks)."""
     assert settings.redis_url is not None
     resources = await Resources.open(settings, settings.redis_url)
-    workers = build_workers(resources, settings.redis_url, queues, burst=True)
+    try:
+        for _ in range(10):
+            await _burst(resources, settings.redis_url, queues)
+            if not await _queued(resources, queues):
+                return
+        raise AssertionError("jobs still queued after ten bursts")
+    finally:
+        await resources.close()
+
+
+async def _burst(resources: Resources, redis_url: str, queues: tuple[str, ...]) -> None:
+    workers = build_workers(resources, redis_url, queues, burst=True)
     try:
         await asyncio.wait_for(asyncio.gather(*(w.async_run() for w in workers)), timeout=120)
     finally:
         for worker in workers:
             await worker.close()
-        await resources.close()
+
+
+async def _queued(resources: Resources, queues: tuple[str, ...]) -> int:
+    return sum([int(await resources.redis.zcard(queue)) for queue in queues])
 
 
 async def wait_until(predicate: Callable[[], bool], timeout_s: float) -> None:
