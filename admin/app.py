@@ -109,11 +109,11 @@ def create_app(
     app.include_router(privacy.router, prefix="/api/v1")  # before /contacts/{contact_id}
     for router in (directory.router, notices.router, broadcasts.router, public.me_router):
         app.include_router(router, prefix="/api/v1")
+    app.include_router(push.router, prefix="/api/v1")
     app.include_router(audiences.router, prefix="/api/v1")
     app.include_router(audit.router, prefix="/api/v1")
-    app.include_router(governance.router, prefix="/api/v1")
     app.include_router(notice_templates.router, prefix="/api/v1")
-    app.include_router(push.router, prefix="/api/v1")
+    app.include_router(governance.router, prefix="/api/v1")
     app.include_router(inbound.router, prefix="/api/v1")
     app.include_router(webhooks.router, prefix="/api/v1")
     app.include_router(imports_router, prefix="/api/v1")

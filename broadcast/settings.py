@@ -161,6 +161,8 @@ class Settings(BaseSettings):
 
     twilio_accounts: list[TwilioAccount] = Field(default_factory=list)
     sms_price_per_segment_eur: float = Field(default=0.05, ge=0)
+    import_max_upload_mb: int = Field(default=50, ge=1)
+    """The largest contact import file accepted, in MB (RULES A5: size limits on every upload)."""
 
     vapid_private_key: SecretStr | None = None
     """Web push: the VAPID private key (``broadcast vapid-keys``); push is off without it."""
@@ -201,6 +203,12 @@ class Settings(BaseSettings):
     worker_max_jobs: int = Field(default=20, ge=1)
     worker_poll_delay_s: float = Field(default=0.05, gt=0)
 
+    contact_retention_days: int | None = Field(default=None, ge=1)
+    """Days a contact who left is kept; unset: until 30 November after the end (31 August) of
+    the school year he left in (RULES R2, see broadcast.directory.privacy)."""
+    delivery_address_retention_days: int = Field(default=365, ge=1)
+    """Days a delivery row keeps its address; then it is masked (RULES R2)."""
+
     approval_above_school: bool = True
     """Any send whose audience names an organisation above a school needs approval."""
     approval_thresholds: dict[str, ApprovalThreshold] = Field(default_factory=_default_thresholds)
@@ -219,12 +227,6 @@ class Settings(BaseSettings):
         if 60 % self.scheduler_interval_s:
             raise ValueError("scheduler_interval_s must divide 60")
         return self
-
-    contact_retention_days: int | None = Field(default=None, ge=1)
-    """Days a contact who left is kept; unset: until 30 November after the end (31 August) of
-    the school year he left in (RULES R2, see broadcast.directory.privacy)."""
-    delivery_address_retention_days: int = Field(default=365, ge=1)
-    """Days a delivery row keeps its address; then it is masked (RULES R2)."""
 
     @model_validator(mode="after")
     def _defaults_and_secrets(self) -> Settings:
