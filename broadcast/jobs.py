@@ -2,7 +2,9 @@
 
 Jobs pass ids only. Urgent broadcasts have a queue of their own, served by its own arq worker,
 so they never wait behind bulk ones; webhook deliveries have one too, so a subscriber that hangs
-(the ENT's banner, while the ENT is down) never holds the slots that send email and SMS.
+(the ENT's banner, while the ENT is down) never holds the slots that send email and SMS; imports
+have their own because they run long, and arq waits for a worker's longest job timeout before it
+runs a killed worker's jobs again (RULES D3): an hour-long import must not delay dispatch.
 A job id derived from what the job does makes arq drop a second enqueue while the first is
 queued, running or its result kept (RULES D2); the database constraints are the lasting
 de-duplication.
@@ -19,7 +21,8 @@ from broadcast.broadcasts.models import Priority
 URGENT_QUEUE = "broadcast:queue:urgent"
 BULK_QUEUE = "broadcast:queue:bulk"
 WEBHOOK_QUEUE = "broadcast:queue:webhooks"
-QUEUES = (URGENT_QUEUE, BULK_QUEUE, WEBHOOK_QUEUE)
+IMPORT_QUEUE = "broadcast:queue:imports"
+QUEUES = (URGENT_QUEUE, BULK_QUEUE, WEBHOOK_QUEUE, IMPORT_QUEUE)
 
 
 def queue_for(priority: str) -> str:
@@ -73,7 +76,7 @@ class JobQueue:
     async def enqueue_import(self, run_id: int) -> None:
         """Run an uploaded contact import (``POST /api/v1/imports``) in the background."""
         await self._redis.enqueue_job(
-            "import_contacts", run_id, _job_id=f"import:{run_id}", _queue_name=BULK_QUEUE
+            "import_contacts", run_id, _job_id=f"import:{run_id}", _queue_name=IMPORT_QUEUE
         )
 
     async def enqueue_dispatch(

@@ -1,7 +1,8 @@
 """A worker process: one arq Worker per queue, sharing the process's resources.
 
 The urgent queue has its own Worker, with its own job slots, so an urgent broadcast never
-waits behind bulk jobs.
+waits behind bulk jobs. Imports have their own Worker too, whose long job timeout stays its own:
+arq re-runs a killed worker's jobs only after that worker's longest timeout (RULES D3).
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from collections.abc import Sequence
 
 from arq.connections import RedisSettings
 from arq.cron import CronJob, cron
-from arq.worker import Worker, func
+from arq.worker import Function, Worker, func
 
 from broadcast.imports.recovery import IMPORT_JOB_TIMEOUT_S, IMPORT_JOB_TRIES
-from broadcast.jobs import BULK_QUEUE, QUEUES
+from broadcast.jobs import BULK_QUEUE, IMPORT_QUEUE, QUEUES
 from broadcast.settings import Settings
 from workers.resources import Resources
 from workers.tasks import (
@@ -39,21 +40,14 @@ def build_workers(
 ) -> list[Worker]:
     """One Worker per queue; each has its own Redis pool, which it closes itself."""
     settings = resources.settings
-    functions = [
-        func(fanout, max_tries=MAX_TRIES),
-        func(dispatch, max_tries=MAX_TRIES),
-        func(import_contacts, max_tries=IMPORT_JOB_TRIES, timeout=IMPORT_JOB_TIMEOUT_S),
-        func(deliver_webhook, max_tries=MAX_TRIES, keep_result=0),  # job id free once done
-        func(notify_approvers, max_tries=20),
-    ]
     return [
         Worker(
-            functions,
+            _functions(queue),
             queue_name=queue,
             redis_settings=RedisSettings.from_dsn(redis_url),
             burst=burst,
             handle_signals=False,
-            max_jobs=settings.worker_max_jobs,
+            max_jobs=1 if queue == IMPORT_QUEUE else settings.worker_max_jobs,
             job_timeout=settings.worker_job_timeout_s,
             poll_delay=settings.worker_poll_delay_s,
             ctx={"resources": resources},
@@ -61,6 +55,17 @@ def build_workers(
             log_results=False,
         )
         for queue in queues
+    ]
+
+
+def _functions(queue: str) -> list[Function]:
+    if queue == IMPORT_QUEUE:  # one import at a time per process: each is one long transaction
+        return [func(import_contacts, max_tries=IMPORT_JOB_TRIES, timeout=IMPORT_JOB_TIMEOUT_S)]
+    return [
+        func(fanout, max_tries=MAX_TRIES),
+        func(dispatch, max_tries=MAX_TRIES),
+        func(deliver_webhook, max_tries=MAX_TRIES, keep_result=0),  # job id free once done
+        func(notify_approvers, max_tries=20),
     ]
 
 
