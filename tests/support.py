@@ -166,6 +166,8 @@ async def send_broadcast(
     audience: dict[str, Any],
     channels: list[str] | None = None,
     priority: str = "normal",
+    *,
+    public: bool = False,
 ) -> dict[str, Any]:
     """Create a notice, a draft broadcast and confirm it; returns the draft with its preview."""
     notice = await client.post(
@@ -175,6 +177,7 @@ async def send_broadcast(
             "organisation_id": notice_org,
             "title": "ENT indisponible",
             "message": "L'ENT est indisponible ce matin. Les cours ont lieu normalement.",
+            "public": public,
         },
     )
     assert notice.status_code == 201, notice.text

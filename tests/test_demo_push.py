@@ -51,6 +51,7 @@ async def test_demo_push_subscriptions_reach_the_sandbox_and_the_outbox(
                     {"organisation_ids": [school]},
                     ["push"],
                     "urgent",
+                    public=True,  # anonymous followers receive public notices only
                 )
                 await run_burst_workers(settings)
                 outbox = (await client.get("/demo/outbox")).json()

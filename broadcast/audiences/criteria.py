@@ -37,7 +37,7 @@ from broadcast.accounts.service import Principal
 from broadcast.channels.base import ChannelName
 from broadcast.directory.models import Contact, ContactPoint, ContactRole, Organisation, Suppression
 from broadcast.directory.schemas import Locale
-from broadcast.errors import NotFound
+from broadcast.errors import InvalidInput, NotFound
 
 
 class SchoolType(enum.StrEnum):
@@ -253,3 +253,22 @@ def point_is_suppressed() -> ColumnElement[bool]:
         )
         .exists()
     )
+
+
+def for_notice(criteria: AudienceCriteria, *, public: bool) -> AudienceCriteria:
+    """Anonymous followers subscribed to an organisation's public notices only: the audience of
+    a notice that is not public leaves them out (an empty role list becomes every other role),
+    and naming them is refused."""
+    if public:
+        return criteria
+    if ContactRole.follower in criteria.roles:
+        raise InvalidInput(
+            "Les abonnés anonymes ne reçoivent que les avis publics : rendez l'avis public "
+            "ou retirez le rôle « follower ».",
+            "Anonymous followers receive public notices only: make the notice public or remove "
+            "the follower role.",
+        )
+    if criteria.roles:
+        return criteria
+    others = [role for role in ContactRole if role != ContactRole.follower]
+    return criteria.model_copy(update={"roles": others})

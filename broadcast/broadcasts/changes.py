@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from broadcast.accounts.service import Principal, audit
-from broadcast.audiences.criteria import AudienceCriteria, subtree_paths
+from broadcast.audiences.criteria import AudienceCriteria, for_notice, subtree_paths
 from broadcast.broadcasts import approval, service
 from broadcast.broadcasts.caps import check_caps
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus
@@ -93,6 +93,7 @@ async def _set_audience(
     assert notice is not None
     within = await session.get(Organisation, notice.organisation_id)
     assert within is not None
+    audience = for_notice(audience, public=notice.public)
     await subtree_paths(session, principal, audience, within=within.path)
     broadcast.audience = audience.model_dump(mode="json")
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from broadcast.accounts.service import Principal, audit
-from broadcast.audiences.criteria import AudienceCriteria, subtree_paths
+from broadcast.audiences.criteria import AudienceCriteria, for_notice, subtree_paths
 from broadcast.audiences.preview import AudiencePreview
 from broadcast.audiences.saved import criteria_of
 from broadcast.broadcasts import approval
@@ -121,6 +121,7 @@ async def create_draft(session: AsyncSession, principal: Principal, data: Broadc
     notice = await get_notice(session, principal, data.notice_id)
     update_row = await get_update(session, notice, data.update_id)
     criteria = await criteria_of(session, principal, data.audience, data.saved_audience_id)
+    criteria = for_notice(criteria, public=notice.public)
     await _audience_paths(session, principal, notice, criteria)
     channels = list(dict.fromkeys(c.value for c in data.channels))
     unavailable = [c for c in channels if c not in AVAILABLE_CHANNELS]

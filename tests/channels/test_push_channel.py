@@ -121,7 +121,13 @@ async def test_payload_title_topic_ttl_and_urgency_reach_the_browser(
         follower = browser_subscription(push)
         await follow(client, follower, organisation_id=world.school_x)
         urgent = await send_broadcast(
-            client, key, world.school_x, {"organisation_ids": [world.school_x]}, ["push"], "urgent"
+            client,
+            key,
+            world.school_x,
+            {"organisation_ids": [world.school_x]},
+            ["push"],
+            "urgent",
+            public=True,
         )
         await run_burst_workers(settings)
         resolved = await client.post(
@@ -174,10 +180,10 @@ async def test_410_deletes_the_subscription_which_is_never_used_again(
         await follow(client, dead_follower, organisation_id=world.school_x)
         push.expire(gone)
         push.expire(dead_follower)
-        first = await send_broadcast(client, key, world.school_x, audience, ["push"])
+        first = await send_broadcast(client, key, world.school_x, audience, ["push"], public=True)
         await run_burst_workers(settings)
         done = await client.get(f"/api/v1/broadcasts/{first['id']}", headers=auth(key))
-        second = await send_broadcast(client, key, world.school_x, audience, ["push"])
+        second = await send_broadcast(client, key, world.school_x, audience, ["push"], public=True)
         await run_burst_workers(settings)
 
     assert done.json()["status"] == "completed"
@@ -324,3 +330,38 @@ async def test_an_exercise_broadcast_says_so_in_the_push_title(
         await run_burst_workers(settings)
     [message] = push.messages_for(browser)
     assert message.data["title"] == "EXERCICE - Alerte PPMS"
+
+
+async def test_followers_receive_public_notices_only(
+    settings: Settings, factory: SessionFactory, push: PushSandbox
+) -> None:
+    settings = with_push(settings)
+    world = await build_world(factory)
+    key = world.keys["head_x"]
+    audience = {"organisation_ids": [world.school_x]}
+    async with api(settings) as client:
+        [guardian] = await subscribed_guardians(
+            client, factory, push, key, guardians(world.school_x, 1)
+        )
+        follower = browser_subscription(push)
+        await follow(client, follower, organisation_id=world.school_x)
+        internal = await send_broadcast(client, key, world.school_x, audience, ["push"])
+        await run_burst_workers(settings)
+        public = await send_broadcast(client, key, world.school_x, audience, ["push"], public=True)
+        await run_burst_workers(settings)
+        naming_followers = await client.post(
+            "/api/v1/broadcasts",
+            headers=auth(key),
+            json={
+                "notice_id": internal["notice_id"],
+                "audience": {**audience, "roles": ["follower"]},
+                "channels": ["push"],
+            },
+        )
+
+    assert internal["preview"]["channels"][0]["recipients"] == 1
+    assert public["preview"]["channels"][0]["recipients"] == 2
+    assert len(push.messages_for(guardian)) == 2
+    assert len(push.messages_for(follower)) == 1
+    assert naming_followers.status_code == 422
+    assert "ne reçoivent que les avis publics" in naming_followers.text
