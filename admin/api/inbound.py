@@ -15,13 +15,13 @@ own secret (Alertmanager's bearer token, or a Standard Webhooks signature). In
 
 from __future__ import annotations
 
-import functools
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Header, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
+from admin.api.governance import enqueue_after_commit
 from admin.api.pages import CursorParam, LimitParam, Page, page_of
 from admin.deps import QueueDep, SettingsDep, UnitOfWork, UowDep, requires
 from admin.idempotency import idempotent
@@ -147,8 +147,7 @@ async def receive_generic(
 
 def _after_commit(uow: UnitOfWork, queue: JobQueue, received: Received) -> dict[str, Any]:
     for broadcast in received.broadcasts:
-        assert broadcast.id is not None
-        uow.after_commit(functools.partial(queue.enqueue_fanout, broadcast.id, broadcast.priority))
+        enqueue_after_commit(uow, queue, broadcast)
     return {"replay": False, **received.summary()}
 
 

@@ -29,7 +29,8 @@ from broadcast.accounts.permissions import Permission
 from broadcast.accounts.service import Principal, audit, principal_for
 from broadcast.audiences.criteria import AudienceCriteria
 from broadcast.broadcasts import service as broadcasts
-from broadcast.broadcasts.models import Broadcast, BroadcastStatus, Priority
+from broadcast.broadcasts.caps import CapExceeded
+from broadcast.broadcasts.models import Broadcast, Priority
 from broadcast.channels.base import AVAILABLE_CHANNELS, ChannelName
 from broadcast.directory.models import ContactRole, Organisation
 from broadcast.errors import Conflict, DomainError, InvalidInput, NotFound, Unauthenticated
@@ -412,7 +413,8 @@ async def _auto_send(
     session: AsyncSession, source: InboundSource, notice: Notice, settings: Settings
 ) -> Broadcast | None:
     """The operator's rule: send the new notice at once to staff only, as that operator.
-    Caps and approval apply as to any send: a broadcast held for approval is not enqueued."""
+    Caps and approval apply as to any send: a broadcast held for approval waits for its
+    approvers (who are told), one over a cap stays a draft beside the notice, which is kept."""
     if not source.auto_send_channels:
         return None
     principal = await _rule_owner(session, source)
@@ -428,7 +430,20 @@ async def _auto_send(
         priority=Priority.urgent,
     )
     draft = await broadcasts.create_draft(session, principal, data)
-    confirmed = await broadcasts.confirm(session, principal, draft, settings)
+    try:
+        confirmed = await broadcasts.confirm(session, principal, draft, settings)
+    except CapExceeded as refused:
+        log.warning("inbound source %s: auto-send over a volume cap, left as a draft", source.id)
+        audit(
+            session,
+            principal,
+            "inbound.auto_send_refused",
+            organisation_id=source.organisation_id,
+            object_type="broadcast",
+            object_id=draft.id,
+            details={"source_id": source.id, "notice_id": notice.id, "reason": refused.message_fr},
+        )
+        return None
     audit(
         session,
         principal,
@@ -438,7 +453,7 @@ async def _auto_send(
         object_id=confirmed.id,
         details={"source_id": source.id, "notice_id": notice.id},
     )
-    return confirmed if confirmed.status == BroadcastStatus.queued else None
+    return confirmed
 
 
 async def _rule_owner(session: AsyncSession, source: InboundSource) -> Principal | None:

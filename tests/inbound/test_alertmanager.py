@@ -4,6 +4,7 @@ and confirmed by a person, the staff-only automatic send, the bearer secret and 
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -15,7 +16,7 @@ from broadcast.directory.schemas import ContactIn
 from broadcast.inbound.models import InboundAlert
 from broadcast.notices.models import NoticeUpdate
 from broadcast.sandbox.smtp import SmtpSink
-from broadcast.settings import Settings
+from broadcast.settings import ApprovalThreshold, Settings, VolumeCap
 from tests.inbound_support import alertmanager_payload, create_source, notices_of, post_alertmanager
 from tests.support import add_contacts, api, auth, build_world, guardians, run_burst_workers
 
@@ -157,6 +158,70 @@ async def test_a_firing_alert_with_the_auto_send_rule_reaches_staff_only(
     assert sent.json()["audience"]["roles"] == ["teacher", "staff", "head"]
     actions = await _audit_actions(factory)
     assert (actions["inbound.auto_send"], actions["broadcast.send"]) == (1, 1)
+
+
+async def _staff_and_auto_send_source(
+    client: Any, factory: SessionFactory, world: Any
+) -> dict[str, Any]:
+    staff = [
+        ContactIn(
+            organisation_id=world.school_x,
+            last_name=f"S{n}",
+            role=ContactRole.teacher,
+            email=f"prof{n}@college-x.fr",
+        )
+        for n in range(3)
+    ]
+    await add_contacts(factory, staff)
+    return await create_source(
+        client, world.keys["officer"], world.school_x, auto_send_channels=["email"]
+    )
+
+
+async def test_an_auto_send_over_a_cap_stays_a_draft_and_the_notice_is_kept(
+    settings: Settings, factory: SessionFactory, sink: SmtpSink
+) -> None:
+    settings = settings.model_copy(
+        update={"volume_caps": {"etablissement": VolumeCap(recipients_per_hour=2)}}
+    )
+    world = await build_world(factory)
+    async with api(settings) as client:
+        source = await _staff_and_auto_send_source(client, factory, world)
+        answer = await post_alertmanager(client, source, alertmanager_payload())
+        await run_burst_workers(settings)
+        notices = await notices_of(client, world.keys["officer"])
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["broadcast_ids"] == []
+    assert len(notices) == 1
+    async with transaction(factory) as session:
+        statuses = list((await session.execute(select(Broadcast.status))).scalars())
+    assert statuses == ["draft"]
+    assert sink.messages == []
+    assert (await _audit_actions(factory))["inbound.auto_send_refused"] == 1
+
+
+async def test_an_auto_send_over_the_threshold_waits_and_its_approvers_are_told(
+    settings: Settings, factory: SessionFactory, sink: SmtpSink
+) -> None:
+    settings = settings.model_copy(
+        update={"approval_thresholds": {"etablissement": ApprovalThreshold(recipients=2)}}
+    )
+    world = await build_world(factory)
+    async with api(settings) as client:
+        source = await _staff_and_auto_send_source(client, factory, world)
+        answer = await post_alertmanager(client, source, alertmanager_payload())
+        await run_burst_workers(settings)
+        [broadcast_id] = answer.json()["broadcast_ids"]
+        waiting = await client.get(
+            f"/api/v1/broadcasts/{broadcast_id}", headers=auth(world.keys["admin"])
+        )
+
+    assert waiting.json()["status"] == "pending_approval"
+    recipients = {a for m in sink.messages for a in m.rcpt_tos}
+    assert "officer@test.fr" not in recipients  # the rule's owner requested it
+    assert "admin@test.fr" in recipients
+    assert not any(a.startswith("prof") for a in recipients)  # nothing sent to staff yet
 
 
 async def test_a_wrong_or_missing_bearer_is_401_and_changes_nothing(
