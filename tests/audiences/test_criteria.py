@@ -13,7 +13,7 @@ from broadcast.db import SessionFactory, transaction
 from broadcast.directory.service import suppress
 from broadcast.sandbox.smtp import SmtpSink
 from broadcast.settings import Settings
-from tests.audiences.directory import EXPECTED_3E_68, paths_of, seed_directory
+from tests.audiences.seeded_directory import EXPECTED_3E_68, paths_of, seed_directory
 from tests.support import api, auth, run_burst_workers, send_broadcast
 
 CHANNELS = ["email", "sms"]

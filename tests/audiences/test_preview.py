@@ -9,7 +9,7 @@ from broadcast.audiences.criteria import AudienceCriteria
 from broadcast.audiences.preview import AudiencePreview, ChannelPreview, preview_audience
 from broadcast.db import SessionFactory, transaction
 from broadcast.directory.service import suppress
-from tests.audiences.directory import paths_of, seed_directory
+from tests.audiences.seeded_directory import paths_of, seed_directory
 
 
 def adds_up(channel: ChannelPreview) -> bool:

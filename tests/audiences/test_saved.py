@@ -10,7 +10,7 @@ import httpx
 from broadcast.db import SessionFactory
 from broadcast.sandbox.smtp import SmtpSink
 from broadcast.settings import Settings
-from tests.audiences.directory import EXPECTED_3E_68, seed_directory
+from tests.audiences.seeded_directory import EXPECTED_3E_68, seed_directory
 from tests.support import api, auth
 
 
