@@ -29,6 +29,14 @@ class MaskingFilter(logging.Filter):
         return True
 
 
+class RoutineCronFilter(logging.Filter):
+    """arq logs the start and end of every job at INFO; the scheduler and recovery crons tick
+    every few seconds and would drown the log. Their failures are WARNING and still pass."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.INFO or "cron:" not in record.getMessage()
+
+
 def configure_logging(level: str) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:
@@ -36,3 +44,4 @@ def configure_logging(level: str) -> None:
     # Provider libraries that log every command or request at INFO.
     for noisy in ("mail.log", "twilio", "twilio.http_client", "twilio.async_http_client"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("arq.worker").addFilter(RoutineCronFilter())

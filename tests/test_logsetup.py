@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import logging
 
-from broadcast.logsetup import MaskingFilter, mask_text
+from broadcast.logsetup import MaskingFilter, RoutineCronFilter, mask_text
 
 
 def test_addresses_and_numbers_are_masked_in_messages_and_tracebacks() -> None:
@@ -33,3 +33,24 @@ def test_ordinary_numbers_are_left_alone() -> None:
     assert mask_text("broadcast 42 planned 2000 deliveries") == (
         "broadcast 42 planned 2000 deliveries"
     )
+
+
+def test_routine_cron_ticks_are_dropped_and_their_failures_kept() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logger = logging.getLogger("test.cron")
+    logger.addHandler(handler)
+    logger.addFilter(RoutineCronFilter())
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    try:
+        logger.info("  1.02s → cron:start_scheduled()")
+        logger.info("  0.01s → 4f2c:dispatch(12)")
+        logger.warning("  0.50s ! cron:recover failed, Retry at 60.00s")
+    finally:
+        logger.removeHandler(handler)
+    lines = stream.getvalue().splitlines()
+    assert lines == [
+        "  0.01s → 4f2c:dispatch(12)",
+        "  0.50s ! cron:recover failed, Retry at 60.00s",
+    ]
