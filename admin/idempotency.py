@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import inspect
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
@@ -10,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import Header, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
+from starlette.datastructures import UploadFile
 
 from admin.deps import UnitOfWork
 from broadcast import idempotency
@@ -67,7 +69,7 @@ async def _replay_or_run(
     key: str,
 ) -> JSONResponse:
     method_path = f"{request.method} {request.url.path}"[:255]
-    body_hash = idempotency.request_hash(await request.body())
+    body_hash = await _request_hash(request)
     found = await idempotency.find(uow.session, api_key_id, key)
     if found is not None:
         idempotency.ensure_same_request(found, method_path, body_hash)
@@ -84,3 +86,22 @@ async def _replay_or_run(
         response_body=body,
     )
     return JSONResponse(body, status_code=status_code)
+
+
+async def _request_hash(request: Request) -> str:
+    """The hash of what was asked: the raw body, or for an upload (whose stream the form parser
+    consumed) its fields and files, each file read once and rewound for the route."""
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        return idempotency.request_hash(await request.body())
+    digest = hashlib.sha256()
+    for name, value in sorted((await request.form()).multi_items(), key=lambda item: item[0]):
+        digest.update(name.encode() + b"\0")
+        if isinstance(value, UploadFile):
+            digest.update((value.filename or "").encode() + b"\0")
+            while chunk := await value.read(1 << 20):
+                digest.update(chunk)
+            await value.seek(0)
+        else:
+            digest.update(value.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()

@@ -9,11 +9,12 @@ from fastapi import APIRouter, Form, Request, UploadFile, status
 from pydantic import BaseModel
 
 from admin.deps import QueueDep, SettingsDep, UowDep, requires
+from admin.idempotency import idempotent
 from broadcast.accounts.permissions import Permission
 from broadcast.accounts.service import Principal
 from broadcast.directory.service import get_organisation
 from broadcast.imports import service
-from broadcast.imports.models import ImportRun, ImportStatus
+from broadcast.imports.models import ImportStatus
 from broadcast.imports.progress import ImportProgress
 from broadcast.imports.records import ImportKind
 from broadcast.imports.uploads import save_upload
@@ -46,6 +47,7 @@ class ImportRunOut(BaseModel):
 
 
 @router.post("/imports", status_code=status.HTTP_202_ACCEPTED, response_model=ImportRunOut)
+@idempotent
 async def start_import(
     uow: UowDep,
     principal: Importer,
@@ -56,7 +58,7 @@ async def start_import(
     kind: Annotated[ImportKind | None, Form()] = None,
     dry_run: Annotated[bool, Form()] = False,
     full: Annotated[bool, Form()] = False,
-) -> ImportRun:
+) -> ImportRunOut:
     """Store the file and import it in the background: CSV, SIECLE, ONDE, STS-Web or a zip of
     them. Rows naming a school outside ``organisation_id`` (within your scope) are refused."""
     organisation = await get_organisation(uow.session, principal, organisation_id)
@@ -74,7 +76,7 @@ async def start_import(
     max_bytes = settings.import_max_upload_mb << 20
     await save_upload(file.read, settings.var_dir, run_id, filename, max_bytes)
     uow.after_commit(lambda: queue.enqueue_import(run_id))
-    return run
+    return ImportRunOut.model_validate(run, from_attributes=True)
 
 
 @router.get("/imports/{import_id}", response_model=ImportRunOut)

@@ -112,3 +112,30 @@ async def test_a_running_import_shows_its_progress(
         3990,
         10,
     )
+
+
+async def test_the_same_upload_with_the_same_idempotency_key_starts_one_run(
+    settings: Settings, factory: SessionFactory
+) -> None:
+    world = await build_world(factory)
+    headers = {**auth(world.keys["head_x"]), "Idempotency-Key": "import-familles-1"}
+    form = {"organisation_id": str(world.school_x)}
+    async with api(settings) as client:
+        first, replay, other_file = [
+            await client.post(
+                "/api/v1/imports",
+                headers=headers,
+                data=form,
+                files={"file": ("familles.csv", content, "text/csv")},
+            )
+            for content in (CSV, CSV, CSV + b"4;Klein;Eva;0670100V;6e A;eva@familles.fr\r\n")
+        ]
+    assert first.status_code == replay.status_code == 202, first.text
+    assert replay.json() == first.json()
+    assert other_file.status_code == 422
+    assert other_file.json()["error"]["message"] == (
+        "Cette clé d'idempotence a déjà servi pour une autre requête."
+    )
+    async with transaction(factory) as session:
+        runs = (await session.execute(select(ImportRun.id))).scalars().all()
+    assert runs == [first.json()["id"]]
