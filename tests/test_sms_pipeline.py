@@ -234,3 +234,24 @@ async def test_a_worker_without_sms_account_fails_sms_and_still_sends_email(
         ("failed", "aucun compte SMS configuré")
     }
     assert sandbox.messages == []
+
+
+async def test_creates_left_without_an_answer_are_reconciled_never_sent_twice(
+    settings: Settings, factory: SessionFactory, sandbox: TwilioSandbox
+) -> None:
+    """RULES D4, D5: one create is recorded but its answer never comes (found by the listing:
+    sent, its SID stored), one is dropped before Twilio recorded it (transient, retried once)."""
+    settings = with_sms(settings, sandbox).model_copy(update={"provider_timeout_s": 0.3})
+    world = await build_world(factory)
+    await add_contacts(factory, families(world.school_x, 3))
+    sandbox.lose_next("after_create", stall_s=1.0)
+    sandbox.lose_next("before_create")
+    async with api(settings) as client:
+        await send_to_families(client, world.keys["head_x"], world.school_x, ["sms"])
+        await run_burst_workers(settings)
+    rows = await sms_rows(factory)
+    assert [r.status for r in rows] == ["sent"] * 3
+    assert sorted(r.attempts for r in rows) == [1, 1, 2]
+    assert Counter(m.to for m in sandbox.messages) == Counter({mobile(n): 1 for n in range(3)})
+    assert {r.provider_message_id for r in rows} == {m.sid for m in sandbox.messages}
+    assert len(sandbox.lists) == 2

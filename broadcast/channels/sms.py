@@ -10,18 +10,28 @@ Failures are classified, never raised. An answer from Twilio is unambiguous: 429
 transient, any other 4xx permanent, and errors 21610 (the recipient sent STOP), 21211 (invalid
 number) and 21614 (not a mobile) also suppress the number. Without an answer it depends on whether
 the request could have reached Twilio (RULES D5: never a blind retry of a create): a refused or
-unresolvable connection sent nothing and is transient; a timeout or a connection dropped after
-the request went out may have created the message, so it is permanent with the error
-"résultat incertain" (no suppression). Nothing is ever sent twice; a few messages may be missed,
-and the ledger says so.
+unresolvable connection sent nothing and is transient. Any other failure (a timeout, a connection
+dropped after the request went out, an answer that cannot be read) may have created the message,
+so the create is reconciled before anything else: the account's messages to that number are
+listed (newest first, at most ``RECONCILE_LIMIT``, under its own ``provider_timeout_s``), and
+those created since ``CLOCK_SKEW`` before the attempt started, with exactly the body sent and the
+same ``From`` or messaging service, are the candidates. One candidate: the create happened, the
+delivery is ``sent`` with its SID and the status callbacks move it on. None, in a listing that
+reaches back past that moment: the create never happened, it is transient and retried with the
+usual backoff. Anything else (the listing fails, times out, is cut off by the limit, or shows
+several candidates) stays permanent with the error "résultat incertain" (no suppression): nothing
+is ever sent twice; a few messages may be missed, and the ledger says so.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import itertools
 import logging
 import re
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import aiohttp
@@ -53,6 +63,10 @@ TWILIO_API_URL = "https://api.twilio.com"
 SUPPRESSING_ERRORS = frozenset({21610, 21211, 21614})
 """Twilio create errors that say the number must not be written to again."""
 UNCERTAIN = "résultat incertain"
+RECONCILE_LIMIT = 20
+"""Messages to the number read back after an ambiguous create (one page)."""
+CLOCK_SKEW = timedelta(minutes=2)
+"""How far before the attempt started a message may be dated by Twilio's clock."""
 _CONCURRENCY_PER_ACCOUNT = 8
 _ERROR_TEXT_CHARS = 120
 _PHONE_LIKE = re.compile(r"\+\d[\d ]{5,16}\d|\b\d{9,15}\b")
@@ -90,6 +104,13 @@ class _Account:
         http, self._http, self.client = self._http, None, None
         if http is not None:
             await http.close()
+
+    def same_sender(self, message: Any) -> bool:
+        """Whether a listed message went out through this account's ``From`` or service."""
+        service = self.account.messaging_service_sid
+        if service is not None:
+            return bool(message.messaging_service_sid == service)
+        return bool(message.from_ == self.account.sender_id)
 
     def sender(self) -> dict[str, str]:
         if self.account.messaging_service_sid is not None:
@@ -146,24 +167,105 @@ class SmsChannel(Channel):
         if self._limiter is not None and account.account.rate is not None:
             bucket = f"account:twilio:{account.account.name}"
             await self._limiter.acquire([(bucket, account.account.rate)])
+        body = prepared.parts["text"]
+        started = datetime.now(UTC)
         try:
             async with asyncio.timeout(self._settings.provider_timeout_s):
                 message = await account.client.messages.create_async(
                     to=recipient.address,
-                    body=prepared.parts["text"],
+                    body=body,
                     status_callback=self._status_callback,
                     **account.sender(),
                 )
-        except Exception as exc:  # classified below; anything unknown is uncertain
+        except Exception as exc:  # classified below; anything unknown is reconciled
             result = failure_result(recipient.delivery_id, exc)
-            log.info(
-                "sms to %s not sent (%s): %s",
-                mask_phone(recipient.address),
-                account.account,
-                result.error,
-            )
+            if is_ambiguous(exc):
+                result = await self._reconcile(account, recipient, body, started, result)
+            if result.outcome != Outcome.sent:
+                log.info(
+                    "sms to %s not sent (%s): %s",
+                    mask_phone(recipient.address),
+                    account.account,
+                    result.error,
+                )
             return result
         return SendResult(recipient.delivery_id, Outcome.sent, provider_message_id=message.sid)
+
+    async def _reconcile(
+        self,
+        account: _Account,
+        recipient: Recipient,
+        body: str,
+        started: datetime,
+        uncertain: SendResult,
+    ) -> SendResult:
+        """After an ambiguous create: ``sent`` with the SID Twilio has, ``transient`` if Twilio
+        has nothing, ``uncertain`` when the listing cannot tell (see the module docstring)."""
+        number = mask_phone(recipient.address)
+        sender = account.account.sender_id
+        filters = (
+            {"from_": sender}
+            if sender is not None and account.account.messaging_service_sid is None
+            else {}
+        )
+        try:
+            async with asyncio.timeout(self._settings.provider_timeout_s):
+                listed = await account.client.messages.list_async(
+                    to=recipient.address, limit=RECONCILE_LIMIT, **filters
+                )
+        except Exception as exc:  # any failure leaves the create uncertain
+            log.warning(
+                "sms to %s: reconciliation failed (%s): %s",
+                number,
+                account.account,
+                type(exc).__name__,
+            )
+            return uncertain
+        verdict = find_created(listed, body, started - CLOCK_SKEW, account.same_sender)
+        if verdict is Unreconciled.NOT_CREATED:
+            log.info("sms to %s: reconciled, never created; retried later", number)
+            return SendResult(
+                recipient.delivery_id, Outcome.transient, error="non créé (réconcilié)"
+            )
+        if verdict is Unreconciled.UNKNOWN:
+            log.warning("sms to %s: reconciliation inconclusive (%s)", number, account.account)
+            return uncertain
+        log.info("sms to %s: reconciled, created as %s", number, verdict)
+        return SendResult(recipient.delivery_id, Outcome.sent, provider_message_id=verdict)
+
+
+class Unreconciled(enum.Enum):
+    """What a listing says when it names no message of ours."""
+
+    NOT_CREATED = "not created"
+    UNKNOWN = "unknown"
+
+
+def is_ambiguous(exc: BaseException) -> bool:
+    """Whether a failed create may still have created the message (reconcile before retrying)."""
+    return not isinstance(exc, TwilioRestException | aiohttp.ClientConnectorError)
+
+
+def find_created(
+    listed: Sequence[Any], body: str, since: datetime, ours: Callable[[Any], bool]
+) -> str | Unreconciled:
+    """The SID of the one message of ``listed`` (newest first, to one number) sent by us
+    (``ours``) with ``body`` and created at or after ``since``; ``NOT_CREATED`` when there is
+    none and the listing reaches back before ``since``; ``UNKNOWN`` when it cannot tell."""
+    matches: list[str] = []
+    for message in listed:
+        created = message.date_created
+        if not isinstance(created, datetime):
+            return Unreconciled.UNKNOWN  # an undated message could be ours
+        if created >= since and message.body == body and ours(message):
+            matches.append(str(message.sid))
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        return Unreconciled.UNKNOWN  # several identical messages: which one is ours is unknown
+    if len(listed) >= RECONCILE_LIMIT and min(m.date_created for m in listed) >= since:
+        return Unreconciled.UNKNOWN  # cut off by the limit before reaching the attempt
+    return Unreconciled.NOT_CREATED
 
 
 def stop_number(settings: Settings) -> str | None:

@@ -14,9 +14,17 @@ then, when ``StatusCallback`` was given, posts the callbacks "sent" and then "de
 final status set for that number), form-encoded and signed with ``X-Twilio-Signature`` exactly as
 Twilio signs them (:class:`twilio.request_validator.RequestValidator`).
 
+``GET /2010-04-01/Accounts/{sid}/Messages.json`` lists the messages in Twilio's page format
+(newest first, filtered by ``To`` and ``From``, at most ``PageSize``; ``date_created`` in RFC 2822),
+with the same basic auth: what the sender reads to reconcile a create left without an answer.
+
 Failures are injected deterministically: ``fail_next(429)`` answers the next create with 429 and
-Twilio's error JSON, then behaves again; ``final_status("+33600000009", "undelivered", 30005)``
-makes every message to that number end that way; ``delay_s`` slows every answer.
+Twilio's error JSON, then behaves again; ``fail_next_list(500)`` does the same to the next list;
+``lose_next("after_create")`` records the next create and never answers it (the answer is held
+``stall_s`` seconds, then the connection is dropped), ``lose_next("before_create")`` drops the
+connection without recording anything; ``final_status("+33600000009", "undelivered", 30005)``
+makes every message to that number end that way; ``delay_s`` slows every answer and
+``list_delay_s`` the lists only.
 
 Twilio may call back before the sender has stored the message SID; the sandbox waits
 ``callback_delay_s`` before its first callback, and with ``hold_callbacks = True`` keeps them
@@ -35,10 +43,11 @@ import asyncio
 import base64
 import secrets
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import urlencode
 
 import aiohttp
 from aiohttp import web
@@ -70,6 +79,38 @@ class SmsMessage:
     received_at: datetime
     callbacks: list[str] = field(default_factory=list)
     """The statuses posted back so far, in order."""
+    via_service: bool = False
+    """``sender`` is a messaging service SID (``MessagingServiceSid``), not a ``From``."""
+
+    def resource(self, account_sid: str) -> dict[str, Any]:
+        """The message as Twilio's API shows it (status "queued": the sandbox has no other)."""
+        created = self.received_at.strftime("%a, %d %b %Y %H:%M:%S +0000")
+        return {
+            "sid": self.sid,
+            "account_sid": account_sid,
+            "api_version": API_VERSION,
+            "body": self.body,
+            "direction": "outbound-api",
+            "from": None if self.via_service else self.sender,
+            "messaging_service_sid": self.sender if self.via_service else None,
+            "to": self.to,
+            "status": "queued",
+            "num_segments": "1",
+            "num_media": "0",
+            "error_code": None,
+            "error_message": None,
+            "price": None,
+            "price_unit": "EUR",
+            "date_created": created,
+            "date_updated": created,
+            "date_sent": None,
+            "uri": f"/{API_VERSION}/Accounts/{account_sid}/Messages/{self.sid}.json",
+            "subresource_uris": {},
+        }
+
+
+LossPoint = Literal["before_create", "after_create"]
+"""Where a lost create is dropped: before the message is recorded, or after."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +145,7 @@ class TwilioSandbox:
         self.deliver: Deliver = deliver or _post_form
         self.inbound_url: str | None = None
         self.delay_s = 0.0
+        self.list_delay_s = 0.0
         self.callback_delay_s = 0.2
         self.hold_callbacks = False
         self.callbacks_before_answer = False
@@ -113,6 +155,10 @@ class TwilioSandbox:
         self._auth_token = auth_token
         self._validator = RequestValidator(auth_token)
         self._failures: deque[_Failure] = deque()
+        self._list_failures: deque[_Failure] = deque()
+        self._losses: deque[tuple[LossPoint, float]] = deque()
+        self.lists: list[dict[str, str]] = []
+        """The query of every list request answered, in order."""
         self._final: dict[str, _FinalStatus] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._held: list[SmsMessage] = []
@@ -123,6 +169,7 @@ class TwilioSandbox:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post(_MESSAGES_PATH, self._create_message)
+        app.router.add_get(_MESSAGES_PATH, self._list_messages)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
@@ -165,6 +212,7 @@ class TwilioSandbox:
     def clear(self) -> None:
         self.messages.clear()
         self.callback_statuses.clear()
+        self.lists.clear()
 
     # -- failure injection ---------------------------------------------------------------
 
@@ -175,6 +223,16 @@ class TwilioSandbox:
         text = message or _ERROR_MESSAGES.get(status, "Error")
         failure = _Failure(status, code if code is not None else 20000 + status, text)
         self._failures.extend([failure] * times)
+
+    def fail_next_list(self, status: int, code: int | None = None, times: int = 1) -> None:
+        """Answer the next ``times`` list requests with ``status`` and Twilio's error JSON."""
+        failure = _Failure(status, code if code is not None else 20000 + status, "Error")
+        self._list_failures.extend([failure] * times)
+
+    def lose_next(self, where: LossPoint, stall_s: float = 0.0, times: int = 1) -> None:
+        """The next ``times`` creates get no answer: after ``stall_s`` seconds the connection is
+        dropped, with the message recorded (``"after_create"``) or not (``"before_create"``)."""
+        self._losses.extend([(where, stall_s)] * times)
 
     def final_status(
         self, number: str, status: str = "undelivered", error_code: int | None = 30005
@@ -208,6 +266,9 @@ class TwilioSandbox:
         if self._failures:
             return _error(self._failures.popleft())
         form = {key: str(value) for key, value in (await request.post()).items()}
+        loss = self._losses.popleft() if self._losses else None
+        if loss is not None and loss[0] == "before_create":
+            return await _drop(request, loss[1])
         if not form.get("To") or not (form.get("From") or form.get("MessagingServiceSid")):
             return _error(_Failure(400, 21604, "A 'To' and a 'From' are required."))
         message = SmsMessage(
@@ -217,6 +278,7 @@ class TwilioSandbox:
             sender=form.get("From") or form["MessagingServiceSid"],
             status_callback=form.get("StatusCallback"),
             received_at=datetime.now(UTC),
+            via_service=not form.get("From"),
         )
         self.messages.append(message)
         if message.status_callback and self.callbacks_before_answer:
@@ -225,7 +287,43 @@ class TwilioSandbox:
             self._held.append(message)
         elif message.status_callback:
             self._report_later(message, self.callback_delay_s)
-        return web.json_response(self._resource(message, form), status=201)
+        if loss is not None:
+            return await _drop(request, loss[1])
+        return web.json_response(message.resource(self.account_sid), status=201)
+
+    async def _list_messages(self, request: web.Request) -> web.Response:
+        if self.delay_s + self.list_delay_s > 0:
+            await asyncio.sleep(self.delay_s + self.list_delay_s)
+        if not self._authorised(request):
+            return _error(_Failure(401, 20003, _ERROR_MESSAGES[401]))
+        if self._list_failures:
+            return _error(self._list_failures.popleft())
+        query = dict(request.query)
+        self.lists.append(query)
+        try:
+            page_size = max(1, min(int(query.get("PageSize", "50")), 1000))
+        except ValueError:
+            return _error(_Failure(400, 20001, "Invalid PageSize"))
+        found = [
+            m
+            for m in reversed(self.messages)  # newest first, as Twilio lists them
+            if query.get("To") in (None, m.to)
+            and query.get("From") in (None, None if m.via_service else m.sender)
+        ][:page_size]
+        path = _MESSAGES_PATH.format(sid=self.account_sid)
+        first = f"{path}?{urlencode({**query, 'PageSize': page_size, 'Page': 0})}"
+        body = {
+            "messages": [m.resource(self.account_sid) for m in found],
+            "first_page_uri": first,
+            "next_page_uri": None,
+            "previous_page_uri": None,
+            "page": 0,
+            "page_size": page_size,
+            "start": 0,
+            "end": max(len(found) - 1, 0),
+            "uri": f"{path}?{request.query_string}" if request.query_string else path,
+        }
+        return web.json_response(body)
 
     def _authorised(self, request: web.Request) -> bool:
         expected = f"{self.account_sid}:{self._auth_token}".encode()
@@ -269,31 +367,6 @@ class TwilioSandbox:
         signature = str(self._validator.compute_signature(url, params))
         return await self.deliver(url, params, {"X-Twilio-Signature": signature})
 
-    def _resource(self, message: SmsMessage, form: Mapping[str, str]) -> dict[str, Any]:
-        now = message.received_at.strftime("%a, %d %b %Y %H:%M:%S +0000")
-        return {
-            "sid": message.sid,
-            "account_sid": self.account_sid,
-            "api_version": API_VERSION,
-            "body": message.body,
-            "direction": "outbound-api",
-            "from": form.get("From"),
-            "messaging_service_sid": form.get("MessagingServiceSid"),
-            "to": message.to,
-            "status": "queued",
-            "num_segments": "1",
-            "num_media": "0",
-            "error_code": None,
-            "error_message": None,
-            "price": None,
-            "price_unit": "EUR",
-            "date_created": now,
-            "date_updated": now,
-            "date_sent": None,
-            "uri": f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{message.sid}.json",
-            "subresource_uris": {},
-        }
-
 
 def _error(failure: _Failure) -> web.Response:
     body = {
@@ -303,6 +376,14 @@ def _error(failure: _Failure) -> web.Response:
         "status": failure.status,
     }
     return web.json_response(body, status=failure.status)
+
+
+async def _drop(request: web.Request, stall_s: float) -> web.Response:
+    """Close the connection without an answer, after ``stall_s`` seconds."""
+    await asyncio.sleep(stall_s)
+    if request.transport is not None:
+        request.transport.abort()
+    return web.Response(status=500)  # never written: the connection is gone
 
 
 def _new_sid() -> str:

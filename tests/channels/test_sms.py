@@ -8,7 +8,7 @@ import pytest
 from twilio.base.exceptions import TwilioRestException
 
 from broadcast.channels.base import MessageContent, Outcome, Recipient
-from broadcast.channels.sms import UNCERTAIN, SmsChannel, failure_result
+from broadcast.channels.sms import UNCERTAIN, SmsChannel, failure_result, is_ambiguous
 from broadcast.sandbox.twilio import TwilioSandbox
 from broadcast.settings import Settings
 from tests.sms_support import STOP_NUMBER, account, running_sandbox
@@ -122,7 +122,8 @@ async def test_refused_connection_is_transient_timeout_is_uncertain(
         refused = await sms.send(prepared, Recipient(2, "+33612345678", "fr"))
     finally:
         await sms.close()
-    # A timeout may have created the message: never retried, never suppressed (RULES D5).
+    # A timeout may have created the message and the listing is as slow, so reconciling cannot
+    # tell: never retried, never suppressed (RULES D5).
     assert (slow.outcome, slow.suppress, slow.error) == (
         Outcome.permanent,
         False,
@@ -133,6 +134,8 @@ async def test_refused_connection_is_transient_timeout_is_uncertain(
 
 def test_unknown_exceptions_are_uncertain_not_retried() -> None:
     assert failure_result(1, RuntimeError("boom")).outcome == Outcome.permanent
+    assert is_ambiguous(RuntimeError("boom"))  # reconciled before it is settled
     error = TwilioRestException(400, "uri", "The 'To' number +33612345678 is invalid", 21211)
     result = failure_result(1, error)
     assert result.suppress and "+33612345678" not in (result.error or "")
+    assert not is_ambiguous(error)

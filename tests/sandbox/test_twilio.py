@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator
+from email.utils import parsedate_to_datetime
+from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
-from broadcast.sandbox.twilio import TwilioSandbox
+from broadcast.sandbox.twilio import LossPoint, TwilioSandbox
 from tests.sms_support import ACCOUNT_SID, AUTH_TOKEN, running_sandbox
 
 
@@ -91,3 +93,46 @@ async def test_refuses_bad_auth_and_fails_on_demand(sandbox: TwilioSandbox) -> N
     statuses = [(await create(sandbox, To="+33600000001", From="R")).status for _ in range(3)]
     assert statuses == [503, 503, 201]
     assert len(sandbox.messages) == 1
+
+
+async def list_messages(
+    sandbox: TwilioSandbox, token: str = AUTH_TOKEN, **query: str
+) -> tuple[int, dict[str, Any]]:
+    url = f"{sandbox.base_url}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
+    credentials = base64.b64encode(f"{ACCOUNT_SID}:{token}".encode()).decode()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(url, params=query, headers={"Authorization": f"Basic {credentials}"}) as got,
+    ):
+        return got.status, await got.json()
+
+
+async def test_lists_messages_newest_first_in_twilios_page_format(sandbox: TwilioSandbox) -> None:
+    for to, body in (("+33600000001", "un"), ("+33600000002", "deux"), ("+33600000001", "trois")):
+        assert (await create(sandbox, To=to, From="Rectorat", Body=body)).status == 201
+    status, page = await list_messages(sandbox, To="+33600000001", PageSize="20")
+    assert status == 200
+    assert [(m["to"], m["body"], m["from"]) for m in page["messages"]] == [
+        ("+33600000001", "trois", "Rectorat"),
+        ("+33600000001", "un", "Rectorat"),
+    ]
+    assert page["messages"][0]["sid"] == sandbox.messages[2].sid
+    assert parsedate_to_datetime(page["messages"][0]["date_created"]).tzinfo is not None
+    assert (page["next_page_uri"], page["page"], page["page_size"]) == (None, 0, 20)
+    assert page["first_page_uri"].startswith(f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json?")
+    assert (await list_messages(sandbox, From="Autre"))[1]["messages"] == []
+    assert (await list_messages(sandbox, "wrong"))[0] == 401
+    sandbox.fail_next_list(500)
+    assert (await list_messages(sandbox))[0] == 500
+    assert len((await list_messages(sandbox))[1]["messages"]) == 3
+
+
+@pytest.mark.parametrize(("where", "recorded"), [("before_create", 0), ("after_create", 1)])
+async def test_loses_a_create_before_or_after_recording_it(
+    sandbox: TwilioSandbox, where: LossPoint, recorded: int
+) -> None:
+    sandbox.lose_next(where)
+    with pytest.raises(aiohttp.ServerDisconnectedError):
+        await create(sandbox, To="+33600000001", From="R", Body="x")
+    assert len(sandbox.messages) == recorded
+    assert (await create(sandbox, To="+33600000001", From="R", Body="x")).status == 201
