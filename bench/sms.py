@@ -56,6 +56,7 @@ from broadcast.directory.schemas import ContactIn
 from broadcast.directory.service import insert_contacts
 from broadcast.embedded_redis import EmbeddedRedis
 from broadcast.jobs import JobQueue
+from broadcast.sandbox.counting import report_count_until_stopped
 from broadcast.sandbox.twilio import Deliver, TwilioSandbox
 from broadcast.settings import Settings
 
@@ -121,20 +122,10 @@ async def serve_sandbox(count_file: Path, callbacks: bool) -> None:
 async def _run_sandbox(sandbox: TwilioSandbox, count_file: Path) -> None:
     await sandbox.start()
     print(f"listening on {sandbox.host}:{sandbox.port}", flush=True)
-    stopping = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopping.set)
     try:
-        while not stopping.is_set():
-            _write_count(count_file, len(sandbox.messages))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), COUNT_EVERY_S)
+        await report_count_until_stopped(count_file, lambda: len(sandbox.messages), COUNT_EVERY_S)
     finally:
-        _write_count(count_file, len(sandbox.messages))
         await sandbox.stop()
-
-
-def _write_count(path: Path, count: int) -> None:
-    path.write_text(str(count))  # a few bytes, twice a second: not worth a thread
 
 
 def start_sandbox(directory: Path, callbacks: bool) -> fanout.Sink:

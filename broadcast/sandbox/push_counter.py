@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import signal
 from collections.abc import Sequence
 from pathlib import Path
 
+from broadcast.sandbox.counting import report_count_until_stopped
+
 MAX_BODY_BYTES = 4096
-COUNT_EVERY_S = 0.2
 _END_OF_HEADERS = b"\r\n\r\n"
 _CREATED = b"HTTP/1.1 201 Created\r\nLocation: /message/%d\r\nContent-Length: 0\r\n\r\n"
 _BAD_REQUEST = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"
@@ -102,26 +101,10 @@ async def serve(host: str, port: int, count_file: Path | None) -> None:
     server = await start_counting_server(host, port, counter)
     bound = server.sockets[0].getsockname()
     print(f"push sink listening on {bound[0]}:{bound[1]}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
     try:
-        while not stop.is_set():
-            _write_count(count_file, counter.received)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), COUNT_EVERY_S)
+        await report_count_until_stopped(count_file, lambda: counter.received)
     finally:
-        _write_count(count_file, counter.received)
         server.close()
-
-
-def _write_count(count_file: Path | None, received: int) -> None:
-    if count_file is not None:
-        temporary = count_file.with_suffix(".tmp")
-        temporary.write_text(str(received))
-        temporary.replace(count_file)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

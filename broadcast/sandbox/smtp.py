@@ -30,12 +30,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import os
-import signal
 import threading
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import policy
@@ -47,12 +44,12 @@ from typing import Literal
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from broadcast.sandbox.counting import report_count_until_stopped
 from broadcast.sandbox.smtp_counter import MessageCounter, start_counting_server
 
 Stage = Literal["RCPT", "DATA"]
 
 _SERVER_NAME = "broadcast-sink"
-_COUNT_INTERVAL_S = 0.2
 _STOP_GRACE_S = 1.0
 _THREAD_START_TIMEOUT_S = 10.0
 
@@ -340,10 +337,9 @@ async def _serve(host: str, port: int, count_file: Path | None, save_dir: Path |
     await sink.start()
     print(f"smtp sink listening on {sink.host}:{sink.port}", flush=True)
     try:
-        await _report_count_until_stopped(count_file, lambda: sink.received)
+        await report_count_until_stopped(count_file, lambda: sink.received)
     finally:
         await sink.stop()
-        _write_count(count_file, sink.received)
 
 
 async def _serve_counting(
@@ -356,37 +352,9 @@ async def _serve_counting(
     bound_host, bound_port = server.sockets[0].getsockname()[:2]
     print(f"smtp sink listening on {bound_host}:{bound_port}", flush=True)
     try:
-        await _report_count_until_stopped(count_file, lambda: counter.received)
+        await report_count_until_stopped(count_file, lambda: counter.received)
     finally:
         server.close()
-        _write_count(count_file, counter.received)
-
-
-async def _report_count_until_stopped(count_file: Path | None, count: Callable[[], int]) -> None:
-    """Rewrite the count file every interval until SIGINT or SIGTERM."""
-    stopping = _stop_on_signals()
-    while not stopping.is_set():
-        _write_count(count_file, count())
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stopping.wait(), _COUNT_INTERVAL_S)
-
-
-def _stop_on_signals() -> asyncio.Event:
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):  # not on Windows
-            loop.add_signal_handler(signum, stopping.set)
-    return stopping
-
-
-def _write_count(count_file: Path | None, count: int) -> None:
-    """Replace the file whole, so a reader never sees a half-written number."""
-    if count_file is None:
-        return
-    partial = count_file.with_name(count_file.name + ".tmp")
-    partial.write_text(f"{count}\n")
-    os.replace(partial, count_file)
 
 
 if __name__ == "__main__":
