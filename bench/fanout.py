@@ -528,13 +528,16 @@ UNGOVERNED = Settings(
 """The benchmark measures the pipeline: its académie-wide send needs no approval, has no cap."""
 
 
-async def _create_and_confirm(factory: SessionFactory, seeded: Seeded) -> Broadcast:
+async def create_and_confirm(
+    factory: SessionFactory, seeded: Seeded, channel: ChannelName = ChannelName.email
+) -> Broadcast:
+    """One broadcast on ``channel`` to every guardian of the académie, confirmed ungoverned."""
     data = BroadcastIn(
         notice_id=seeded.notice_id,
         audience=AudienceCriteria(
             organisation_ids=[seeded.academie_id], roles=[ContactRole.guardian]
         ),
-        channels=[ChannelName.email],
+        channels=[channel],
     )
     async with transaction(factory) as session:
         broadcast = await create_draft(session, seeded.principal, data)
@@ -628,7 +631,7 @@ async def send_and_watch(
     arq_pool = await create_pool(RedisSettings.from_dsn(redis_url))
     try:
         factory = session_factory(engine)
-        broadcast = await _create_and_confirm(factory, seeded)
+        broadcast = await create_and_confirm(factory, seeded)
         assert broadcast.id is not None
         started = time.perf_counter()
         await JobQueue(arq_pool).enqueue_fanout(broadcast.id, broadcast.priority)
@@ -721,7 +724,7 @@ def _check(result: Result, deadline: Deadline) -> None:
 # -- command line --------------------------------------------------------------------------
 
 
-def _key_value(raw: str) -> tuple[str, str]:
+def key_value(raw: str) -> tuple[str, str]:
     key, sep, value = raw.partition("=")
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, not {raw!r}")
@@ -744,7 +747,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     )
     parser.add_argument(
         "--worker-env",
-        type=_key_value,
+        type=key_value,
         action="append",
         default=[],
         metavar="KEY=VALUE",
@@ -774,8 +777,9 @@ def _mb(value: int) -> str:
     return f"{value / MB:.0f} MB"
 
 
-def _verdict(name: str, value: float | None) -> str:
-    target = TARGETS[name]
+def verdict(name: str, value: float | None, targets: dict[str, float] = TARGETS) -> str:
+    """``ok`` or ``MISSED`` against ``targets[name]`` (at most for ``_mb`` sizes)."""
+    target = targets[name]
     if value is None:
         return "n/a"
     at_most = name.endswith("_mb")
@@ -790,12 +794,12 @@ def readable(result: Result) -> str:
         f"{result.workers} worker process(es), {result.database}",
         f"  seeding (not measured)  {result.seed_s:.1f} s",
         f"  planned                 {summary['planned_per_s'] or 0:,.0f} deliveries/s   "
-        + _verdict("planned_per_s", summary["planned_per_s"]),
+        + verdict("planned_per_s", summary["planned_per_s"]),
         f"  sent (status written)   {summary['sent_per_s'] or 0:,.0f} emails/s       "
-        + _verdict("sent_per_s", summary["sent_per_s"]),
+        + verdict("sent_per_s", summary["sent_per_s"]),
         f"  end to end              {summary['end_to_end_s'] or 0:.2f} s",
         f"  worker peak RSS         {summary['worker_peak_rss_mb'] or 0:.0f} MB   "
-        + _verdict("worker_peak_rss_mb", summary["worker_peak_rss_mb"]),
+        + verdict("worker_peak_rss_mb", summary["worker_peak_rss_mb"]),
         "  per worker (idle -> peak) "
         + ", ".join(
             f"{_mb(result.worker_idle_rss.get(pid, 0))} -> {_mb(peak)}"
@@ -808,13 +812,13 @@ def readable(result: Result) -> str:
     return "\n".join(lines)
 
 
-def _exit_on_sigterm(signum: int, _frame: object) -> NoReturn:
+def exit_on_sigterm(signum: int, _frame: object) -> NoReturn:
     raise SystemExit(128 + signum)  # unwinds through every finally: processes stop, db dropped
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_args(argv)
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    signal.signal(signal.SIGTERM, exit_on_sigterm)
     try:
         result = run(options)
     except BenchError as exc:

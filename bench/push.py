@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from arq.connections import RedisSettings, create_pool
 from cryptography.hazmat.primitives import serialization
@@ -45,10 +45,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import insert, text
 from sqlmodel import col
 
+from bench import fanout
 from bench.fanout import (
     MB,
     SCHOOLS,
-    UNGOVERNED,
     BenchError,
     Deadline,
     Result,
@@ -70,9 +70,6 @@ from bench.fanout import (
     watch,
     worker_environment,
 )
-from broadcast.audiences.criteria import AudienceCriteria
-from broadcast.broadcasts.models import Broadcast
-from broadcast.broadcasts.service import BroadcastIn, confirm, create_draft
 from broadcast.channels.base import ChannelName
 from broadcast.channels.webpush import generate_vapid_keys
 from broadcast.db import SessionFactory, create_engine, session_factory, transaction
@@ -226,19 +223,6 @@ def wait_until_ready(
 # -- the measured part ---------------------------------------------------------------------
 
 
-async def _create_and_confirm(factory: SessionFactory, seeded: Seeded) -> Broadcast:
-    data = BroadcastIn(
-        notice_id=seeded.notice_id,
-        audience=AudienceCriteria(
-            organisation_ids=[seeded.academie_id], roles=[ContactRole.guardian]
-        ),
-        channels=[ChannelName.push],
-    )
-    async with transaction(factory) as session:
-        broadcast = await create_draft(session, seeded.principal, data)
-        return await confirm(session, seeded.principal, broadcast, UNGOVERNED)
-
-
 async def send_and_watch(
     database_url: str,
     redis_url: str,
@@ -251,7 +235,7 @@ async def send_and_watch(
     arq_pool = await create_pool(RedisSettings.from_dsn(redis_url))
     try:
         factory = session_factory(engine)
-        broadcast = await _create_and_confirm(factory, seeded)
+        broadcast = await fanout.create_and_confirm(factory, seeded, ChannelName.push)
         assert broadcast.id is not None
         started = time.perf_counter()
         await JobQueue(arq_pool).enqueue_fanout(broadcast.id, broadcast.priority)
@@ -330,13 +314,6 @@ def summary(result: Result) -> dict[str, Any]:
     return values
 
 
-def _key_value(raw: str) -> tuple[str, str]:
-    key, sep, value = raw.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, not {raw!r}")
-    return key, value
-
-
 def parse_args(argv: Sequence[str] | None = None) -> Options:
     parser = argparse.ArgumentParser(
         prog="python -m bench.push",
@@ -347,7 +324,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds, for everything")
     parser.add_argument(
         "--worker-env",
-        type=_key_value,
+        type=fanout.key_value,
         action="append",
         default=[],
         metavar="KEY=VALUE",
@@ -360,15 +337,6 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     return Options(args.messages, args.workers, args.timeout, dict(args.worker_env), args.json)
 
 
-def _verdict(name: str, value: float | None) -> str:
-    if value is None:
-        return "n/a"
-    target = TARGETS[name]
-    at_most = name.endswith("_mb")
-    met = value <= target if at_most else value >= target
-    return f"{'ok' if met else 'MISSED'} (target {'<' if at_most else '>='} {target:,.0f})"
-
-
 def readable(result: Result) -> str:
     values = summary(result)
     lines = [
@@ -377,10 +345,10 @@ def readable(result: Result) -> str:
         f"  seeding (not measured)  {result.seed_s:.1f} s",
         f"  planned                 {values['planned_per_s'] or 0:,.0f} deliveries/s",
         f"  sent (status written)   {values['sent_per_s'] or 0:,.0f} pushes/s   "
-        + _verdict("sent_per_s", values["sent_per_s"]),
+        + fanout.verdict("sent_per_s", values["sent_per_s"], TARGETS),
         f"  end to end              {values['end_to_end_s'] or 0:.2f} s",
         f"  worker peak RSS         {values['worker_peak_rss_mb'] or 0:.0f} MB   "
-        + _verdict("worker_peak_rss_mb", values["worker_peak_rss_mb"]),
+        + fanout.verdict("worker_peak_rss_mb", values["worker_peak_rss_mb"], TARGETS),
         "  per worker (idle -> peak) "
         + ", ".join(
             f"{result.worker_idle_rss.get(pid, 0) / MB:.0f} MB -> {peak / MB:.0f} MB"
@@ -393,13 +361,9 @@ def readable(result: Result) -> str:
     return "\n".join(lines)
 
 
-def _exit_on_sigterm(signum: int, _frame: object) -> NoReturn:
-    raise SystemExit(128 + signum)  # unwinds through every finally: processes stop, db dropped
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_args(argv)
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    signal.signal(signal.SIGTERM, fanout.exit_on_sigterm)
     try:
         result = run(options)
     except BenchError as exc:

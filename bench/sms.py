@@ -37,7 +37,7 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import aiohttp
 from arq.connections import RedisSettings, create_pool
@@ -45,13 +45,9 @@ from sqlalchemy import text
 
 from bench import fanout
 from bench.fanout import BenchError, Deadline, Result, Seeded, Timings
-from broadcast.audiences.criteria import AudienceCriteria
-from broadcast.broadcasts.models import Broadcast
-from broadcast.broadcasts.service import BroadcastIn, confirm, create_draft
 from broadcast.channels.base import ChannelName
 from broadcast.db import SessionFactory, create_engine, session_factory, transaction
 from broadcast.deliveries.models import DeliveryStatus
-from broadcast.directory.models import ContactRole
 from broadcast.directory.schemas import ContactIn
 from broadcast.directory.service import insert_contacts
 from broadcast.embedded_redis import EmbeddedRedis
@@ -221,19 +217,6 @@ async def seed(database_url: str, messages: int) -> Seeded:
 # -- the measured part ---------------------------------------------------------------------
 
 
-async def _create_and_confirm(factory: SessionFactory, seeded: Seeded) -> Broadcast:
-    data = BroadcastIn(
-        notice_id=seeded.notice_id,
-        audience=AudienceCriteria(
-            organisation_ids=[seeded.academie_id], roles=[ContactRole.guardian]
-        ),
-        channels=[ChannelName.sms],
-    )
-    async with transaction(factory) as session:
-        broadcast = await create_draft(session, seeded.principal, data)
-        return await confirm(session, seeded.principal, broadcast, fanout.UNGOVERNED)
-
-
 SENT_OR_LATER = ("sent", "delivered")
 _NOT_YET_SENT = [s.value for s in DeliveryStatus if s.value not in SENT_OR_LATER]
 _TALLY = text(
@@ -315,7 +298,7 @@ async def send_and_watch(
     arq_pool = await create_pool(RedisSettings.from_dsn(redis_url))
     try:
         factory = session_factory(engine)
-        broadcast = await _create_and_confirm(factory, seeded)
+        broadcast = await fanout.create_and_confirm(factory, seeded, ChannelName.sms)
         assert broadcast.id is not None
         started = time.perf_counter()
         await JobQueue(arq_pool).enqueue_fanout(broadcast.id, broadcast.priority)
@@ -424,7 +407,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options | ServeSandbox:
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds, for everything")
     parser.add_argument(
         "--worker-env",
-        type=fanout._key_value,
+        type=fanout.key_value,
         action="append",
         default=[],
         metavar="KEY=VALUE",
@@ -452,15 +435,6 @@ def parse_args(argv: Sequence[str] | None = None) -> Options | ServeSandbox:
     )
 
 
-def _verdict(name: str, value: float | None) -> str:
-    target = TARGETS[name]
-    if value is None:
-        return "n/a"
-    at_most = name.endswith("_mb")
-    met = value <= target if at_most else value >= target
-    return f"{'ok' if met else 'MISSED'} (target {'<' if at_most else '>='} {target:,.0f})"
-
-
 def readable(result: SmsResult) -> str:
     summary = result.summary()
     lines = [
@@ -469,10 +443,10 @@ def readable(result: SmsResult) -> str:
         f"  seeding (not measured)  {result.seed_s:.1f} s",
         f"  planned                 {summary['planned_per_s'] or 0:,.0f} deliveries/s",
         f"  sent (status written)   {summary['sent_per_s'] or 0:,.0f} SMS/s   "
-        + _verdict("sent_per_s", summary["sent_per_s"]),
+        + fanout.verdict("sent_per_s", summary["sent_per_s"], TARGETS),
         f"  end to end              {summary['end_to_end_s'] or 0:.2f} s",
         f"  worker peak RSS         {summary['worker_peak_rss_mb'] or 0:.0f} MB   "
-        + _verdict("worker_peak_rss_mb", summary["worker_peak_rss_mb"]),
+        + fanout.verdict("worker_peak_rss_mb", summary["worker_peak_rss_mb"], TARGETS),
         f"  sandbox received        {result.sink_received}",
     ]
     if result.callbacks:
@@ -486,16 +460,12 @@ def readable(result: SmsResult) -> str:
     return "\n".join(lines)
 
 
-def _exit_on_sigterm(signum: int, _frame: object) -> NoReturn:
-    raise SystemExit(128 + signum)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_args(argv)
     if isinstance(options, ServeSandbox):
         asyncio.run(serve_sandbox(options.count_file, options.callbacks))
         return 0
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    signal.signal(signal.SIGTERM, fanout.exit_on_sigterm)
     try:
         result = run(options)
     except BenchError as exc:
