@@ -28,15 +28,15 @@ from admin.api import (
 )
 from admin.api.imports import router as imports_router
 from admin.deps import locale_of
-from broadcast.db import create_engine, session_factory
+from broadcast.core.db import create_engine, session_factory
+from broadcast.core.embedded_redis import redis_url_or_embedded
+from broadcast.core.errors import DomainError, InvalidInput
+from broadcast.core.validation import describe_errors
 from broadcast.deliveries.early_status import EarlyStatuses
-from broadcast.embedded_redis import redis_url_or_embedded
-from broadcast.errors import DomainError, InvalidInput
 from broadcast.imports.progress import ImportProgress
 from broadcast.jobs import JobQueue
 from broadcast.ratelimit import RateLimiter
 from broadcast.settings import Settings, get_settings
-from broadcast.validation import describe_errors
 
 
 def _error(status: int, code: str, message: str, details: Any = None) -> JSONResponse:

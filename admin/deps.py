@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from broadcast.accounts.permissions import Permission
 from broadcast.accounts.service import Principal, authenticate_api_key
-from broadcast.errors import Unauthenticated
+from broadcast.core.errors import Unauthenticated
 from broadcast.jobs import JobQueue
 from broadcast.settings import Settings
 from broadcast.webhooks.events import take_emitted

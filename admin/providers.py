@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request, Response
 
 from admin.deps import SettingsDep, UowDep
-from broadcast.channels.sms import INBOUND_PATH, STATUS_CALLBACK_PATH
+from broadcast.channels.sms.sender import INBOUND_PATH, STATUS_CALLBACK_PATH
 from broadcast.deliveries.early_status import receive_status
 from broadcast.deliveries.provider_status import apply_inbound, twilio_account_for
 from broadcast.settings import Settings

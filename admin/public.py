@@ -14,9 +14,9 @@ from fastapi.responses import HTMLResponse
 from admin.deps import SettingsDep, UowDep, requires
 from broadcast.accounts.permissions import Permission
 from broadcast.accounts.service import Principal
-from broadcast.channels.webpush import mask_endpoint
+from broadcast.channels.push.webpush import mask_endpoint
+from broadcast.core.masking import mask_email, mask_phone
 from broadcast.directory.unsubscribe import unsubscribe
-from broadcast.masking import mask_email, mask_phone
 from broadcast.sandbox.push import PushMessage, PushSandbox
 from broadcast.sandbox.smtp import CapturedMessage, SmtpSink
 from broadcast.sandbox.twilio import SmsMessage, TwilioSandbox

@@ -7,7 +7,7 @@ import asyncio
 from sqlalchemy.engine import Connection
 
 from alembic import context
-from broadcast.db import create_engine
+from broadcast.core.db import create_engine
 from broadcast.models import metadata
 from broadcast.settings import Settings, get_settings
 

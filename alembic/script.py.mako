@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 import sqlmodel
 
-import broadcast.dbtypes
+import broadcast.core.dbtypes
 from alembic import op
 ${imports if imports else ""}
 

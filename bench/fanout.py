@@ -5,9 +5,9 @@
 What runs, as a deployment would run it:
 
 - PostgreSQL: the one named by ``BROADCAST_DATABASE_URL``, else
-  :func:`broadcast.devservices.postgres_url` (a local server or a throwaway cluster). A fresh
-  database ``bench_fanout_<random>`` is created, migrated, and dropped at the end.
-- A private Redis (:class:`broadcast.embedded_redis.EmbeddedRedis`), the SMTP sink
+  :func:`broadcast.sandbox.devservices.postgres_url` (a local server or a throwaway cluster).
+  A fresh database ``bench_fanout_<random>`` is created, migrated, and dropped at the end.
+- A private Redis (:class:`broadcast.core.embedded_redis.EmbeddedRedis`), the SMTP sink
   (``python -m broadcast.sandbox.smtp --counting``, or the aiosmtpd one with
   ``--recording-sink``) and ``--workers`` processes of ``broadcast worker``, each
   in its own process, with rate limits off and one relay of ``--smtp-connections`` connections.
@@ -63,17 +63,17 @@ from broadcast.audiences.criteria import AudienceCriteria
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus
 from broadcast.broadcasts.service import BroadcastIn, confirm, create_draft
 from broadcast.channels.base import ChannelName
-from broadcast.db import SessionFactory, create_engine, session_factory, transaction
+from broadcast.core.db import SessionFactory, create_engine, session_factory, transaction
+from broadcast.core.embedded_redis import EmbeddedRedis
+from broadcast.core.migrations import upgrade
 from broadcast.deliveries.models import DeliveryStatus
-from broadcast.devservices import postgres_url
 from broadcast.directory.models import ContactRole, Organisation, OrganisationKind
 from broadcast.directory.schemas import ContactIn
 from broadcast.directory.service import create_organisation, insert_contacts
 from broadcast.directory.uai import make_uai
-from broadcast.embedded_redis import EmbeddedRedis
 from broadcast.jobs import JobQueue
-from broadcast.migrations import upgrade
 from broadcast.notices.service import NoticeIn, create_notice
+from broadcast.sandbox.devservices import postgres_url
 from broadcast.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -36,12 +36,12 @@ from broadcast.broadcasts.models import Broadcast, BroadcastStatus
 from broadcast.broadcasts.scheduling import queue_due_broadcasts
 from broadcast.broadcasts.service import BroadcastIn, confirm, create_draft
 from broadcast.channels.base import ChannelName
-from broadcast.db import SessionFactory, create_engine, session_factory, transaction
+from broadcast.core.db import SessionFactory, create_engine, session_factory, transaction
+from broadcast.core.timeutil import utcnow
 from broadcast.directory.models import ContactRole, Organisation, OrganisationKind
 from broadcast.jobs import JobQueue
 from broadcast.notices.models import NoticeUpdate
 from broadcast.settings import Settings, VolumeCap
-from broadcast.timeutil import utcnow
 
 
 class _NoQueue:

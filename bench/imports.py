@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bench.fanout import RssSampler, fresh_database, server_url
-from broadcast.db import SessionFactory, create_engine, session_factory, transaction
+from broadcast.core.db import SessionFactory, create_engine, session_factory, transaction
 from broadcast.directory.models import Organisation, OrganisationKind
 from broadcast.directory.service import create_organisation
 from broadcast.directory.uai import make_uai

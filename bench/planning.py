@@ -32,7 +32,7 @@ from bench.fanout import Seeded, fresh_database, seed, server_url
 from broadcast.audiences.criteria import AudienceCriteria
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus, DeliveryMode
 from broadcast.broadcasts.planner import plan_chunk
-from broadcast.db import SessionFactory, create_engine, session_factory, transaction
+from broadcast.core.db import SessionFactory, create_engine, session_factory, transaction
 from broadcast.deliveries.models import Delivery
 from broadcast.directory.models import ContactRole
 from broadcast.notices.models import NoticeUpdate

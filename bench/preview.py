@@ -21,7 +21,7 @@ from bench.fanout import Seeded, fresh_database, seed, server_url
 from broadcast.audiences.criteria import AudienceCriteria
 from broadcast.broadcasts.service import BroadcastIn, create_draft, preview
 from broadcast.channels.base import ChannelName
-from broadcast.db import create_engine, session_factory
+from broadcast.core.db import create_engine, session_factory
 from broadcast.directory.models import ContactRole
 from broadcast.settings import Settings
 

@@ -71,12 +71,12 @@ from bench.fanout import (
     worker_environment,
 )
 from broadcast.channels.base import ChannelName
-from broadcast.channels.webpush import generate_vapid_keys
-from broadcast.db import SessionFactory, create_engine, session_factory, transaction
+from broadcast.channels.push.webpush import generate_vapid_keys
+from broadcast.core.db import SessionFactory, create_engine, session_factory, transaction
+from broadcast.core.embedded_redis import EmbeddedRedis
 from broadcast.directory.models import ContactPoint, ContactRole, PushSubscription
 from broadcast.directory.schemas import ContactIn
 from broadcast.directory.service import insert_contacts
-from broadcast.embedded_redis import EmbeddedRedis
 from broadcast.jobs import JobQueue
 from broadcast.settings import Settings
 

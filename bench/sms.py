@@ -46,11 +46,11 @@ from sqlalchemy import text
 from bench import fanout
 from bench.fanout import BenchError, Deadline, Result, Seeded, Timings
 from broadcast.channels.base import ChannelName
-from broadcast.db import SessionFactory, create_engine, session_factory, transaction
+from broadcast.core.db import SessionFactory, create_engine, session_factory, transaction
+from broadcast.core.embedded_redis import EmbeddedRedis
 from broadcast.deliveries.models import DeliveryStatus
 from broadcast.directory.schemas import ContactIn
 from broadcast.directory.service import insert_contacts
-from broadcast.embedded_redis import EmbeddedRedis
 from broadcast.jobs import JobQueue
 from broadcast.sandbox.counting import report_count_until_stopped
 from broadcast.sandbox.twilio import Deliver, TwilioSandbox

@@ -25,9 +25,9 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from bench.fanout import Seeded, fresh_database, seed, server_url
-from broadcast.db import SessionFactory, create_engine, session_factory, transaction
+from broadcast.core.db import SessionFactory, create_engine, session_factory, transaction
+from broadcast.core.embedded_redis import EmbeddedRedis
 from broadcast.directory.models import Organisation
-from broadcast.embedded_redis import EmbeddedRedis
 from broadcast.jobs import WEBHOOK_QUEUE, JobQueue
 from broadcast.settings import Settings
 from broadcast.webhooks.events import emit_event

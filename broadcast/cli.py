@@ -18,14 +18,14 @@ from sqlmodel import col
 from broadcast import cli_privacy
 from broadcast.accounts.models import Operator, Role
 from broadcast.accounts.service import audit, create_api_key, create_operator, revoke_api_key
-from broadcast.channels.webpush import generate_vapid_keys
-from broadcast.db import create_engine, session_factory, transaction
+from broadcast.channels.push.webpush import generate_vapid_keys
+from broadcast.core.db import create_engine, session_factory, transaction
+from broadcast.core.embedded_redis import redis_url_or_embedded
+from broadcast.core.errors import DomainError
+from broadcast.core.logsetup import configure_logging
+from broadcast.core.migrations import upgrade
 from broadcast.directory.models import Organisation
-from broadcast.embedded_redis import redis_url_or_embedded
-from broadcast.errors import DomainError
 from broadcast.imports import commands as import_commands
-from broadcast.logsetup import configure_logging
-from broadcast.migrations import upgrade
 from broadcast.settings import Settings, get_settings
 
 log = logging.getLogger("broadcast")
@@ -163,7 +163,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     upgrade(settings.database_url)
-    demo_main = importlib.import_module("broadcast.demo_runner")
+    demo_main = importlib.import_module("broadcast.sandbox.demo_runner")
     return int(asyncio.run(demo_main.run_demo(settings, host=args.host, port=args.port)))
 
 

@@ -12,12 +12,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from broadcast.db import create_engine, session_factory, transaction
+from broadcast.core.db import create_engine, session_factory, transaction
+from broadcast.core.errors import InvalidInput
+from broadcast.core.validation import describe_errors
 from broadcast.directory import privacy
 from broadcast.directory.privacy import PersonQuery
-from broadcast.errors import InvalidInput
 from broadcast.settings import Settings
-from broadcast.validation import describe_errors
 
 
 async def _in_transaction(

@@ -12,9 +12,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col
 
-from broadcast.dbtypes import Json, timestamp_field
-from broadcast.errors import Conflict, InvalidInput
-from broadcast.timeutil import utcnow
+from broadcast.core.dbtypes import Json, timestamp_field
+from broadcast.core.errors import Conflict, InvalidInput
+from broadcast.core.timeutil import utcnow
 
 MAX_KEY_LENGTH = 255
 RETENTION = timedelta(hours=24)

@@ -178,7 +178,7 @@ class Settings(BaseSettings):
     def _readable_vapid_key(cls, value: SecretStr | None) -> SecretStr | None:
         """An unreadable key is refused at start-up, not at the first push."""
         if value is not None:
-            from broadcast.channels.webpush import load_vapid_key  # it imports this module
+            from broadcast.channels.push.webpush import load_vapid_key  # it imports this module
 
             load_vapid_key(value.get_secret_value())
         return value
@@ -231,7 +231,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _defaults_and_secrets(self) -> Settings:
         if not self.database_url:
-            self.database_url = f"sqlite+aiosqlite:///{self.var_dir / 'broadcast.db'}"
+            self.database_url = f"sqlite+aiosqlite:///{self.var_dir / 'broadcast.core.db'}"
         if self.env != "dev" and self.secret_key.get_secret_value() == DEV_SECRET:
             raise ValueError(
                 "BROADCAST_SECRET_KEY must be set outside BROADCAST_ENV=dev "

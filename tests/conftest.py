@@ -15,11 +15,11 @@ import redis.asyncio as aioredis
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from broadcast.db import SessionFactory, create_engine, session_factory
-from broadcast.devservices import postgres_url
-from broadcast.embedded_redis import EmbeddedRedis
-from broadcast.migrations import upgrade
+from broadcast.core.db import SessionFactory, create_engine, session_factory
+from broadcast.core.embedded_redis import EmbeddedRedis
+from broadcast.core.migrations import upgrade
 from broadcast.models import metadata
+from broadcast.sandbox.devservices import postgres_url
 from broadcast.sandbox.smtp import SmtpSink
 from broadcast.settings import Settings, SmtpRelay
 
@@ -85,7 +85,7 @@ def postgresql_database_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def sqlite_database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sqlite') / 'broadcast.db'}"
+    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sqlite') / 'broadcast.core.db'}"
     upgrade(url)
     return url
 

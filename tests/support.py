@@ -13,7 +13,7 @@ import httpx
 from admin.app import create_app
 from broadcast.accounts.models import Role
 from broadcast.accounts.service import create_api_key, create_operator
-from broadcast.db import SessionFactory, transaction
+from broadcast.core.db import SessionFactory, transaction
 from broadcast.directory.models import ContactRole, Organisation, OrganisationKind
 from broadcast.directory.schemas import ContactIn
 from broadcast.directory.service import create_organisation, insert_contacts

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from broadcast.db import SessionFactory
+from broadcast.core.db import SessionFactory
 from broadcast.sandbox.push import PushSandbox
 from broadcast.sandbox.smtp import SmtpSink
 from broadcast.sandbox.twilio import TwilioSandbox

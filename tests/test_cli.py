@@ -12,11 +12,11 @@ from sqlalchemy import func, select
 from broadcast.accounts.models import ApiKey, AuditEvent
 from broadcast.accounts.service import authenticate_api_key
 from broadcast.cli import main
-from broadcast.db import create_engine, session_factory, transaction
-from broadcast.demo import seed_demo
+from broadcast.core.db import create_engine, session_factory, transaction
+from broadcast.core.errors import Unauthenticated
 from broadcast.directory.models import Contact, Organisation
 from broadcast.directory.uai import is_valid_uai
-from broadcast.errors import Unauthenticated
+from broadcast.sandbox.demo import seed_demo
 from broadcast.settings import Settings, get_settings
 from tests.conftest import TEST_SECRET
 

@@ -8,9 +8,9 @@ from sqlalchemy import func, select
 
 from admin.app import create_app
 from admin.public import DemoOutbox
-from broadcast.db import SessionFactory, transaction
-from broadcast.demo import PUSH_SCHOOL, seed_demo, seed_push_subscriptions
+from broadcast.core.db import SessionFactory, transaction
 from broadcast.directory.models import Contact, Organisation, PushSubscription
+from broadcast.sandbox.demo import PUSH_SCHOOL, seed_demo, seed_push_subscriptions
 from broadcast.sandbox.smtp import SmtpSink
 from broadcast.settings import Settings
 from tests.push_support import APPLICATION_SERVER_KEY, running_push, with_push

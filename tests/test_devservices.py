@@ -7,7 +7,7 @@ import asyncio
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from broadcast.devservices import ThrowawayPostgres
+from broadcast.sandbox.devservices import ThrowawayPostgres
 
 
 def test_a_throwaway_cluster_starts_answers_and_is_removed() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import logging
 
-from broadcast.logsetup import MaskingFilter, RoutineCronFilter, mask_text
+from broadcast.core.logsetup import MaskingFilter, RoutineCronFilter, mask_text
 
 
 def test_addresses_and_numbers_are_masked_in_messages_and_tracebacks() -> None:

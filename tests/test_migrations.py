@@ -10,7 +10,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
-from broadcast.db import create_engine
+from broadcast.core.db import create_engine
 from broadcast.models import metadata
 from broadcast.settings import Settings
 

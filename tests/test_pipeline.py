@@ -13,7 +13,7 @@ from broadcast.broadcasts import service
 from broadcast.broadcasts.models import Broadcast
 from broadcast.broadcasts.planner import PlannerSettings, run_fanout
 from broadcast.channels.base import ChannelName
-from broadcast.db import SessionFactory, transaction
+from broadcast.core.db import SessionFactory, transaction
 from broadcast.deliveries.models import Delivery
 from broadcast.directory.models import Suppression
 from broadcast.jobs import JobQueue

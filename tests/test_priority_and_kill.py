@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from broadcast.broadcasts.models import Broadcast
-from broadcast.db import SessionFactory, transaction
+from broadcast.core.db import SessionFactory, transaction
 from broadcast.deliveries.models import Delivery
 from broadcast.sandbox.smtp import SmtpSink
 from broadcast.settings import RateLimit, Settings

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from broadcast.db import SessionFactory, transaction
+from broadcast.core.db import SessionFactory, transaction
 from broadcast.deliveries.models import Delivery
 from broadcast.directory.models import Suppression
 from broadcast.sandbox.smtp import SmtpSink

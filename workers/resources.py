@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from broadcast.broadcasts.planner import PlannerSettings
 from broadcast.channels.base import Channel
 from broadcast.channels.registry import build_channels
-from broadcast.db import SessionFactory, create_engine, session_factory
+from broadcast.core.db import SessionFactory, create_engine, session_factory
 from broadcast.deliveries.dispatch import Dispatcher, RetryPolicy
 from broadcast.deliveries.early_status import EarlyStatuses
 from broadcast.jobs import JobQueue

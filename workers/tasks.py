@@ -12,7 +12,8 @@ from broadcast.broadcasts import approval_mail
 from broadcast.broadcasts.planner import run_fanout
 from broadcast.broadcasts.recovery import resume_stalled
 from broadcast.broadcasts.scheduling import queue_due_broadcasts
-from broadcast.db import transaction
+from broadcast.core.db import transaction
+from broadcast.core.timeutil import utcnow
 from broadcast.deliveries.dispatch import RetryLater
 from broadcast.directory.privacy import purge_due
 from broadcast.idempotency import purge_expired
@@ -21,7 +22,6 @@ from broadcast.imports.recovery import resume_stalled_imports
 from broadcast.imports.service import run_uploaded_import
 from broadcast.inbound.service import purge_receipts
 from broadcast.jobs import DispatchBatch
-from broadcast.timeutil import utcnow
 from broadcast.webhooks.delivery import deliver_message, due_message_ids, purge_final_messages
 from workers.resources import Resources
 

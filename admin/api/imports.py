@@ -12,13 +12,13 @@ from admin.deps import QueueDep, SettingsDep, UowDep, requires
 from admin.idempotency import idempotent
 from broadcast.accounts.permissions import Permission
 from broadcast.accounts.service import Principal
+from broadcast.core.sqlutil import row_id
 from broadcast.directory.service import get_organisation
 from broadcast.imports import service
 from broadcast.imports.models import ImportStatus
 from broadcast.imports.progress import ImportProgress
 from broadcast.imports.records import ImportKind
 from broadcast.imports.uploads import save_upload
-from broadcast.sqlutil import row_id
 
 router = APIRouter(tags=["imports"])
 

@@ -27,7 +27,8 @@ from admin.deps import QueueDep, SettingsDep, UnitOfWork, UowDep, requires
 from admin.idempotency import idempotent
 from broadcast.accounts.permissions import Permission
 from broadcast.accounts.service import Principal
-from broadcast.errors import PayloadTooLarge
+from broadcast.core.errors import PayloadTooLarge
+from broadcast.core.timeutil import utcnow
 from broadcast.inbound import service
 from broadcast.inbound.alertmanager import AlertmanagerPayload, alert_events
 from broadcast.inbound.generic import GenericAlert
@@ -41,7 +42,6 @@ from broadcast.inbound.service import (
 )
 from broadcast.jobs import JobQueue
 from broadcast.notices.service import NoticeOut, notice_out
-from broadcast.timeutil import utcnow
 from broadcast.webhooks.signing import verify
 
 router = APIRouter(tags=["inbound"])

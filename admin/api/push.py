@@ -14,7 +14,7 @@ from admin.deps import SettingsDep, UowDep, requires
 from admin.idempotency import idempotent
 from broadcast.accounts.permissions import Permission
 from broadcast.accounts.service import Principal, audit
-from broadcast.channels.webpush import application_server_key, load_vapid_key
+from broadcast.channels.push.webpush import application_server_key, load_vapid_key
 from broadcast.directory import push
 from broadcast.ratelimit import RateLimiter
 from broadcast.settings import RateLimit, Settings

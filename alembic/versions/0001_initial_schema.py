@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 import sqlmodel
 
-import broadcast.dbtypes
+import broadcast.core.dbtypes
 from alembic import op
 
 
@@ -29,7 +29,7 @@ def upgrade() -> None:
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('path', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
     sa.Column('school_type', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
-    sa.Column('created_at', broadcast.dbtypes.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', broadcast.core.dbtypes.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['parent_id'], ['organisation.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('code')
@@ -44,7 +44,7 @@ def upgrade() -> None:
     sa.Column('address', sqlmodel.sql.sqltypes.AutoString(length=320), nullable=False),
     sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('detail', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
-    sa.Column('created_at', broadcast.dbtypes.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', broadcast.core.dbtypes.UtcDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('channel', 'address', name='uq_suppression')
     )
@@ -58,9 +58,9 @@ def upgrade() -> None:
     sa.Column('division', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
     sa.Column('level', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
     sa.Column('locale', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
-    sa.Column('left_at', broadcast.dbtypes.UtcDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', broadcast.dbtypes.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', broadcast.dbtypes.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('left_at', broadcast.core.dbtypes.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', broadcast.core.dbtypes.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', broadcast.core.dbtypes.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['organisation_id'], ['organisation.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -75,7 +75,7 @@ def upgrade() -> None:
     sa.Column('organisation_id', sa.Integer(), nullable=False),
     sa.Column('password_hash', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', broadcast.dbtypes.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', broadcast.core.dbtypes.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['organisation_id'], ['organisation.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('email')
@@ -89,9 +89,9 @@ def upgrade() -> None:
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
     sa.Column('prefix', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('key_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('created_at', broadcast.dbtypes.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('last_used_at', broadcast.dbtypes.UtcDateTime(timezone=True), nullable=True),
-    sa.Column('revoked_at', broadcast.dbtypes.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', broadcast.core.dbtypes.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('last_used_at', broadcast.core.dbtypes.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('revoked_at', broadcast.core.dbtypes.UtcDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['operator_id'], ['operator.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('prefix')
@@ -104,7 +104,7 @@ def upgrade() -> None:
     sa.Column('contact_id', sa.Integer(), nullable=False),
     sa.Column('channel', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('address', sqlmodel.sql.sqltypes.AutoString(length=320), nullable=False),
-    sa.Column('created_at', broadcast.dbtypes.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', broadcast.core.dbtypes.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['contact_id'], ['contact.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('contact_id', 'channel', 'address', name='uq_contact_point')
@@ -120,8 +120,8 @@ def upgrade() -> None:
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('public', sa.Boolean(), nullable=False),
     sa.Column('created_by_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', broadcast.dbtypes.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', broadcast.dbtypes.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', broadcast.core.dbtypes.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', broadcast.core.dbtypes.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['created_by_id'], ['operator.id'], ),
     sa.ForeignKeyConstraint(['organisation_id'], ['organisation.id'], ),
     sa.PrimaryKeyConstraint('id')
@@ -131,7 +131,7 @@ def upgrade() -> None:
 
     op.create_table('audit_event',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('at', broadcast.dbtypes.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('at', broadcast.core.dbtypes.UtcDateTime(timezone=True), nullable=False),
     sa.Column('operator_id', sa.Integer(), nullable=True),
     sa.Column('api_key_id', sa.Integer(), nullable=True),
     sa.Column('action', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
@@ -154,7 +154,7 @@ def upgrade() -> None:
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('message', sa.Text(), nullable=False),
     sa.Column('created_by_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', broadcast.dbtypes.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', broadcast.core.dbtypes.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['created_by_id'], ['operator.id'], ),
     sa.ForeignKeyConstraint(['notice_id'], ['notice.id'], ),
     sa.PrimaryKeyConstraint('id')
@@ -175,10 +175,10 @@ def upgrade() -> None:
     sa.Column('fanout_done', sa.Boolean(), nullable=False),
     sa.Column('dispatch_cursor', sa.Integer(), nullable=False),
     sa.Column('created_by_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', broadcast.dbtypes.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('queued_at', broadcast.dbtypes.UtcDateTime(timezone=True), nullable=True),
-    sa.Column('completed_at', broadcast.dbtypes.UtcDateTime(timezone=True), nullable=True),
-    sa.Column('cancelled_at', broadcast.dbtypes.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', broadcast.core.dbtypes.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('queued_at', broadcast.core.dbtypes.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('completed_at', broadcast.core.dbtypes.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('cancelled_at', broadcast.core.dbtypes.UtcDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['created_by_id'], ['operator.id'], ),
     sa.ForeignKeyConstraint(['notice_id'], ['notice.id'], ),
     sa.ForeignKeyConstraint(['organisation_id'], ['organisation.id'], ),
@@ -201,8 +201,8 @@ def upgrade() -> None:
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('provider_message_id', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=True),
     sa.Column('error', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
-    sa.Column('created_at', broadcast.dbtypes.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', broadcast.dbtypes.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', broadcast.core.dbtypes.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', broadcast.core.dbtypes.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['broadcast_id'], ['broadcast.id'], ),
     sa.ForeignKeyConstraint(['contact_id'], ['contact.id'], ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id'),

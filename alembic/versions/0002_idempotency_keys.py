@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 import sqlmodel
 
-import broadcast.dbtypes
+import broadcast.core.dbtypes
 from alembic import op
 
 
@@ -29,7 +29,7 @@ def upgrade() -> None:
     sa.Column('request_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('status_code', sa.Integer(), nullable=False),
     sa.Column('response_body', sa.JSON(), nullable=False),
-    sa.Column('created_at', broadcast.dbtypes.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', broadcast.core.dbtypes.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['api_key_id'], ['api_key.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('api_key_id', 'key', name='uq_idempotency_key')

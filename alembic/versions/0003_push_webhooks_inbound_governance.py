@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 import sqlmodel
 
-import broadcast.dbtypes
+import broadcast.core.dbtypes
 from alembic import op
 
 
@@ -30,7 +30,7 @@ def upgrade() -> None:
     sa.Column('auto_send_channels', sa.JSON(), nullable=False),
     sa.Column('enabled', sa.Boolean(), nullable=False),
     sa.Column('created_by_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', broadcast.dbtypes.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', broadcast.core.dbtypes.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['created_by_id'], ['operator.id'], ),
     sa.ForeignKeyConstraint(['organisation_id'], ['organisation.id'], ),
     sa.PrimaryKeyConstraint('id')
@@ -45,8 +45,8 @@ def upgrade() -> None:
     sa.Column('p256dh', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('auth', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
     sa.Column('user_agent', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True),
-    sa.Column('created_at', broadcast.dbtypes.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('last_success_at', broadcast.dbtypes.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', broadcast.core.dbtypes.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('last_success_at', broadcast.core.dbtypes.UtcDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['contact_id'], ['contact.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('endpoint')
@@ -62,12 +62,12 @@ def upgrade() -> None:
     sa.Column('events', sa.JSON(), nullable=False),
     sa.Column('secret', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
     sa.Column('enabled', sa.Boolean(), nullable=False),
-    sa.Column('disabled_at', broadcast.dbtypes.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('disabled_at', broadcast.core.dbtypes.UtcDateTime(timezone=True), nullable=True),
     sa.Column('disabled_reason', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
     sa.Column('created_by_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', broadcast.dbtypes.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('last_success_at', broadcast.dbtypes.UtcDateTime(timezone=True), nullable=True),
-    sa.Column('last_failure_at', broadcast.dbtypes.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', broadcast.core.dbtypes.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('last_success_at', broadcast.core.dbtypes.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('last_failure_at', broadcast.core.dbtypes.UtcDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['created_by_id'], ['operator.id'], ),
     sa.ForeignKeyConstraint(['organisation_id'], ['organisation.id'], ),
     sa.PrimaryKeyConstraint('id')
@@ -81,8 +81,8 @@ def upgrade() -> None:
     sa.Column('fingerprint', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
     sa.Column('notice_id', sa.Integer(), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-    sa.Column('first_seen_at', broadcast.dbtypes.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('last_seen_at', broadcast.dbtypes.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('first_seen_at', broadcast.core.dbtypes.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('last_seen_at', broadcast.core.dbtypes.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['notice_id'], ['notice.id'], ),
     sa.ForeignKeyConstraint(['source_id'], ['inbound_source.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
@@ -95,7 +95,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('source_id', sa.Integer(), nullable=False),
     sa.Column('message_id', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
-    sa.Column('received_at', broadcast.dbtypes.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('received_at', broadcast.core.dbtypes.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['source_id'], ['inbound_source.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('source_id', 'message_id', name='uq_inbound_receipt')
@@ -111,11 +111,11 @@ def upgrade() -> None:
     sa.Column('payload', sa.JSON(), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', broadcast.dbtypes.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('next_attempt_at', broadcast.core.dbtypes.UtcDateTime(timezone=True), nullable=True),
     sa.Column('last_status_code', sa.Integer(), nullable=True),
     sa.Column('last_error', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
-    sa.Column('created_at', broadcast.dbtypes.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('delivered_at', broadcast.dbtypes.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', broadcast.core.dbtypes.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('delivered_at', broadcast.core.dbtypes.UtcDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['endpoint_id'], ['webhook_endpoint.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('message_id')
@@ -129,17 +129,17 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('is_exercise', sa.Boolean(), nullable=False, server_default=sa.false()))
         batch_op.add_column(sa.Column('exercise_addresses', sa.JSON(), nullable=False, server_default='[]'))
         batch_op.add_column(sa.Column('follow_up_of_id', sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column('scheduled_at', broadcast.dbtypes.UtcDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('scheduled_at', broadcast.core.dbtypes.UtcDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('estimated_recipients', sa.Integer(), nullable=False, server_default='0'))
         batch_op.add_column(sa.Column('estimated_sms_segments', sa.Integer(), nullable=False, server_default='0'))
         batch_op.add_column(sa.Column('approval_required', sa.Boolean(), nullable=False, server_default=sa.false()))
         batch_op.add_column(sa.Column('approved_by_id', sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column('approved_at', broadcast.dbtypes.UtcDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('approved_at', broadcast.core.dbtypes.UtcDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('approval_override', sa.Boolean(), nullable=False, server_default=sa.false()))
         batch_op.add_column(sa.Column('rejected_by_id', sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column('rejected_at', broadcast.dbtypes.UtcDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('rejected_at', broadcast.core.dbtypes.UtcDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('rejection_reason', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True))
-        batch_op.add_column(sa.Column('paused_at', broadcast.dbtypes.UtcDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('paused_at', broadcast.core.dbtypes.UtcDateTime(timezone=True), nullable=True))
         batch_op.create_index(batch_op.f('ix_broadcast_scheduled_at'), ['scheduled_at'], unique=False)
         batch_op.create_foreign_key('fk_broadcast_approved_by', 'operator', ['approved_by_id'], ['id'])
         batch_op.create_foreign_key('fk_broadcast_follow_up_of', 'broadcast', ['follow_up_of_id'], ['id'])

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 import sqlmodel
 
-import broadcast.dbtypes
+import broadcast.core.dbtypes
 from alembic import op
 
 
@@ -38,9 +38,9 @@ def upgrade() -> None:
     sa.Column('rejections', sa.JSON(), nullable=False),
     sa.Column('error', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
     sa.Column('created_by_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', broadcast.dbtypes.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('started_at', broadcast.dbtypes.UtcDateTime(timezone=True), nullable=True),
-    sa.Column('finished_at', broadcast.dbtypes.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', broadcast.core.dbtypes.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('started_at', broadcast.core.dbtypes.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('finished_at', broadcast.core.dbtypes.UtcDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['created_by_id'], ['operator.id'], ),
     sa.ForeignKeyConstraint(['organisation_id'], ['organisation.id'], ),
     sa.PrimaryKeyConstraint('id')
@@ -54,8 +54,8 @@ def upgrade() -> None:
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
     sa.Column('criteria', sa.JSON(), nullable=False),
     sa.Column('created_by_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', broadcast.dbtypes.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', broadcast.dbtypes.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', broadcast.core.dbtypes.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', broadcast.core.dbtypes.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['created_by_id'], ['operator.id'], ),
     sa.ForeignKeyConstraint(['organisation_id'], ['organisation.id'], ),
     sa.PrimaryKeyConstraint('id'),

@@ -17,9 +17,9 @@ from sqlmodel import col
 
 from broadcast.accounts.models import ApiKey, AuditEvent, Operator, Role
 from broadcast.accounts.service import Principal, audit
-from broadcast.csvsafe import csv_text
+from broadcast.core.csvsafe import csv_text
+from broadcast.core.errors import InvalidInput
 from broadcast.directory.models import Organisation
-from broadcast.errors import InvalidInput
 
 EXPORT_MAX_ROWS = 50_000
 EXPORT_COLUMNS = (

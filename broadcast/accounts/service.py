@@ -15,10 +15,10 @@ from sqlmodel import col
 
 from broadcast.accounts.models import ApiKey, AuditEvent, Operator, Role
 from broadcast.accounts.permissions import ROLE_SCOPE_KINDS, Permission, role_allows
+from broadcast.core.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from broadcast.core.sqlutil import row_id
+from broadcast.core.timeutil import utcnow
 from broadcast.directory.models import Organisation, OrganisationKind
-from broadcast.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
-from broadcast.sqlutil import row_id
-from broadcast.timeutil import utcnow
 
 KEY_PREFIX = "bc_"
 _password_hasher = PasswordHasher()  # Argon2id with the library's recommended parameters

@@ -35,9 +35,9 @@ from sqlmodel import col
 
 from broadcast.accounts.service import Principal
 from broadcast.channels.base import ChannelName
+from broadcast.core.errors import InvalidInput, NotFound
 from broadcast.directory.models import Contact, ContactPoint, ContactRole, Organisation, Suppression
 from broadcast.directory.schemas import Locale
-from broadcast.errors import InvalidInput, NotFound
 
 
 class SchoolType(enum.StrEnum):

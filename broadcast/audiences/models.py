@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from broadcast.dbtypes import Json, timestamp_field
+from broadcast.core.dbtypes import Json, timestamp_field
 
 
 class SavedAudience(SQLModel, table=True):

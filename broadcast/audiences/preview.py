@@ -33,8 +33,8 @@ from broadcast.audiences.criteria import (
     point_is_suppressed,
 )
 from broadcast.broadcasts.estimates import SmsEstimate
+from broadcast.core.masking import mask_address
 from broadcast.directory.models import Contact, ContactPoint
-from broadcast.masking import mask_address
 
 SAMPLE_SIZE = 5
 

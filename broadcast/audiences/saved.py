@@ -20,10 +20,10 @@ from broadcast.audiences.criteria import AudienceCriteria, subtree_paths
 from broadcast.audiences.models import SavedAudience
 from broadcast.audiences.preview import AudiencePreview, preview_audience
 from broadcast.channels.base import ChannelName
+from broadcast.core.errors import Conflict, NotFound
+from broadcast.core.timeutil import utcnow
 from broadcast.directory.models import Organisation
 from broadcast.directory.service import get_organisation
-from broadcast.errors import Conflict, NotFound
-from broadcast.timeutil import utcnow
 
 
 class SavedAudienceIn(BaseModel):

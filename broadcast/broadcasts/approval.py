@@ -23,10 +23,10 @@ from broadcast.accounts.service import Principal, audit
 from broadcast.audiences.preview import AudiencePreview
 from broadcast.broadcasts.caps import check_caps
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus
+from broadcast.core.errors import Conflict, Forbidden, InvalidInput
+from broadcast.core.timeutil import as_utc, utcnow
 from broadcast.directory.models import Organisation, OrganisationKind
-from broadcast.errors import Conflict, Forbidden, InvalidInput
 from broadcast.settings import Settings
-from broadcast.timeutil import as_utc, utcnow
 from broadcast.webhooks.events import emit_broadcast_event
 from broadcast.webhooks.models import WebhookEvent
 

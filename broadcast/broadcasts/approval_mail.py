@@ -23,7 +23,7 @@ from sqlmodel import col
 from broadcast.accounts.models import AuditEvent, Operator
 from broadcast.broadcasts.approval import APPROVAL_REQUESTED, REASONS_FR, approvers
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus
-from broadcast.db import SessionFactory, transaction
+from broadcast.core.db import SessionFactory, transaction
 from broadcast.notices.models import Notice
 from broadcast.settings import Settings, SmtpRelay
 

@@ -21,8 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus
+from broadcast.core.errors import Conflict
 from broadcast.directory.models import Organisation
-from broadcast.errors import Conflict
 from broadcast.settings import Settings, VolumeCap
 
 COUNTED = (

@@ -21,11 +21,11 @@ from broadcast.broadcasts.caps import check_caps
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus
 from broadcast.broadcasts.scheduling import ScheduledAt
 from broadcast.channels.base import AVAILABLE_CHANNELS, ChannelName
+from broadcast.core.errors import Conflict, InvalidInput
+from broadcast.core.timeutil import as_utc, utcnow
 from broadcast.directory.models import Organisation
-from broadcast.errors import Conflict, InvalidInput
 from broadcast.notices.models import Notice
 from broadcast.settings import Settings
-from broadcast.timeutil import as_utc, utcnow
 
 
 class BroadcastPatch(BaseModel):

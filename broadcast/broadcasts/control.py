@@ -20,11 +20,11 @@ from broadcast.accounts.service import Principal, audit
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus
 from broadcast.broadcasts.planner import ENQUEUE_PAGE, group_into_batches
 from broadcast.broadcasts.service import counters, totals
+from broadcast.core.errors import Conflict
+from broadcast.core.sqlutil import row_id
+from broadcast.core.timeutil import utcnow
 from broadcast.deliveries.models import OPEN_STATUSES, Delivery
-from broadcast.errors import Conflict
 from broadcast.jobs import DispatchBatch, JobQueue
-from broadcast.sqlutil import row_id
-from broadcast.timeutil import utcnow
 
 PAUSABLE = (BroadcastStatus.queued, BroadcastStatus.sending)
 

@@ -13,8 +13,8 @@ from typing import Literal
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from broadcast.core.errors import InvalidInput
 from broadcast.directory.phones import normalise_phone
-from broadcast.errors import InvalidInput
 
 MAX_SEED_ADDRESSES = 50
 

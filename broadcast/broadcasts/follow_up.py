@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from broadcast.accounts.service import Principal
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus, Priority
 from broadcast.channels.base import ChannelName
-from broadcast.errors import Conflict, InvalidInput
+from broadcast.core.errors import Conflict, InvalidInput
+from broadcast.core.sqlutil import row_id
 from broadcast.notices.service import get_notice, get_update
-from broadcast.sqlutil import row_id
 
 PLANNED = (
     BroadcastStatus.sending,

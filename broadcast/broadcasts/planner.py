@@ -27,14 +27,14 @@ from broadcast.broadcasts.sources import (
     seed_addresses,
     uses_seed_list,
 )
-from broadcast.db import SessionFactory, transaction
-from broadcast.dbtypes import UtcDateTime
+from broadcast.core.db import SessionFactory, transaction
+from broadcast.core.dbtypes import UtcDateTime
+from broadcast.core.sqlutil import insert_ignoring_conflicts
+from broadcast.core.timeutil import utcnow
 from broadcast.deliveries.ledger import complete_if_done
 from broadcast.deliveries.models import Delivery, DeliveryStatus
 from broadcast.directory.models import Organisation
 from broadcast.jobs import DispatchBatch, JobQueue
-from broadcast.sqlutil import insert_ignoring_conflicts
-from broadcast.timeutil import utcnow
 from broadcast.webhooks.events import take_emitted
 
 log = logging.getLogger(__name__)

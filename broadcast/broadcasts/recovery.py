@@ -16,10 +16,10 @@ from sqlmodel import col
 
 from broadcast.broadcasts.models import Broadcast
 from broadcast.broadcasts.planner import ACTIVE, group_into_batches
-from broadcast.db import SessionFactory, transaction
+from broadcast.core.db import SessionFactory, transaction
+from broadcast.core.timeutil import as_utc, utcnow
 from broadcast.deliveries.models import OPEN_STATUSES, Delivery
 from broadcast.jobs import JobQueue
-from broadcast.timeutil import as_utc, utcnow
 
 RESUME_LIMIT = 50_000  # per broadcast and pass; the next pass takes the rest
 

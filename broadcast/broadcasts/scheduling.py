@@ -25,9 +25,9 @@ from sqlmodel import col
 
 from broadcast.accounts.service import audit
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus
-from broadcast.db import SessionFactory, transaction
+from broadcast.core.db import SessionFactory, transaction
+from broadcast.core.timeutil import utcnow
 from broadcast.jobs import JobQueue
-from broadcast.timeutil import utcnow
 from broadcast.webhooks.events import emit_broadcast_event, take_emitted
 from broadcast.webhooks.models import WebhookEvent
 

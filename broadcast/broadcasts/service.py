@@ -25,19 +25,19 @@ from broadcast.broadcasts.models import Broadcast, BroadcastStatus, DeliveryMode
 from broadcast.broadcasts.scheduling import ScheduledAt
 from broadcast.broadcasts.sources import preview_recipients
 from broadcast.channels.base import AVAILABLE_CHANNELS, ChannelName
-from broadcast.channels.sms import render_sms_text, stop_number
+from broadcast.channels.sms.sender import render_sms_text, stop_number
+from broadcast.core.errors import Conflict, InvalidInput, NotFound
+from broadcast.core.masking import mask_address
+from broadcast.core.sqlutil import row_id
+from broadcast.core.timeutil import utcnow
 from broadcast.deliveries.dispatch import message_content
 from broadcast.deliveries.ledger import cancel_queued
 from broadcast.deliveries.models import Delivery, DeliveryStatus
 from broadcast.directory.models import Organisation
-from broadcast.errors import Conflict, InvalidInput, NotFound
-from broadcast.masking import mask_address
 from broadcast.notices.models import Notice
 from broadcast.notices.service import get_notice, get_update
 from broadcast.rendering import Renderer
 from broadcast.settings import Settings
-from broadcast.sqlutil import row_id
-from broadcast.timeutil import utcnow
 
 
 class BroadcastIn(BaseModel):

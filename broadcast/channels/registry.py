@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from broadcast.channels.base import Channel, ChannelName
-from broadcast.channels.email import EmailChannel
-from broadcast.channels.push import PushChannel
-from broadcast.channels.sms import SmsChannel
-from broadcast.db import SessionFactory
+from broadcast.channels.email.sender import EmailChannel
+from broadcast.channels.push.sender import PushChannel
+from broadcast.channels.sms.sender import SmsChannel
+from broadcast.core.db import SessionFactory
 from broadcast.ratelimit import RateLimiter
 from broadcast.rendering import Renderer
 from broadcast.settings import Settings

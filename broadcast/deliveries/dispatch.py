@@ -24,7 +24,8 @@ from sqlmodel import col
 
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus, Priority
 from broadcast.channels.base import Channel, MessageContent, Prepared, Recipient, SendResult
-from broadcast.db import SessionFactory, transaction
+from broadcast.core.db import SessionFactory, transaction
+from broadcast.core.timeutil import as_utc, utcnow
 from broadcast.deliveries.early_status import EarlyStatuses
 from broadcast.deliveries.ledger import (
     PendingDelivery,
@@ -41,7 +42,6 @@ from broadcast.jobs import DispatchBatch, JobQueue
 from broadcast.notices.models import Notice, NoticeUpdate
 from broadcast.ratelimit import RateLimiter
 from broadcast.settings import RateLimit
-from broadcast.timeutil import as_utc, utcnow
 from broadcast.webhooks.events import take_emitted
 
 log = logging.getLogger(__name__)

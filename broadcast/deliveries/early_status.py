@@ -22,7 +22,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broadcast.channels.base import ChannelName, SendResult
-from broadcast.db import SessionFactory, transaction
+from broadcast.core.db import SessionFactory, transaction
 from broadcast.deliveries.models import STATUS_RANK
 from broadcast.deliveries.provider_status import (
     TWILIO_STATUSES,

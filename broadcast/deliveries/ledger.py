@@ -16,11 +16,11 @@ from sqlmodel import col
 
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus
 from broadcast.channels.base import ChannelName, Outcome, SendResult
+from broadcast.core.timeutil import utcnow
 from broadcast.deliveries.models import OPEN_STATUSES, Delivery, DeliveryStatus
 from broadcast.directory.push import delete_subscriptions, record_push_successes
 from broadcast.directory.service import suppress_many
 from broadcast.jobs import DispatchBatch
-from broadcast.timeutil import utcnow
 from broadcast.webhooks.events import emit_broadcast_event
 from broadcast.webhooks.models import WebhookEvent
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Column, ForeignKey, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from broadcast.dbtypes import BigId, timestamp_field
+from broadcast.core.dbtypes import BigId, timestamp_field
 
 
 class DeliveryStatus(enum.StrEnum):

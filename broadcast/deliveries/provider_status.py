@@ -19,10 +19,10 @@ from sqlmodel import col
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
 from broadcast.channels.base import ChannelName
+from broadcast.core.timeutil import utcnow
 from broadcast.deliveries.models import STATUS_RANK, Delivery, DeliveryStatus
 from broadcast.directory.service import suppress, unsuppress
 from broadcast.settings import Settings, TwilioAccount
-from broadcast.timeutil import utcnow
 
 TWILIO_STATUSES: Mapping[str, DeliveryStatus] = {
     "accepted": DeliveryStatus.sending,

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Column, ForeignKey, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from broadcast.dbtypes import UtcDateTime, timestamp_field
+from broadcast.core.dbtypes import UtcDateTime, timestamp_field
 
 
 class OrganisationKind(enum.StrEnum):

@@ -43,7 +43,10 @@ from sqlmodel import col
 from broadcast.accounts.service import Principal, audit
 from broadcast.broadcasts.models import Broadcast
 from broadcast.channels.base import ChannelName
-from broadcast.csvsafe import csv_text
+from broadcast.core.csvsafe import csv_text
+from broadcast.core.errors import NotFound
+from broadcast.core.masking import mask_address
+from broadcast.core.timeutil import as_utc, utcnow
 from broadcast.deliveries.models import Delivery
 from broadcast.directory.models import (
     Contact,
@@ -54,10 +57,7 @@ from broadcast.directory.models import (
 )
 from broadcast.directory.phones import normalise_phone
 from broadcast.directory.service import list_contacts
-from broadcast.errors import NotFound
-from broadcast.masking import mask_address
 from broadcast.settings import Settings
-from broadcast.timeutil import as_utc, utcnow
 
 MASKED_PREFIX = "masked:"
 MASK_BATCH = 1000

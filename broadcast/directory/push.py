@@ -27,6 +27,9 @@ from sqlmodel import col
 
 from broadcast.accounts.service import Principal
 from broadcast.channels.base import ChannelName
+from broadcast.core.errors import DomainError, InvalidInput, NotFound
+from broadcast.core.sqlutil import row_id
+from broadcast.core.timeutil import utcnow
 from broadcast.directory.models import (
     Contact,
     ContactPoint,
@@ -35,10 +38,7 @@ from broadcast.directory.models import (
     OrganisationKind,
     PushSubscription,
 )
-from broadcast.errors import DomainError, InvalidInput, NotFound
 from broadcast.settings import Settings
-from broadcast.sqlutil import row_id
-from broadcast.timeutil import utcnow
 
 PUSH = ChannelName.push.value
 MAX_ENDPOINT_LENGTH = 1000

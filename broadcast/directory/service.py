@@ -12,6 +12,9 @@ from sqlmodel import col
 
 from broadcast.accounts.service import Principal
 from broadcast.channels.base import ChannelName
+from broadcast.core.errors import InvalidInput, NotFound
+from broadcast.core.sqlutil import insert_ignore
+from broadcast.core.validation import describe_errors
 from broadcast.directory.models import (
     Contact,
     ContactPoint,
@@ -21,9 +24,6 @@ from broadcast.directory.models import (
 )
 from broadcast.directory.schemas import ContactIn, ContactOut, OrganisationOut, RowError
 from broadcast.directory.uai import is_valid_uai
-from broadcast.errors import InvalidInput, NotFound
-from broadcast.sqlutil import insert_ignore
-from broadcast.validation import describe_errors
 
 MAX_BULK_CONTACTS = 10_000
 

@@ -15,9 +15,9 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from broadcast.accounts.service import audit
-from broadcast.db import create_engine, session_factory, transaction
+from broadcast.core.db import create_engine, session_factory, transaction
+from broadcast.core.errors import DomainError
 from broadcast.directory.models import Organisation
-from broadcast.errors import DomainError
 from broadcast.imports.models import ImportStatus
 from broadcast.imports.records import ImportKind
 from broadcast.imports.report import format_report

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from broadcast.errors import InvalidInput
+from broadcast.core.errors import InvalidInput
 
 
 class ImportRefused(InvalidInput):

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlmodel import Field, SQLModel
 
-from broadcast.dbtypes import Json, UtcDateTime, timestamp_field
+from broadcast.core.dbtypes import Json, UtcDateTime, timestamp_field
 
 
 class ImportStatus(enum.StrEnum):

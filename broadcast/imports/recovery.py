@@ -9,12 +9,12 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlmodel import col
 
-from broadcast.db import SessionFactory, transaction
+from broadcast.core.db import SessionFactory, transaction
+from broadcast.core.timeutil import utcnow
 from broadcast.imports.models import ImportRun, ImportStatus
 from broadcast.imports.service import fail_run
 from broadcast.imports.uploads import discard_upload, stored_upload
 from broadcast.jobs import JobQueue
-from broadcast.timeutil import utcnow
 
 IMPORT_JOB_TIMEOUT_S = 3600
 """One transaction per file: a job may run that long (arq does not retry a timeout)."""

@@ -15,9 +15,11 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broadcast.accounts.service import Principal, audit
-from broadcast.db import SessionFactory, transaction
+from broadcast.core.db import SessionFactory, transaction
+from broadcast.core.errors import NotFound
+from broadcast.core.sqlutil import row_id
+from broadcast.core.timeutil import utcnow
 from broadcast.directory.models import Organisation
-from broadcast.errors import NotFound
 from broadcast.imports.errors import ImportRefused
 from broadcast.imports.formats import open_readers
 from broadcast.imports.models import ImportRun, ImportStatus
@@ -26,8 +28,6 @@ from broadcast.imports.records import ImportKind
 from broadcast.imports.report import ImportReport
 from broadcast.imports.uploads import discard_upload, stored_upload
 from broadcast.imports.writer import ContactImporter
-from broadcast.sqlutil import row_id
-from broadcast.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 

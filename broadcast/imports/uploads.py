@@ -9,7 +9,7 @@ import shutil
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from broadcast.errors import InvalidInput
+from broadcast.core.errors import InvalidInput
 
 CHUNK_BYTES = 1 << 20
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")

@@ -28,14 +28,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from broadcast.channels.base import ChannelName
+from broadcast.core.sqlutil import insert_ignoring_conflicts
+from broadcast.core.timeutil import utcnow
 from broadcast.directory.models import Contact, ContactPoint, ContactRole, Organisation
 from broadcast.directory.uai import is_valid_uai
 from broadcast.imports.addresses import EmailChecker, normalise_mobile
 from broadcast.imports.csv_reader import DERIVED_KEY
 from broadcast.imports.records import ContactRecord, ImportKind, Reader
 from broadcast.imports.report import ImportReport
-from broadcast.sqlutil import insert_ignoring_conflicts
-from broadcast.timeutil import utcnow
 
 BATCH_SIZE = 1000
 _ADDRESS_CHANNELS = (ChannelName.email, ChannelName.sms)

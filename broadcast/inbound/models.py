@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import Column, ForeignKey, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from broadcast.dbtypes import Json, timestamp_field
+from broadcast.core.dbtypes import Json, timestamp_field
 
 
 class InboundKind(enum.StrEnum):

@@ -32,15 +32,15 @@ from broadcast.broadcasts import service as broadcasts
 from broadcast.broadcasts.caps import CapExceeded
 from broadcast.broadcasts.models import Broadcast, Priority
 from broadcast.channels.base import AVAILABLE_CHANNELS, ChannelName
+from broadcast.core.errors import Conflict, DomainError, InvalidInput, NotFound, Unauthenticated
+from broadcast.core.sqlutil import row_id
+from broadcast.core.timeutil import utcnow
 from broadcast.directory.models import ContactRole, Organisation
-from broadcast.errors import Conflict, DomainError, InvalidInput, NotFound, Unauthenticated
 from broadcast.inbound.events import AlertEvent
 from broadcast.inbound.models import InboundAlert, InboundKind, InboundReceipt, InboundSource
 from broadcast.notices.models import Notice, NoticeStatus, NoticeUpdate
 from broadcast.notices.service import UpdateIn, add_update
 from broadcast.settings import Settings
-from broadcast.sqlutil import row_id
-from broadcast.timeutil import utcnow
 from broadcast.webhooks.events import emit_notice_event
 from broadcast.webhooks.models import WebhookEvent
 from broadcast.webhooks.signing import new_secret

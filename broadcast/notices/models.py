@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Text
 from sqlmodel import Field, SQLModel
 
-from broadcast.dbtypes import timestamp_field
+from broadcast.core.dbtypes import timestamp_field
 
 
 class NoticeStatus(enum.StrEnum):

@@ -10,11 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from broadcast.accounts.service import Principal, audit
+from broadcast.core.errors import NotFound
+from broadcast.core.sqlutil import row_id
+from broadcast.core.timeutil import utcnow
 from broadcast.directory.models import Organisation
-from broadcast.errors import NotFound
 from broadcast.notices.models import Notice, NoticeStatus, NoticeUpdate
-from broadcast.sqlutil import row_id
-from broadcast.timeutil import utcnow
 from broadcast.webhooks.events import emit_notice_event
 from broadcast.webhooks.models import WebhookEvent
 

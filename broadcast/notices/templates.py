@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from jinja2 import TemplateError
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from broadcast.errors import InvalidInput, NotFound
+from broadcast.core.errors import InvalidInput, NotFound
 from broadcast.notices.models import NoticeStatus
 from broadcast.notices.service import NoticeIn
 from broadcast.rendering import render_text

@@ -28,8 +28,8 @@ from sqlalchemy import ColumnElement, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from broadcast.db import SessionFactory, transaction
-from broadcast.timeutil import as_utc, utcnow
+from broadcast.core.db import SessionFactory, transaction
+from broadcast.core.timeutil import as_utc, utcnow
 from broadcast.webhooks.models import WebhookEndpoint, WebhookMessage, WebhookMessageStatus
 from broadcast.webhooks.sender import DeliveryAttempt, WebhookSender, next_delay
 

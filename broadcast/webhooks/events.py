@@ -22,11 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from broadcast.broadcasts.models import Broadcast
+from broadcast.core.sqlutil import row_id
+from broadcast.core.timeutil import utcnow
 from broadcast.deliveries.models import Delivery
 from broadcast.directory.models import Organisation
 from broadcast.notices.models import Notice, NoticeUpdate
-from broadcast.sqlutil import row_id
-from broadcast.timeutil import utcnow
 from broadcast.webhooks.models import WebhookEndpoint, WebhookEvent, WebhookMessage
 
 EMITTED_KEY = "broadcast.webhooks.emitted"

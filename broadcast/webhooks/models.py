@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Column, ForeignKey, Index, Integer
 from sqlmodel import Field, SQLModel
 
-from broadcast.dbtypes import BigId, Json, UtcDateTime, timestamp_field
+from broadcast.core.dbtypes import BigId, Json, UtcDateTime, timestamp_field
 
 
 class WebhookEvent(enum.StrEnum):

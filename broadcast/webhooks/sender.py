@@ -25,7 +25,7 @@ from typing import Any
 
 import aiohttp
 
-from broadcast.httputil import parse_retry_after
+from broadcast.core.httputil import parse_retry_after
 from broadcast.webhooks import signing
 from broadcast.webhooks.ssrf import (
     PinnedResolver,

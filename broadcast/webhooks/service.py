@@ -17,11 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from broadcast.accounts.service import Principal, audit
+from broadcast.core.errors import Conflict, NotFound
+from broadcast.core.sqlutil import row_id
+from broadcast.core.timeutil import utcnow
 from broadcast.directory.models import Organisation
-from broadcast.errors import Conflict, NotFound
 from broadcast.settings import Settings
-from broadcast.sqlutil import row_id
-from broadcast.timeutil import utcnow
 from broadcast.webhooks.events import emit_ping
 from broadcast.webhooks.models import WebhookEndpoint, WebhookEvent, WebhookMessage
 from broadcast.webhooks.signing import new_secret

@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Mapping
 from datetime import datetime
 
-from broadcast.errors import DomainError
+from broadcast.core.errors import DomainError
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the Standard Webhooks prefix, not a secret
 SECRET_BYTES = 32

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
-from broadcast.errors import DomainError
+from broadcast.core.errors import DomainError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

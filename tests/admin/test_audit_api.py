@@ -14,7 +14,7 @@ from admin.access import access_table
 from admin.app import create_app
 from broadcast.accounts.models import AuditEvent, Role
 from broadcast.accounts.service import audit, create_api_key, create_operator
-from broadcast.db import SessionFactory, transaction
+from broadcast.core.db import SessionFactory, transaction
 from broadcast.directory.models import Organisation
 from broadcast.directory.uai import make_uai
 from broadcast.settings import Settings

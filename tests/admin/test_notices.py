@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from broadcast.accounts.models import AuditEvent
-from broadcast.db import SessionFactory, transaction
+from broadcast.core.db import SessionFactory, transaction
 from broadcast.settings import Settings
 from tests.support import api, auth, build_world
 

@@ -10,7 +10,7 @@ import httpx
 
 from admin.app import create_app
 from admin.public import DemoOutbox
-from broadcast.db import SessionFactory
+from broadcast.core.db import SessionFactory
 from broadcast.sandbox.smtp import SmtpSink
 from broadcast.sandbox.twilio import SmsMessage, TwilioSandbox
 from broadcast.settings import Settings

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from broadcast.accounts.models import AuditEvent
-from broadcast.db import SessionFactory, transaction
+from broadcast.core.db import SessionFactory, transaction
 from broadcast.sandbox.push import PushSandbox
 from broadcast.settings import Settings
 from tests.push_support import (

@@ -16,7 +16,7 @@ from admin.app import create_app
 from admin.public import DemoOutbox
 from broadcast.accounts.models import Role
 from broadcast.accounts.permissions import ROLE_PERMISSIONS, Permission
-from broadcast.db import SessionFactory
+from broadcast.core.db import SessionFactory
 from broadcast.sandbox.smtp import SmtpSink
 from broadcast.settings import Settings
 from tests.support import api, auth, build_world

@@ -13,7 +13,7 @@ import httpx
 
 from admin.access import PUBLIC_ROUTES
 from admin.app import create_app
-from broadcast.db import SessionFactory, transaction
+from broadcast.core.db import SessionFactory, transaction
 from broadcast.directory.models import Organisation
 from broadcast.imports.service import create_run
 from broadcast.sandbox.smtp import SmtpSink

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from broadcast.db import SessionFactory, transaction
+from broadcast.core.db import SessionFactory, transaction
 from broadcast.directory.service import is_suppressed
 from broadcast.sandbox.smtp import SmtpSink
 from broadcast.settings import Settings

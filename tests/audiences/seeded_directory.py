@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from sqlalchemy import select, update
 from sqlmodel import col
 
-from broadcast.db import SessionFactory, transaction
+from broadcast.core.db import SessionFactory, transaction
+from broadcast.core.timeutil import utcnow
 from broadcast.directory.models import Contact, ContactRole, Organisation, OrganisationKind
 from broadcast.directory.schemas import ContactIn
 from broadcast.directory.service import create_organisation, insert_contacts
 from broadcast.directory.uai import make_uai
-from broadcast.timeutil import utcnow
 from tests.support import World, build_world
 
 EXPECTED_3E_68 = {

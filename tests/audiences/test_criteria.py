@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from broadcast.audiences.criteria import AudienceCriteria, SchoolType, matching_points
-from broadcast.db import SessionFactory, transaction
+from broadcast.core.db import SessionFactory, transaction
 from broadcast.directory.service import suppress
 from broadcast.sandbox.smtp import SmtpSink
 from broadcast.settings import Settings

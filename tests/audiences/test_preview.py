@@ -7,7 +7,7 @@ from typing import Any
 
 from broadcast.audiences.criteria import AudienceCriteria
 from broadcast.audiences.preview import AudiencePreview, ChannelPreview, preview_audience
-from broadcast.db import SessionFactory, transaction
+from broadcast.core.db import SessionFactory, transaction
 from broadcast.directory.service import suppress
 from tests.audiences.seeded_directory import paths_of, seed_directory
 

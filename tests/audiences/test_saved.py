@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from broadcast.db import SessionFactory
+from broadcast.core.db import SessionFactory
 from broadcast.sandbox.smtp import SmtpSink
 from broadcast.settings import Settings
 from tests.audiences.seeded_directory import EXPECTED_3E_68, seed_directory

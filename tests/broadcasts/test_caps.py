@@ -15,11 +15,11 @@ from sqlalchemy import func, select, update
 from sqlmodel import col
 
 from broadcast.broadcasts.models import Broadcast
-from broadcast.db import SessionFactory, transaction
+from broadcast.core.db import SessionFactory, transaction
+from broadcast.core.timeutil import utcnow
 from broadcast.deliveries.models import Delivery
 from broadcast.sandbox.smtp import SmtpSink
 from broadcast.settings import Settings, VolumeCap
-from broadcast.timeutil import utcnow
 from tests.support import add_contacts, api, auth, build_world, guardians, run_burst_workers
 
 NOTICE = {"title": "ENT indisponible", "message": "L'ENT est indisponible ce matin."}

@@ -13,7 +13,7 @@ from sqlmodel import col
 
 from broadcast.accounts.models import AuditEvent
 from broadcast.broadcasts.planner import PlannerSettings, run_fanout
-from broadcast.db import SessionFactory, transaction
+from broadcast.core.db import SessionFactory, transaction
 from broadcast.deliveries.models import Delivery
 from broadcast.jobs import DispatchBatch, JobQueue
 from broadcast.sandbox.smtp import SmtpSink

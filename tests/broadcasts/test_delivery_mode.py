@@ -10,7 +10,7 @@ from sqlmodel import col
 
 from broadcast.broadcasts.models import Broadcast, DeliveryMode
 from broadcast.broadcasts.planner import plan_chunk
-from broadcast.db import SessionFactory, transaction
+from broadcast.core.db import SessionFactory, transaction
 from broadcast.deliveries.models import Delivery
 from broadcast.directory.models import ContactPoint, ContactRole
 from broadcast.directory.schemas import ContactIn

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from broadcast.db import SessionFactory
+from broadcast.core.db import SessionFactory
 from broadcast.sandbox.smtp import SmtpSink
 from broadcast.sandbox.twilio import TwilioSandbox
 from broadcast.settings import Settings

@@ -10,7 +10,7 @@ import httpx
 from sqlalchemy import delete, select, update
 from sqlmodel import col
 
-from broadcast.db import SessionFactory, transaction
+from broadcast.core.db import SessionFactory, transaction
 from broadcast.deliveries.models import Delivery
 from broadcast.directory.models import Contact, ContactPoint
 from broadcast.directory.service import suppress

@@ -15,7 +15,7 @@ from broadcast.broadcasts.estimates import (
     sms_estimate,
 )
 from broadcast.broadcasts.service import channel_rate
-from broadcast.db import SessionFactory
+from broadcast.core.db import SessionFactory
 from broadcast.directory.models import ContactRole
 from broadcast.directory.schemas import ContactIn
 from broadcast.settings import RateLimit, Settings, TwilioAccount

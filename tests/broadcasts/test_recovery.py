@@ -9,7 +9,7 @@ from arq.connections import RedisSettings, create_pool
 
 from broadcast.broadcasts.planner import PlannerSettings, run_fanout
 from broadcast.broadcasts.recovery import resume_stalled
-from broadcast.db import SessionFactory
+from broadcast.core.db import SessionFactory
 from broadcast.jobs import JobQueue
 from broadcast.sandbox.smtp import SmtpSink
 from broadcast.settings import Settings

@@ -18,12 +18,12 @@ from broadcast.accounts.service import authenticate_api_key
 from broadcast.broadcasts.changes import BroadcastPatch, change_broadcast
 from broadcast.broadcasts.models import Broadcast
 from broadcast.broadcasts.scheduling import PARIS, claim_due, paris_to_utc, queue_due_broadcasts
-from broadcast.db import SessionFactory, transaction
-from broadcast.errors import Conflict
+from broadcast.core.db import SessionFactory, transaction
+from broadcast.core.errors import Conflict
+from broadcast.core.timeutil import utcnow
 from broadcast.jobs import JobQueue
 from broadcast.sandbox.smtp import SmtpSink
 from broadcast.settings import Settings
-from broadcast.timeutil import utcnow
 from tests.support import World, add_contacts, api, auth, build_world, guardians, run_burst_workers
 from workers.resources import Resources
 from workers.tasks import start_scheduled

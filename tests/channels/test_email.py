@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from broadcast.channels.base import MessageContent, Outcome, Recipient, SendResult
-from broadcast.channels.email import EmailChannel
+from broadcast.channels.email.sender import EmailChannel
 from broadcast.directory.unsubscribe import unsubscribe_url
 from broadcast.ratelimit import RateLimiter
 from broadcast.rendering import UNSUBSCRIBE_PLACEHOLDER

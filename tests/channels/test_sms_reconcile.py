@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 
 from broadcast.channels.base import MessageContent, Outcome, Prepared, Recipient
-from broadcast.channels.sms import (
+from broadcast.channels.sms.sender import (
     RECONCILE_LIMIT,
     UNCERTAIN,
     SmsChannel,
@@ -75,7 +75,7 @@ async def test_created_without_an_answer_is_sent_with_the_sandbox_sid(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     sandbox.lose_next("after_create", stall_s=stall_s)
-    with caplog.at_level(logging.INFO, logger="broadcast.channels.sms"):
+    with caplog.at_level(logging.INFO, logger="broadcast.channels.sms.sender"):
         result = await channel.send(prepared(channel), Recipient(7, NUMBER, "fr"))
 
     [message] = sandbox.messages  # no second create

@@ -12,7 +12,7 @@ from email.utils import format_datetime
 import pytest
 
 from broadcast.channels.base import Outcome
-from broadcast.channels.webpush import (
+from broadcast.channels.push.webpush import (
     MAX_PAYLOAD_BYTES,
     WebPushSender,
     fit_payload,
@@ -21,7 +21,7 @@ from broadcast.channels.webpush import (
     topic_for_notice,
 )
 from broadcast.cli import main
-from broadcast.httputil import parse_retry_after
+from broadcast.core.httputil import parse_retry_after
 from broadcast.sandbox.push import PushSandbox
 from broadcast.settings import get_settings
 

@@ -12,8 +12,8 @@ import redis.asyncio as aioredis
 from sqlalchemy import select
 
 from broadcast.broadcasts.planner import PlannerSettings, run_fanout
-from broadcast.channels.email import EmailChannel
-from broadcast.db import SessionFactory, transaction
+from broadcast.channels.email.sender import EmailChannel
+from broadcast.core.db import SessionFactory, transaction
 from broadcast.deliveries.dispatch import Dispatcher, RetryLater, RetryPolicy
 from broadcast.deliveries.models import Delivery
 from broadcast.jobs import DispatchBatch, JobQueue

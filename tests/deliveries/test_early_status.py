@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 from sqlalchemy import select, update
 from sqlmodel import col
 
-from broadcast.db import SessionFactory, transaction
+from broadcast.core.db import SessionFactory, transaction
 from broadcast.deliveries.early_status import KEY, TTL_S, EarlyStatuses, receive_status
 from broadcast.deliveries.models import Delivery
 from broadcast.directory.models import Suppression

@@ -19,7 +19,9 @@ from sqlmodel import col
 
 from broadcast.accounts.models import AuditEvent
 from broadcast.cli import main
-from broadcast.db import SessionFactory, transaction
+from broadcast.core.db import SessionFactory, transaction
+from broadcast.core.masking import mask_address
+from broadcast.core.timeutil import utcnow
 from broadcast.deliveries.models import Delivery
 from broadcast.directory import privacy
 from broadcast.directory.models import Contact, ContactPoint, ContactRole, Suppression
@@ -27,10 +29,8 @@ from broadcast.directory.privacy import contact_purge_cutoff, purge_due
 from broadcast.directory.schemas import ContactIn
 from broadcast.directory.service import suppress
 from broadcast.jobs import BULK_QUEUE
-from broadcast.masking import mask_address
 from broadcast.sandbox.smtp import SmtpSink
 from broadcast.settings import Settings, get_settings
-from broadcast.timeutil import utcnow
 from tests.conftest import TEST_SECRET
 from tests.support import (
     World,

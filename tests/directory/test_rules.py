@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from broadcast.core.masking import mask_address, mask_email, mask_phone
 from broadcast.directory.phones import normalise_phone
 from broadcast.directory.uai import is_valid_uai, make_uai
 from broadcast.directory.unsubscribe import read_unsubscribe_token, unsubscribe_token
-from broadcast.masking import mask_address, mask_email, mask_phone
 
 
 @pytest.mark.parametrize(

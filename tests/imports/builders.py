@@ -12,7 +12,7 @@ from xml.sax.saxutils import escape
 from sqlalchemy import select
 from sqlmodel import col
 
-from broadcast.db import SessionFactory, transaction
+from broadcast.core.db import SessionFactory, transaction
 from broadcast.directory.models import Contact, ContactPoint, Organisation
 from broadcast.imports.models import ImportRun
 from broadcast.imports.records import ImportKind

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from broadcast.db import SessionFactory
+from broadcast.core.db import SessionFactory
 from broadcast.directory.uai import make_uai
 from tests.imports.builders import contacts_by_external_id, import_file, write_csv
 from tests.support import build_world

@@ -6,7 +6,7 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 
 from broadcast.accounts.models import AuditEvent
-from broadcast.db import SessionFactory, transaction
+from broadcast.core.db import SessionFactory, transaction
 from broadcast.directory.uai import make_uai
 from broadcast.imports.models import ImportRun, ImportStatus
 from broadcast.imports.progress import ImportProgress

@@ -7,13 +7,13 @@ from datetime import timedelta
 from arq.connections import RedisSettings, create_pool
 from redis.asyncio import Redis
 
-from broadcast.db import SessionFactory, transaction
+from broadcast.core.db import SessionFactory, transaction
+from broadcast.core.timeutil import utcnow
 from broadcast.directory.uai import make_uai
 from broadcast.imports.models import ImportRun, ImportStatus
 from broadcast.imports.recovery import INTERRUPTED, resume_stalled_imports
 from broadcast.jobs import JobQueue
 from broadcast.settings import Settings
-from broadcast.timeutil import utcnow
 from tests.support import api, auth, build_world, run_burst_workers
 
 CSV = f"nom;uai;courriel\r\nRoth;{make_uai('0670100')};anna@familles.fr\r\n".encode()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from broadcast.db import SessionFactory, transaction
+from broadcast.core.db import SessionFactory, transaction
 from broadcast.directory.models import Organisation, OrganisationKind
 from broadcast.directory.service import create_organisation
 from broadcast.directory.uai import make_uai

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from broadcast.db import SessionFactory, transaction
+from broadcast.core.db import SessionFactory, transaction
 from broadcast.directory.models import Organisation
 from broadcast.directory.service import is_suppressed, suppress
 from broadcast.directory.uai import make_uai

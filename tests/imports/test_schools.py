@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from broadcast.cli import main
-from broadcast.db import SessionFactory, transaction
+from broadcast.core.db import SessionFactory, transaction
 from broadcast.directory.models import Organisation
 from broadcast.directory.uai import make_uai
 from broadcast.reference.service import ensure_reference, import_schools

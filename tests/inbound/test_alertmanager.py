@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from broadcast.accounts.models import AuditEvent
 from broadcast.broadcasts.models import Broadcast
-from broadcast.db import SessionFactory, transaction
+from broadcast.core.db import SessionFactory, transaction
 from broadcast.directory.models import ContactRole
 from broadcast.directory.schemas import ContactIn
 from broadcast.inbound.models import InboundAlert

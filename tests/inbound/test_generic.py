@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
-from broadcast.db import SessionFactory, transaction
+from broadcast.core.db import SessionFactory, transaction
 from broadcast.inbound.models import InboundReceipt, InboundSource
 from broadcast.inbound.service import purge_receipts
 from broadcast.notices.models import Notice

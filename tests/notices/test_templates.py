@@ -8,8 +8,8 @@ import pytest
 from jinja2.exceptions import SecurityError
 
 from broadcast.channels.sms_text import analyse
-from broadcast.db import SessionFactory
-from broadcast.errors import InvalidInput, NotFound
+from broadcast.core.db import SessionFactory
+from broadcast.core.errors import InvalidInput, NotFound
 from broadcast.notices.templates import (
     LIBRARY,
     TEMPLATES,

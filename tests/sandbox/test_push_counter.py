@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 
 from broadcast.channels.base import Outcome
-from broadcast.channels.webpush import WebPushSender, generate_vapid_keys
+from broadcast.channels.push.webpush import WebPushSender, generate_vapid_keys
 from broadcast.sandbox.push import PushSandbox
 from broadcast.sandbox.push_counter import PushCounter, start_counting_server
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from broadcast.channels.base import MessageContent, Outcome, Recipient
-from broadcast.channels.email import EmailChannel
+from broadcast.channels.email.sender import EmailChannel
 from broadcast.sandbox.smtp_counter import MessageCounter, start_counting_server
 from broadcast.settings import Settings, SmtpRelay
 

@@ -13,9 +13,9 @@ import redis.asyncio as aioredis
 from sqlalchemy import select, update
 from sqlmodel import col
 
-from broadcast.db import SessionFactory, transaction
+from broadcast.core.db import SessionFactory, transaction
+from broadcast.core.timeutil import utcnow
 from broadcast.settings import Settings
-from broadcast.timeutil import utcnow
 from broadcast.webhooks.delivery import DISABLED_ERROR, deliver_message
 from broadcast.webhooks.models import WebhookMessage
 from broadcast.webhooks.sender import WebhookSender

@@ -10,7 +10,7 @@ from sqlmodel import col
 
 from broadcast.accounts.models import AuditEvent, Role
 from broadcast.accounts.service import create_api_key, create_operator
-from broadcast.db import SessionFactory, transaction
+from broadcast.core.db import SessionFactory, transaction
 from broadcast.directory.models import Organisation
 from broadcast.sandbox.smtp import SmtpSink
 from broadcast.settings import Settings

@@ -13,11 +13,11 @@ from sqlalchemy import select, update
 from sqlmodel import col
 
 from broadcast.broadcasts.models import Broadcast
-from broadcast.db import SessionFactory, transaction
+from broadcast.core.db import SessionFactory, transaction
+from broadcast.core.timeutil import utcnow
 from broadcast.jobs import WEBHOOK_QUEUE
 from broadcast.sandbox.smtp import SmtpSink
 from broadcast.settings import Settings
-from broadcast.timeutil import utcnow
 from broadcast.webhooks.models import WebhookMessage
 from tests.inbound_support import alertmanager_payload, create_source, post_alertmanager
 from tests.support import (

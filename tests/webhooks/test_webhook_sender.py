@@ -19,7 +19,7 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 from yarl import URL
 
-from broadcast.httputil import parse_retry_after
+from broadcast.core.httputil import parse_retry_after
 from broadcast.webhooks import signing
 from broadcast.webhooks.sender import (
     RETRY_DELAYS_S,

@@ -32,8 +32,13 @@ from broadcast.channels.base import (
     Recipient,
     SendResult,
 )
-from broadcast.channels.webpush import PushResult, WebPushSender, mask_endpoint, topic_for_notice
-from broadcast.db import SessionFactory, transaction
+from broadcast.channels.push.webpush import (
+    PushResult,
+    WebPushSender,
+    mask_endpoint,
+    topic_for_notice,
+)
+from broadcast.core.db import SessionFactory, transaction
 from broadcast.directory.models import PushSubscription
 from broadcast.directory.push import subscription_info, subscriptions_by_id
 from broadcast.rendering import PlainValue, Renderer

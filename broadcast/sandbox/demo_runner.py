@@ -24,10 +24,10 @@ import sys
 import uvicorn
 from pydantic import SecretStr
 
-from broadcast.channels.webpush import generate_vapid_keys
-from broadcast.db import create_engine, session_factory, transaction
-from broadcast.demo import DemoCredentials, seed_demo, seed_push_subscriptions
-from broadcast.embedded_redis import redis_url_or_embedded
+from broadcast.channels.push.webpush import generate_vapid_keys
+from broadcast.core.db import create_engine, session_factory, transaction
+from broadcast.core.embedded_redis import redis_url_or_embedded
+from broadcast.sandbox.demo import DemoCredentials, seed_demo, seed_push_subscriptions
 from broadcast.sandbox.push import PushSandbox
 from broadcast.sandbox.smtp import SmtpSink
 from broadcast.sandbox.twilio import TwilioSandbox

@@ -48,7 +48,7 @@ from broadcast.channels.base import (
     Recipient,
     SendResult,
 )
-from broadcast.masking import mask_phone
+from broadcast.core.masking import mask_phone
 from broadcast.ratelimit import RateLimiter
 from broadcast.rendering import PlainValue, Renderer
 from broadcast.settings import RateLimit, Settings, TwilioAccount

@@ -53,8 +53,8 @@ from broadcast.channels.base import (
     Recipient,
     SendResult,
 )
+from broadcast.core.masking import mask_email
 from broadcast.directory.unsubscribe import unsubscribe_url
-from broadcast.masking import mask_email
 from broadcast.ratelimit import RateLimiter
 from broadcast.rendering import UNSUBSCRIBE_PLACEHOLDER, PlainValue, Renderer
 from broadcast.settings import RateLimit, Settings, SmtpRelay

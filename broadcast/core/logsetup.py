@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import re
 
-from broadcast.masking import mask_email, mask_phone
+from broadcast.core.masking import mask_email, mask_phone
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"(?<![\w+])\+?\d[\d .-]{7,}\d")

@@ -42,7 +42,7 @@ from py_vapid import Vapid02  # type: ignore[import-untyped]
 from pywebpush import WebPusher  # type: ignore[import-untyped]
 
 from broadcast.channels.base import Outcome
-from broadcast.httputil import parse_retry_after
+from broadcast.core.httputil import parse_retry_after
 
 log = logging.getLogger("broadcast.push")
 
