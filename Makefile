@@ -18,7 +18,8 @@ $(STAMP): $(BIN)/python pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	BROADCAST_ENV=dev $(BIN)/broadcast demo
+	@rm -rf var/metrics && mkdir -p var/metrics
+	BROADCAST_ENV=dev PROMETHEUS_MULTIPROC_DIR=var/metrics $(BIN)/broadcast demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

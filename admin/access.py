@@ -25,6 +25,9 @@ _UNSUBSCRIBE = "one-click unsubscribe (RULES E1): the signed token is the creden
 
 PUBLIC_ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/healthz"): "load balancer probe; says nothing but ok",
+    ("GET", "/livez"): "liveness probe; depends on nothing",
+    ("GET", "/readyz"): "readiness probe: the database and Redis answer, or 503",
+    ("GET", "/metrics"): "Prometheus scrape; a bearer token when BROADCAST_METRICS_TOKEN is set",
     ("GET", "/u/{token}"): _UNSUBSCRIBE,
     ("POST", "/u/{token}"): _UNSUBSCRIBE,
     ("POST", STATUS_CALLBACK_PATH): "Twilio status callback, checked by X-Twilio-Signature (S1)",

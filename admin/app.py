@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from admin import providers, public
+from admin import operations, providers, public
 from admin.api import (
     audiences,
     audit,
@@ -31,6 +32,7 @@ from admin.deps import locale_of
 from broadcast.core.db import create_engine, session_factory
 from broadcast.core.embedded_redis import redis_url_or_embedded
 from broadcast.core.errors import DomainError, InvalidInput
+from broadcast.core.logsetup import configure_logging_from_env
 from broadcast.core.validation import describe_errors
 from broadcast.deliveries.early_status import EarlyStatuses
 from broadcast.imports.progress import ImportProgress
@@ -77,6 +79,8 @@ def create_app(
     settings: Settings | None = None, *, outbox: public.DemoOutbox | None = None
 ) -> FastAPI:
     settings = settings or get_settings()
+    if not logging.getLogger().handlers:  # an API process spawned by `broadcast serve --workers`
+        configure_logging_from_env()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -85,6 +89,7 @@ def create_app(
         redis = await create_pool(RedisSettings.from_dsn(redis_url))
         app.state.settings = settings
         app.state.session_factory = session_factory(engine)
+        app.state.redis = redis
         app.state.queue = JobQueue(redis)
         app.state.limiter = RateLimiter(redis)
         app.state.early_statuses = EarlyStatuses(redis)
@@ -118,6 +123,7 @@ def create_app(
     app.include_router(webhooks.router, prefix="/api/v1")
     app.include_router(imports_router, prefix="/api/v1")
     app.include_router(public.router)
+    app.include_router(operations.router)
     app.include_router(providers.router)
     if outbox is not None:
         app.include_router(public.outbox_router(outbox))

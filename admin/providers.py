@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 
 from admin.deps import SettingsDep, UowDep
 from broadcast.channels.sms.sender import INBOUND_PATH, STATUS_CALLBACK_PATH
+from broadcast.core.metrics import CALLBACK_LAG, CALLBACKS, timed
 from broadcast.deliveries.early_status import receive_status
 from broadcast.deliveries.provider_status import apply_inbound, twilio_account_for
 from broadcast.settings import Settings
@@ -31,6 +32,7 @@ async def _signed_params(request: Request, settings: Settings) -> dict[str, str]
         url += "?" + request.url.query
     signature = request.headers.get("X-Twilio-Signature", "")
     if not signature or twilio_account_for(settings, url, params, signature) is None:
+        CALLBACKS.labels("twilio", "refused").inc()
         raise HTTPException(status_code=403, detail="Signature invalide.")
     return params
 
@@ -38,7 +40,9 @@ async def _signed_params(request: Request, settings: Settings) -> dict[str, str]
 @router.post(STATUS_CALLBACK_PATH)
 async def twilio_status(request: Request, uow: UowDep, settings: SettingsDep) -> Response:
     params = await _signed_params(request, settings)
-    await receive_status(uow.session, request.app.state.early_statuses, params)
+    with timed(CALLBACK_LAG, "twilio"):
+        moved = await receive_status(uow.session, request.app.state.early_statuses, params)
+    CALLBACKS.labels("twilio", "applied" if moved else "unchanged").inc()
     return Response(status_code=204)
 
 

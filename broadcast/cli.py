@@ -7,7 +7,6 @@ import argparse
 import asyncio
 import importlib
 import logging
-import os
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
@@ -22,7 +21,7 @@ from broadcast.channels.push.webpush import generate_vapid_keys
 from broadcast.core.db import create_engine, session_factory, transaction
 from broadcast.core.embedded_redis import redis_url_or_embedded
 from broadcast.core.errors import DomainError
-from broadcast.core.logsetup import configure_logging
+from broadcast.core.logsetup import configure_logging_from_env
 from broadcast.core.migrations import upgrade
 from broadcast.directory.models import Organisation
 from broadcast.imports import commands as import_commands
@@ -145,6 +144,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         port=args.port,
         workers=args.workers,
         proxy_headers=True,
+        log_config=None,  # uvicorn's lines go through our handler: masked, JSON on demand
     )
     return 0
 
@@ -216,7 +216,7 @@ WITHOUT_SETTINGS = frozenset({"vapid-keys"})  # usable before the service is con
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    configure_logging(os.environ.get("BROADCAST_LOG_LEVEL", "INFO"))
+    configure_logging_from_env()
     args = _parser().parse_args(argv)
     try:
         command = COMMANDS[args.command]

@@ -154,6 +154,8 @@ class Settings(BaseSettings):
     database_url: str = ""
     redis_url: str | None = None
     public_base_url: str = "http://127.0.0.1:8000"
+    metrics_token: SecretStr | None = None
+    """When set, ``/metrics`` asks for it as a bearer token."""
 
     email_from: str = "ne-pas-repondre@broadcast.invalid"
     email_from_name: str = "Académie - information"

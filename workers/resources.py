@@ -13,6 +13,7 @@ from broadcast.channels.registry import build_channels
 from broadcast.core.db import SessionFactory, create_engine, session_factory
 from broadcast.deliveries.dispatch import Dispatcher, RetryPolicy
 from broadcast.deliveries.early_status import EarlyStatuses
+from broadcast.deliveries.timings import BroadcastTimings
 from broadcast.jobs import JobQueue
 from broadcast.ratelimit import RateLimiter
 from broadcast.settings import Settings
@@ -69,6 +70,7 @@ class Resources:
                 time_budget_s=settings.worker_job_timeout_s / 2,
                 queue=queue,
                 early_statuses=EarlyStatuses(redis),
+                timings=BroadcastTimings(redis),
             ),
             webhooks=webhooks,
         )

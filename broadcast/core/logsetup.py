@@ -3,13 +3,23 @@ phone number in every log line (RULES R5), whatever logged it (our code, a drive
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import re
+from datetime import UTC, datetime
 
 from broadcast.core.masking import mask_email, mask_phone
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_PHONE = re.compile(r"(?<![\w+])\+?\d[\d .-]{7,}\d")
+# Phone numbers as people and providers write them: international with + or 00, French
+# national (06 12 34 56 78), or E.164 digits without the + (33612345678). Other numbers (SMTP
+# replies, Twilio error codes, counts, ids) are diagnostics and stay readable.
+_PHONE = re.compile(
+    r"(?<![\w+])(?:\+|00)\d[\d .-]{6,}\d(?!\d)"
+    r"|(?<![\w+])0[1-9](?:[ .-]?\d{2}){4}(?!\d)"
+    r"|(?<![\w+])33[1-9]\d{8}(?!\d)"
+)
 
 
 def mask_text(text: str) -> str:
@@ -37,10 +47,35 @@ class RoutineCronFilter(logging.Filter):
         return record.levelno > logging.INFO or "cron:" not in record.getMessage()
 
 
-def configure_logging(level: str) -> None:
+class JsonLinesFormatter(logging.Formatter):
+    """One JSON object per event, for log collectors; the masking filter has run before."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        event = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_text:
+            event["exception"] = record.exc_text
+        return json.dumps(event, ensure_ascii=False)
+
+
+def configure_logging_from_env() -> None:
+    """``BROADCAST_LOG_LEVEL`` (INFO) and ``BROADCAST_LOG_FORMAT`` (``text`` or ``json``)."""
+    configure_logging(
+        os.environ.get("BROADCAST_LOG_LEVEL", "INFO"),
+        json_lines=os.environ.get("BROADCAST_LOG_FORMAT", "text") == "json",
+    )
+
+
+def configure_logging(level: str, *, json_lines: bool = False) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:
         handler.addFilter(MaskingFilter())
+        if json_lines:
+            handler.setFormatter(JsonLinesFormatter())
     # Provider libraries that log every command or request at INFO.
     for noisy in ("mail.log", "twilio", "twilio.http_client", "twilio.async_http_client"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -23,8 +23,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus, Priority
-from broadcast.channels.base import Channel, MessageContent, Prepared, Recipient, SendResult
+from broadcast.channels.base import (
+    Channel,
+    MessageContent,
+    Outcome,
+    Prepared,
+    Recipient,
+    SendResult,
+)
 from broadcast.core.db import SessionFactory, transaction
+from broadcast.core.metrics import MESSAGES, PROVIDER_LATENCY, RATE_LIMIT_WAIT, timed
 from broadcast.core.timeutil import as_utc, utcnow
 from broadcast.deliveries.early_status import EarlyStatuses
 from broadcast.deliveries.ledger import (
@@ -37,6 +45,7 @@ from broadcast.deliveries.ledger import (
     record_results,
 )
 from broadcast.deliveries.models import OPEN_STATUSES, Delivery
+from broadcast.deliveries.timings import BroadcastTimings
 from broadcast.directory.models import Organisation
 from broadcast.jobs import DispatchBatch, JobQueue
 from broadcast.notices.models import Notice, NoticeUpdate
@@ -109,6 +118,8 @@ class Dispatcher:
     """Enqueues the webhooks a completion emits; without it the recovery sweep finds them."""
     early_statuses: EarlyStatuses | None = None
     """Applies the Twilio callbacks that came before their SID, once the SIDs are recorded."""
+    timings: BroadcastTimings | None = None
+    """Observes each broadcast's time to its first message and to 95 % of them (metrics)."""
 
     async def run(self, batch: DispatchBatch, attempt: int = 1) -> None:
         """Send what is still open in ``batch``; raise RetryLater while some remains open."""
@@ -126,9 +137,11 @@ class Dispatcher:
             await self._settle_if_cancelled(batch.broadcast_id)
             return
         async with transaction(self.factory) as session:
-            await complete_if_done(session, batch.broadcast_id)
+            completed = await complete_if_done(session, batch.broadcast_id)
             still_open = await count_open(session, batch)
         await self._enqueue_webhooks(session)
+        if completed and self.timings is not None:
+            await self.timings.completed(broadcast.id or 0, broadcast.priority, broadcast.queued_at)
         if still_open:
             delay = 0.0 if ended == _Ended.out_of_time else self.retry.delay(attempt)
             raise RetryLater(delay, still_open)
@@ -183,13 +196,14 @@ class Dispatcher:
             if time.monotonic() > stop_at:
                 return _Ended.out_of_time
             group = pending_ids[start : start + size]
-            if not await self._send_group(batch, prepared, group, past_deadline):
+            if not await self._send_group(batch, broadcast, prepared, group, past_deadline):
                 return _Ended.stopped
         return _Ended.done
 
     async def _send_group(
         self,
         batch: DispatchBatch,
+        broadcast: Broadcast,
         prepared: _PreparedByLocale,
         ids: Sequence[int],
         past_deadline: bool,
@@ -197,13 +211,14 @@ class Dispatcher:
         """Claim, send and record one group; False once the broadcast is no longer sending
         (paused or cancelled: the claim re-reads its status, so no group starts after that)."""
         channel = self.channels[batch.channel]
-        await self.limiter.acquire(channel.rate_limits(), n=len(ids))
+        with timed(RATE_LIMIT_WAIT, batch.channel):
+            await self.limiter.acquire(channel.rate_limits(), n=len(ids))
         stale_before = utcnow() - timedelta(seconds=self.stale_claim_s)
         async with transaction(self.factory) as session:
             claimed = await claim(session, batch.broadcast_id, ids, stale_before)
         if not claimed:
             return not await self._stopped(batch.broadcast_id)
-        results = await self._send_all(channel, prepared, claimed)
+        results = await self._send_all(batch.channel, channel, prepared, claimed)
         async with transaction(self.factory) as session:
             await record_results(
                 session,
@@ -214,14 +229,31 @@ class Dispatcher:
             )
         if self.early_statuses is not None:
             await self.early_statuses.apply_recorded(self.factory, batch.channel, results)
+        await self._count(batch.channel, broadcast, results)
         return True
 
+    async def _count(
+        self, channel: str, broadcast: Broadcast, results: Sequence[SendResult]
+    ) -> None:
+        for result in results:
+            MESSAGES.labels(channel, result.outcome).inc()
+        if self.timings is not None:
+            sent = sum(result.outcome == Outcome.sent for result in results)
+            await self.timings.record_sent(
+                broadcast.id or 0, broadcast.priority, broadcast.queued_at, sent
+            )
+
     async def _send_all(
-        self, channel: Channel, prepared: _PreparedByLocale, claimed: Sequence[PendingDelivery]
+        self,
+        name: str,
+        channel: Channel,
+        prepared: _PreparedByLocale,
+        claimed: Sequence[PendingDelivery],
     ) -> list[SendResult]:
         async def send_one(delivery: PendingDelivery) -> SendResult:
             recipient = Recipient(delivery.id, delivery.address, delivery.locale)
-            return await channel.send(prepared[delivery.locale], recipient)
+            with timed(PROVIDER_LATENCY, name):
+                return await channel.send(prepared[delivery.locale], recipient)
 
         return list(await asyncio.gather(*(send_one(d) for d in claimed)))
 
