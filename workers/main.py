@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 from collections.abc import Sequence
 
@@ -16,6 +17,7 @@ from arq.connections import RedisSettings
 from arq.cron import CronJob, cron
 from arq.worker import Function, Worker, func
 
+from broadcast.core.outages import retry_on_outage, wait_out_outages
 from broadcast.imports.recovery import IMPORT_JOB_TIMEOUT_S, IMPORT_JOB_TRIES
 from broadcast.jobs import BULK_QUEUE, IMPORT_QUEUE, QUEUES
 from broadcast.settings import Settings
@@ -32,6 +34,8 @@ from workers.tasks import (
     start_scheduled,
 )
 
+log = logging.getLogger(__name__)
+
 MAX_TRIES = 1000  # our own retry deadline, not a count of tries, decides when to give up
 
 
@@ -39,33 +43,35 @@ def build_workers(
     resources: Resources, redis_url: str, queues: Sequence[str] = QUEUES, *, burst: bool = False
 ) -> list[Worker]:
     """One Worker per queue; each has its own Redis pool, which it closes itself."""
+    return [build_worker(resources, redis_url, queue, burst=burst) for queue in queues]
+
+
+def build_worker(resources: Resources, redis_url: str, queue: str, *, burst: bool) -> Worker:
     settings = resources.settings
-    return [
-        Worker(
-            _functions(queue),
-            queue_name=queue,
-            redis_settings=RedisSettings.from_dsn(redis_url),
-            burst=burst,
-            handle_signals=False,
-            max_jobs=1 if queue == IMPORT_QUEUE else settings.worker_max_jobs,
-            job_timeout=settings.worker_job_timeout_s,
-            poll_delay=settings.worker_poll_delay_s,
-            ctx={"resources": resources},
-            cron_jobs=cron_jobs(settings) if queue == BULK_QUEUE else None,
-            log_results=False,
-        )
-        for queue in queues
-    ]
+    return Worker(
+        _functions(queue),
+        queue_name=queue,
+        redis_settings=RedisSettings.from_dsn(redis_url),
+        burst=burst,
+        handle_signals=False,
+        max_jobs=1 if queue == IMPORT_QUEUE else settings.worker_max_jobs,
+        job_timeout=settings.worker_job_timeout_s,
+        poll_delay=settings.worker_poll_delay_s,
+        ctx={"resources": resources},
+        cron_jobs=cron_jobs(settings) if queue == BULK_QUEUE else None,
+        log_results=False,
+    )
 
 
 def _functions(queue: str) -> list[Function]:
     if queue == IMPORT_QUEUE:  # one import at a time per process: each is one long transaction
         return [func(import_contacts, max_tries=IMPORT_JOB_TRIES, timeout=IMPORT_JOB_TIMEOUT_S)]
     return [
-        func(fanout, max_tries=MAX_TRIES),
-        func(dispatch, max_tries=MAX_TRIES),
-        func(deliver_webhook, max_tries=MAX_TRIES, keep_result=0),  # job id free once done
-        func(notify_approvers, max_tries=20),
+        func(retry_on_outage(fanout), max_tries=MAX_TRIES),
+        func(retry_on_outage(dispatch), max_tries=MAX_TRIES),
+        # job id free once done
+        func(retry_on_outage(deliver_webhook), max_tries=MAX_TRIES, keep_result=0),
+        func(retry_on_outage(notify_approvers), max_tries=20),
     ]
 
 
@@ -86,10 +92,13 @@ def cron_jobs(settings: Settings) -> list[CronJob]:
 async def run_workers(
     settings: Settings, redis_url: str, queues: Sequence[str] = QUEUES, *, burst: bool = False
 ) -> None:
-    """Run until every queue is drained (burst) or until SIGINT/SIGTERM."""
-    resources = await Resources.open(settings, redis_url)
-    workers = build_workers(resources, redis_url, queues, burst=burst)
-    tasks = [asyncio.ensure_future(w.async_run()) for w in workers]
+    """Run until every queue is drained (burst) or until SIGINT/SIGTERM. When Redis or the
+    database goes away the process waits for it and carries on; it never exits for that."""
+    resources = await _open_resources(settings, redis_url)
+    tasks = [
+        asyncio.ensure_future(_serve_queue(resources, redis_url, queue, burst=burst))
+        for queue in queues
+    ]
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -99,6 +108,39 @@ async def run_workers(
     except asyncio.CancelledError:
         pass
     finally:
-        for worker in workers:
-            await worker.close()
         await resources.close()
+
+
+async def _open_resources(settings: Settings, redis_url: str) -> Resources:
+    opened: list[Resources] = []
+
+    async def open_once() -> None:
+        opened.append(await Resources.open(settings, redis_url))
+
+    await wait_out_outages(open_once, name="worker start-up")
+    return opened[0]
+
+
+async def _serve_queue(resources: Resources, redis_url: str, queue: str, *, burst: bool) -> None:
+    """One queue's Worker, built again whenever Redis went away under it."""
+
+    async def run_once() -> None:
+        worker = build_worker(resources, redis_url, queue, burst=burst)
+        try:
+            await worker.async_run()
+        finally:
+            await _close_quietly(worker)
+
+    await wait_out_outages(run_once, name=queue)
+
+
+async def _close_quietly(worker: Worker) -> None:
+    """Closing a Worker whose Redis is gone fails too: its jobs were cancelled and run again."""
+    try:
+        await worker.close()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+    except Exception as exc:
+        log.info("%s: closed without Redis (%s)", worker.queue_name, exc)

@@ -35,8 +35,11 @@ def _answers(socket_path: Path) -> bool:
 class EmbeddedRedis:
     """A private redis-server on a unix socket; use as a context manager or start()/stop()."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, append_only: bool = False) -> None:
+        """``append_only``: keep an AOF in ``directory`` (fsync every second), so that a server
+        started again in the same directory comes back with its data, as production's does."""
         self.directory = directory.resolve()
+        self.append_only = append_only
         self.socket_path = self.directory / "redis.sock"
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -67,7 +70,9 @@ class EmbeddedRedis:
                 "--save",
                 "",
                 "--appendonly",
-                "no",
+                "yes" if self.append_only else "no",
+                "--appendfsync",
+                "everysec",
                 "--dir",
                 str(self.directory),
                 "--loglevel",
@@ -90,6 +95,13 @@ class EmbeddedRedis:
             time.sleep(0.02)
         self.stop()
         raise RuntimeError(f"the embedded redis-server did not answer within {timeout_s} s")
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would: nothing is written on the way out."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+            self._process = None
 
     def stop(self) -> None:
         if self._process is None:
