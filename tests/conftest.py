@@ -85,7 +85,7 @@ def postgresql_database_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def sqlite_database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sqlite') / 'broadcast.core.db'}"
+    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sqlite') / 'broadcast.db'}"
     upgrade(url)
     return url
 

