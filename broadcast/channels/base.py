@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from broadcast.settings import RateLimit
+from broadcast.ratelimit import RateLimit
 
 
 class ChannelName(enum.StrEnum):

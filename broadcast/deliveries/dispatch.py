@@ -40,8 +40,7 @@ from broadcast.deliveries.models import OPEN_STATUSES, Delivery
 from broadcast.directory.models import Organisation
 from broadcast.jobs import DispatchBatch, JobQueue
 from broadcast.notices.models import Notice, NoticeUpdate
-from broadcast.ratelimit import RateLimiter
-from broadcast.settings import RateLimit
+from broadcast.ratelimit import RateLimit, RateLimiter
 from broadcast.webhooks.events import take_emitted
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from sqlalchemy import event, select
 from broadcast.accounts.models import AuditEvent
 from broadcast.channels.base import MessageContent, Recipient
 from broadcast.channels.push.sender import PushChannel, render_push_payload
-from broadcast.channels.push.webpush import generate_vapid_keys
+from broadcast.channels.push.vapid import generate_vapid_keys
 from broadcast.core.db import SessionFactory, transaction
 from broadcast.deliveries.models import Delivery
 from broadcast.directory.schemas import ContactIn

@@ -55,9 +55,9 @@ from broadcast.channels.base import (
 )
 from broadcast.core.masking import mask_email
 from broadcast.directory.unsubscribe import unsubscribe_url
-from broadcast.ratelimit import RateLimiter
+from broadcast.ratelimit import RateLimit, RateLimiter
 from broadcast.rendering import UNSUBSCRIBE_PLACEHOLDER, PlainValue, Renderer
-from broadcast.settings import RateLimit, Settings, SmtpRelay
+from broadcast.settings import Settings, SmtpRelay
 
 log = logging.getLogger(__name__)
 

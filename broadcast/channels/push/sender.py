@@ -41,8 +41,9 @@ from broadcast.channels.push.webpush import (
 from broadcast.core.db import SessionFactory, transaction
 from broadcast.directory.models import PushSubscription
 from broadcast.directory.push import subscription_info, subscriptions_by_id
+from broadcast.ratelimit import RateLimit
 from broadcast.rendering import PlainValue, Renderer
-from broadcast.settings import RateLimit, Settings
+from broadcast.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -49,9 +49,9 @@ from broadcast.channels.base import (
     SendResult,
 )
 from broadcast.core.masking import mask_phone
-from broadcast.ratelimit import RateLimiter
+from broadcast.ratelimit import RateLimit, RateLimiter
 from broadcast.rendering import PlainValue, Renderer
-from broadcast.settings import RateLimit, Settings, TwilioAccount
+from broadcast.settings import Settings, TwilioAccount
 
 log = logging.getLogger(__name__)
 
