@@ -225,7 +225,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _defaults_and_secrets(self) -> Settings:
         if not self.database_url:
-            self.database_url = f"sqlite+aiosqlite:///{self.var_dir / 'broadcast.core.db'}"
+            self.database_url = f"sqlite+aiosqlite:///{self.var_dir / 'broadcast.db'}"
         if self.env != "dev" and self.secret_key.get_secret_value() == DEV_SECRET:
             raise ValueError(
                 "BROADCAST_SECRET_KEY must be set outside BROADCAST_ENV=dev "

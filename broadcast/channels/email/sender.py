@@ -103,7 +103,7 @@ class EmailChannel(Channel):
         self._message_id_domain = settings.email_from.rpartition("@")[2]
         local_hostname = socket.gethostname()
         self._pools = [
-            RelayPool(relay, local_hostname, rate_or_default(EmailChannel, relay.rate, str(relay)))
+            RelayPool(relay, local_hostname, rate_or_default(type(self), relay.rate, str(relay)))
             for relay in settings.smtp_relays
         ]
         self._next_pool = itertools.cycle(self._pools)

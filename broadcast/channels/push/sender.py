@@ -73,7 +73,7 @@ class PushChannel(Channel):
         self._settings = settings
         self._renderer = renderer or Renderer()
         self._rate = rate_or_default(
-            PushChannel, settings.channel_rates.get(ChannelName.push.value), "push services"
+            type(self), settings.channel_rates.get(ChannelName.push.value), "push services"
         )
         self.sender = WebPushSender(
             settings.vapid_private_key.get_secret_value(),

@@ -69,7 +69,7 @@ class SmsChannel(Channel):
         self._limiter = limiter
         self._renderer = renderer or Renderer()
         self._accounts = [
-            TwilioClient(account, rate_or_default(SmsChannel, account.rate, str(account)))
+            TwilioClient(account, rate_or_default(type(self), account.rate, str(account)))
             for account in settings.twilio_accounts
         ]
         self._next_account = itertools.cycle(self._accounts)
