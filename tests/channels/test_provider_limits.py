@@ -4,6 +4,7 @@ account left without a rate is sent at the provider's declared default, said in 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import pytest
@@ -13,9 +14,11 @@ from broadcast.channels.email.sender import EmailChannel
 from broadcast.channels.push.sender import PushChannel
 from broadcast.channels.push.webpush import MAX_PAYLOAD_BYTES
 from broadcast.channels.sms.sender import SmsChannel
+from broadcast.directory.models import PushSubscription
 from broadcast.ratelimit import RateLimit, RateLimiter
 from broadcast.sandbox.smtp import SmtpSink
 from broadcast.settings import Settings, SmtpRelay
+from tests.push_support import APPLICATION_SERVER_KEY, running_push, with_push
 
 CONTENT = MessageContent(
     notice_id=3,
@@ -41,6 +44,10 @@ class PacedEmail(EmailChannel):
 
 class TinyEmail(EmailChannel):
     max_message_bytes: ClassVar[int] = 1000
+
+
+class SmallPush(PushChannel):
+    max_payload_bytes: ClassVar[int] = 400
 
 
 @pytest.mark.parametrize("channel", [EmailChannel, SmsChannel, PushChannel])
@@ -107,3 +114,26 @@ async def test_a_message_larger_than_the_relays_accept_is_refused_before_the_rel
     assert result.outcome == Outcome.permanent and not result.suppress
     assert (result.error or "").startswith("message trop volumineux (")
     assert sink.messages == []
+
+
+async def test_the_push_channel_fits_its_payload_to_its_declared_limit() -> None:
+    settings = with_push(Settings(env="dev", _env_file=None))  # type: ignore[call-arg]
+    long_content = replace(CONTENT, update_message="Le collège reste fermé demain. " * 40)
+    async with running_push() as push:
+        browser = push.new_subscription(application_server_key=APPLICATION_SERVER_KEY)
+        keys = browser["keys"]
+        target = PushSubscription(
+            contact_id=1, endpoint=browser["endpoint"], p256dh=keys["p256dh"], auth=keys["auth"]
+        )
+        channel = SmallPush(settings)
+        await channel.start()
+        try:
+            prepared = channel.prepare(long_content, "fr")
+            result = await channel.send(prepared, Recipient(1, "1", "fr", target))
+        finally:
+            await channel.close()
+        [message] = push.messages
+
+    assert result.outcome == Outcome.sent
+    assert len(message.payload) <= 400 < len(long_content.update_message)
+    assert message.data["body"].endswith("…")

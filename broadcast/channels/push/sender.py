@@ -73,12 +73,13 @@ class PushChannel(Channel):
         self._settings = settings
         self._renderer = renderer or Renderer()
         self._rate = rate_or_default(
-            type(self), settings.channel_rates.get(ChannelName.push.value), "push services"
+            type(self), settings.channel_rates.get(ChannelName.push.value), "channel"
         )
         self.sender = WebPushSender(
             settings.vapid_private_key.get_secret_value(),
             settings.vapid_subject,
             timeout_s=settings.provider_timeout_s,
+            max_payload_bytes=self.max_payload_bytes,
         )
         self._last_alert = -ALERT_EVERY_S
 

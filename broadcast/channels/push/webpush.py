@@ -224,6 +224,7 @@ class WebPushSender:
         timeout_s: float = 30.0,
         *,
         connections: int = 100,
+        max_payload_bytes: int = MAX_PAYLOAD_BYTES,
     ) -> None:
         if not subject.startswith(("mailto:", "https://")):
             raise ValueError("the VAPID subject must be a mailto: or https:// contact")
@@ -231,6 +232,7 @@ class WebPushSender:
         self.subject = subject
         self.timeout_s = timeout_s
         self.connections = connections
+        self.max_payload_bytes = max_payload_bytes
         self.application_server_key = application_server_key(self._vapid)
         self._session: aiohttp.ClientSession | None = None
         self._tokens: dict[str, tuple[str, float]] = {}
@@ -268,7 +270,7 @@ class WebPushSender:
         urgent: bool,
         topic: str | None,
     ) -> PushResult:
-        """Push ``payload`` (shortened to fit :data:`MAX_PAYLOAD_BYTES`) to one subscription.
+        """Push ``payload`` (shortened to fit ``max_payload_bytes``) to one subscription.
 
         Never raises for a provider failure; raises ValueError for a negative ``ttl`` or a
         ``topic`` that is not 1-32 characters of the base64url alphabet (a programming error).
@@ -290,7 +292,8 @@ class WebPushSender:
         parts = urlsplit(str(subscription_info["endpoint"]))
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError("endpoint is not an http(s) URL")
-        encoded = WebPusher(subscription_info).encode(fit_payload(payload), "aes128gcm")
+        fitted = fit_payload(payload, self.max_payload_bytes)
+        encoded = WebPusher(subscription_info).encode(fitted, "aes128gcm")
         body = bytes(encoded["body"])
         return _Encrypted(body, self._authorization(f"{parts.scheme}://{parts.netloc}"))
 
