@@ -17,7 +17,7 @@ from fastapi.routing import iter_route_contexts
 from starlette.routing import BaseRoute, Mount
 
 from broadcast.accounts.permissions import Permission
-from broadcast.channels.sms.sender import INBOUND_PATH, STATUS_CALLBACK_PATH
+from broadcast.channels.sms.callbacks import INBOUND_PATH, STATUS_CALLBACK_PATH
 
 _DOCS = "the API description"
 _DEMO = "demo only (mounted by `broadcast demo`): masked outbox of the local providers"

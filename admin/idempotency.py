@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.datastructures import UploadFile
 
 from admin.deps import UnitOfWork
-from broadcast import idempotency
+from broadcast.accounts import idempotency
 
 Endpoint = Callable[..., Awaitable[Any]]
 

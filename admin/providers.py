@@ -1,7 +1,7 @@
 """Provider callbacks: Twilio status callbacks and inbound SMS, checked by signature (RULES S1).
 
-Thin: the signature check and what each callback means live in
-:mod:`broadcast.deliveries.provider_status`.
+Thin: the signature check and what each callback says live in
+:mod:`broadcast.channels.sms.callbacks`; applying it, in :mod:`broadcast.deliveries`.
 """
 
 from __future__ import annotations
@@ -9,10 +9,17 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request, Response
 
 from admin.deps import SettingsDep, UowDep
-from broadcast.channels.sms.sender import INBOUND_PATH, STATUS_CALLBACK_PATH
+from broadcast.channels.base import ChannelName
+from broadcast.channels.sms.callbacks import (
+    INBOUND_PATH,
+    STATUS_CALLBACK_PATH,
+    parse_reply,
+    parse_status,
+    twilio_account_for,
+)
 from broadcast.core.metrics import CALLBACK_LAG, CALLBACKS, timed
 from broadcast.deliveries.early_status import receive_status
-from broadcast.deliveries.provider_status import apply_inbound, twilio_account_for
+from broadcast.deliveries.provider_status import apply_opt_out
 from broadcast.settings import Settings
 
 router = APIRouter(include_in_schema=False)
@@ -39,15 +46,19 @@ async def _signed_params(request: Request, settings: Settings) -> dict[str, str]
 
 @router.post(STATUS_CALLBACK_PATH)
 async def twilio_status(request: Request, uow: UowDep, settings: SettingsDep) -> Response:
-    params = await _signed_params(request, settings)
-    with timed(CALLBACK_LAG, "twilio"):
-        moved = await receive_status(uow.session, request.app.state.early_statuses, params)
+    news = parse_status(await _signed_params(request, settings))
+    moved = False
+    if news is not None:
+        early = request.app.state.early_statuses
+        with timed(CALLBACK_LAG, "twilio"):
+            moved = await receive_status(uow.session, early, ChannelName.sms, news)
     CALLBACKS.labels("twilio", "applied" if moved else "unchanged").inc()
     return Response(status_code=204)
 
 
 @router.post(INBOUND_PATH)
 async def twilio_inbound(request: Request, uow: UowDep, settings: SettingsDep) -> Response:
-    params = await _signed_params(request, settings)
-    await apply_inbound(uow.session, params)
+    opt_out = parse_reply(await _signed_params(request, settings))
+    if opt_out is not None:
+        await apply_opt_out(uow.session, opt_out)
     return Response(content=_EMPTY_TWIML, media_type="text/xml")

@@ -71,7 +71,7 @@ from bench.fanout import (
     worker_environment,
 )
 from broadcast.channels.base import ChannelName
-from broadcast.channels.push.webpush import generate_vapid_keys
+from broadcast.channels.push.vapid import generate_vapid_keys
 from broadcast.core.db import SessionFactory, create_engine, session_factory, transaction
 from broadcast.core.embedded_redis import EmbeddedRedis
 from broadcast.directory.models import ContactPoint, ContactRole, PushSubscription

@@ -17,7 +17,7 @@ from sqlmodel import col
 from broadcast import cli_privacy
 from broadcast.accounts.models import Operator, Role
 from broadcast.accounts.service import audit, create_api_key, create_operator, revoke_api_key
-from broadcast.channels.push.webpush import generate_vapid_keys
+from broadcast.channels.push.vapid import generate_vapid_keys
 from broadcast.core.db import create_engine, session_factory, transaction
 from broadcast.core.embedded_redis import redis_url_or_embedded
 from broadcast.core.errors import DomainError

@@ -2,6 +2,7 @@
 
 from sqlmodel import SQLModel
 
+from broadcast.accounts.idempotency import IdempotencyRecord
 from broadcast.accounts.models import ApiKey, AuditEvent, Operator
 from broadcast.audiences.models import SavedAudience
 from broadcast.broadcasts.models import Broadcast
@@ -13,7 +14,6 @@ from broadcast.directory.models import (
     PushSubscription,
     Suppression,
 )
-from broadcast.idempotency import IdempotencyRecord
 from broadcast.imports.models import ImportRun
 from broadcast.inbound.models import InboundAlert, InboundReceipt, InboundSource
 from broadcast.notices.models import Notice, NoticeUpdate

@@ -24,9 +24,16 @@ import random
 import time
 from collections.abc import Sequence
 
+from pydantic import BaseModel, Field
 from redis.asyncio import Redis
 
-from broadcast.settings import RateLimit
+
+class RateLimit(BaseModel):
+    """A token bucket: ``rate`` grants per second, at most ``burst`` at once."""
+
+    rate: float = Field(gt=0)
+    burst: int = Field(default=1, ge=1)
+
 
 Bucket = tuple[str, RateLimit]
 

@@ -14,6 +14,9 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from broadcast.channels.push.vapid import load_vapid_key
+from broadcast.ratelimit import RateLimit
+
 DEV_SECRET = "dev-only-secret-change-me"  # noqa: S105 - refused outside BROADCAST_ENV=dev
 PUSH_SERVICE_HOSTS = (
     "fcm.googleapis.com",
@@ -22,13 +25,6 @@ PUSH_SERVICE_HOSTS = (
     ".notify.windows.com",
 )
 """The push services of Chrome, Firefox, Safari and Edge."""
-
-
-class RateLimit(BaseModel):
-    """A token bucket: ``rate`` grants per second, at most ``burst`` at once."""
-
-    rate: float = Field(gt=0)
-    burst: int = Field(default=1, ge=1)
 
 
 class SmtpRelay(BaseModel):
@@ -180,8 +176,6 @@ class Settings(BaseSettings):
     def _readable_vapid_key(cls, value: SecretStr | None) -> SecretStr | None:
         """An unreadable key is refused at start-up, not at the first push."""
         if value is not None:
-            from broadcast.channels.push.webpush import load_vapid_key  # it imports this module
-
             load_vapid_key(value.get_secret_value())
         return value
 

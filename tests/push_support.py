@@ -11,7 +11,7 @@ import httpx
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from broadcast.channels.push.webpush import generate_vapid_keys
+from broadcast.channels.push.vapid import generate_vapid_keys
 from broadcast.core.db import SessionFactory, transaction
 from broadcast.directory.models import Contact, ContactPoint, PushSubscription
 from broadcast.sandbox.push import PushSandbox

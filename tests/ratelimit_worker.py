@@ -17,8 +17,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from broadcast.ratelimit import RateLimiter, RateLimitTimeout
-from broadcast.settings import RateLimit
+from broadcast.ratelimit import RateLimit, RateLimiter, RateLimitTimeout
 
 ARRIVAL_TIMEOUT_S = 20.0
 

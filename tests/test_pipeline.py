@@ -17,8 +17,9 @@ from broadcast.core.db import SessionFactory, transaction
 from broadcast.deliveries.models import Delivery
 from broadcast.directory.models import Suppression
 from broadcast.jobs import JobQueue
+from broadcast.ratelimit import RateLimit
 from broadcast.sandbox.smtp import SmtpSink
-from broadcast.settings import RateLimit, Settings
+from broadcast.settings import Settings
 from tests.support import (
     add_contacts,
     api,

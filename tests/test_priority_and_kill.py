@@ -14,8 +14,9 @@ from sqlalchemy import select
 from broadcast.broadcasts.models import Broadcast
 from broadcast.core.db import SessionFactory, transaction
 from broadcast.deliveries.models import Delivery
+from broadcast.ratelimit import RateLimit
 from broadcast.sandbox.smtp import SmtpSink
-from broadcast.settings import RateLimit, Settings
+from broadcast.settings import Settings
 from tests.conftest import TEST_SECRET, make_settings
 from tests.support import (
     add_contacts,

@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from broadcast.ratelimit import RateLimiter, RateLimitTimeout
-from broadcast.settings import RateLimit
+from broadcast.ratelimit import RateLimit, RateLimiter, RateLimitTimeout
 
 WORKER = Path(__file__).with_name("ratelimit_worker.py")
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from pydantic import ValidationError
 
@@ -35,3 +38,24 @@ def test_nested_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPat
     settings = Settings()
     assert settings.relay("relais").host == "smtp.ac.fr"
     assert settings.channel_rates["email"].rate == 20
+
+
+def test_the_settings_import_only_leaf_modules_of_broadcast() -> None:
+    """No import cycle through the settings: what they import, even to check a VAPID key,
+    imports nothing of broadcast (it used to reach the channels, which import the settings)."""
+    probe = (
+        "import sys; from broadcast.settings import Settings; "
+        "from broadcast.channels.push.vapid import generate_vapid_keys; "
+        "Settings(env='dev', vapid_private_key=generate_vapid_keys()[0], _env_file=None); "
+        "print(*sorted(m for m in sys.modules if m.startswith('broadcast.')))"
+    )
+    imported = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert imported == [
+        "broadcast.channels",
+        "broadcast.channels.push",
+        "broadcast.channels.push.vapid",
+        "broadcast.ratelimit",
+        "broadcast.settings",
+    ]

@@ -40,7 +40,7 @@ class Resources:
         factory = session_factory(engine)
         redis = await create_pool(RedisSettings.from_dsn(redis_url))
         limiter = RateLimiter(redis)
-        channels = build_channels(settings, limiter, factory)
+        channels = build_channels(settings, limiter)
         for channel in channels.values():
             await channel.start()
         webhooks = WebhookSender(

@@ -8,6 +8,7 @@ from typing import Any
 
 from arq import Retry
 
+from broadcast.accounts.idempotency import purge_expired
 from broadcast.broadcasts import approval_mail
 from broadcast.broadcasts.planner import run_fanout
 from broadcast.broadcasts.recovery import resume_stalled
@@ -16,7 +17,6 @@ from broadcast.core.db import transaction
 from broadcast.core.timeutil import utcnow
 from broadcast.deliveries.dispatch import RetryLater
 from broadcast.directory.privacy import purge_due
-from broadcast.idempotency import purge_expired
 from broadcast.imports.progress import ImportProgress
 from broadcast.imports.recovery import resume_stalled_imports
 from broadcast.imports.service import run_uploaded_import

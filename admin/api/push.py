@@ -14,10 +14,10 @@ from admin.deps import SettingsDep, UowDep, requires
 from admin.idempotency import idempotent
 from broadcast.accounts.permissions import Permission
 from broadcast.accounts.service import Principal, audit
-from broadcast.channels.push.webpush import application_server_key, load_vapid_key
+from broadcast.channels.push.vapid import application_server_key, load_vapid_key
 from broadcast.directory import push
-from broadcast.ratelimit import RateLimiter
-from broadcast.settings import RateLimit, Settings
+from broadcast.ratelimit import RateLimit, RateLimiter
+from broadcast.settings import Settings
 
 router = APIRouter(tags=["push"])
 

@@ -25,7 +25,7 @@ from broadcast.broadcasts.models import Broadcast, BroadcastStatus, DeliveryMode
 from broadcast.broadcasts.scheduling import ScheduledAt
 from broadcast.broadcasts.sources import preview_recipients
 from broadcast.channels.base import AVAILABLE_CHANNELS, ChannelName
-from broadcast.channels.sms.sender import render_sms_text, stop_number
+from broadcast.channels.sms.sender import SmsChannel, render_sms_text, stop_number
 from broadcast.core.errors import Conflict, InvalidInput, NotFound
 from broadcast.core.masking import mask_address
 from broadcast.core.sqlutil import row_id
@@ -194,12 +194,13 @@ def channel_rate(settings: Settings, channel: str) -> float | None:
     """Messages per second ``channel`` is paced at; None when nothing limits it.
 
     The channel's bucket in ``channel_rates``; for SMS, also the sum of the Twilio accounts'
-    rates when every account has one (an account without a rate is unlimited), the lower wins.
+    rates when every account has one, its own or the provider's default
+    (:attr:`SmsChannel.default_rate`, unlimited), the lower wins.
     """
     configured = settings.channel_rates.get(channel)
     rates = [configured.rate] if configured is not None else []
     if channel == ChannelName.sms.value and settings.twilio_accounts:
-        accounts = [a.rate for a in settings.twilio_accounts]
+        accounts = [a.rate or SmsChannel.default_rate for a in settings.twilio_accounts]
         if all(rate is not None for rate in accounts):
             rates.append(sum(rate.rate for rate in accounts if rate is not None))
     return min(rates) if rates else None

@@ -6,20 +6,16 @@ from broadcast.channels.base import Channel, ChannelName
 from broadcast.channels.email.sender import EmailChannel
 from broadcast.channels.push.sender import PushChannel
 from broadcast.channels.sms.sender import SmsChannel
-from broadcast.core.db import SessionFactory
 from broadcast.ratelimit import RateLimiter
 from broadcast.rendering import Renderer
 from broadcast.settings import Settings
 
 
-def build_channels(
-    settings: Settings, limiter: RateLimiter, factory: SessionFactory | None = None
-) -> dict[str, Channel]:
-    """``factory`` reads what a channel needs per recipient (push subscriptions)."""
+def build_channels(settings: Settings, limiter: RateLimiter) -> dict[str, Channel]:
     renderer = Renderer()
     channels: dict[str, Channel] = {ChannelName.email: EmailChannel(settings, renderer, limiter)}
     if settings.twilio_accounts:
         channels[ChannelName.sms] = SmsChannel(settings, limiter, renderer)
-    if settings.vapid_private_key is not None and factory is not None:
-        channels[ChannelName.push] = PushChannel(settings, factory, renderer)
+    if settings.vapid_private_key is not None:
+        channels[ChannelName.push] = PushChannel(settings, renderer)
     return channels

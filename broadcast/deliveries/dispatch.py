@@ -17,6 +17,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -49,8 +50,7 @@ from broadcast.deliveries.timings import BroadcastTimings
 from broadcast.directory.models import Organisation
 from broadcast.jobs import DispatchBatch, JobQueue
 from broadcast.notices.models import Notice, NoticeUpdate
-from broadcast.ratelimit import RateLimiter
-from broadcast.settings import RateLimit
+from broadcast.ratelimit import RateLimit, RateLimiter
 from broadcast.webhooks.events import take_emitted
 
 log = logging.getLogger(__name__)
@@ -216,9 +216,11 @@ class Dispatcher:
         stale_before = utcnow() - timedelta(seconds=self.stale_claim_s)
         async with transaction(self.factory) as session:
             claimed = await claim(session, batch.broadcast_id, ids, stale_before)
+            addresses = [d.address for d in claimed]
+            targets = await channel.load_targets(session, addresses) if claimed else {}
         if not claimed:
             return not await self._stopped(batch.broadcast_id)
-        results = await self._send_all(batch.channel, channel, prepared, claimed)
+        results = await self._send_all(batch.channel, channel, prepared, claimed, targets)
         async with transaction(self.factory) as session:
             await record_results(
                 session,
@@ -227,7 +229,7 @@ class Dispatcher:
                 {d.id: d.address for d in claimed},
                 past_deadline=past_deadline,
             )
-        if self.early_statuses is not None:
+        if self.early_statuses is not None and channel.status_callbacks:
             await self.early_statuses.apply_recorded(self.factory, batch.channel, results)
         await self._count(batch.channel, broadcast, results)
         return True
@@ -249,9 +251,11 @@ class Dispatcher:
         channel: Channel,
         prepared: _PreparedByLocale,
         claimed: Sequence[PendingDelivery],
+        targets: Mapping[str, Any],
     ) -> list[SendResult]:
         async def send_one(delivery: PendingDelivery) -> SendResult:
-            recipient = Recipient(delivery.id, delivery.address, delivery.locale)
+            target = targets.get(delivery.address)
+            recipient = Recipient(delivery.id, delivery.address, delivery.locale, target)
             with timed(PROVIDER_LATENCY, name):
                 return await channel.send(prepared[delivery.locale], recipient)
 

@@ -1,42 +1,38 @@
-"""Twilio status callbacks that arrive before the dispatcher has stored the message SID.
+"""Status callbacks that arrive before the dispatcher has stored the provider's message id.
 
 Twilio may call back within milliseconds of the create, while the dispatcher is still sending
-the rest of its group, so a callback can name a SID no delivery holds yet. Such a status is kept
-in one small Redis hash (SID -> the most advanced status seen, with its error code), which
-expires an hour after its last write, and applied once the dispatcher records the SIDs
-(:meth:`EarlyStatuses.apply_recorded`). Applying is forward-only (RULES D5), so a status that
-both sides apply, or one applied late, changes nothing more.
+the rest of its group, so a callback can name a SID no delivery holds yet. Such a status, parsed
+(:class:`ProviderStatus`), is kept in one small Redis hash (message id -> the most advanced status
+seen, with its channel), which expires an hour after its last write, and applied once the
+dispatcher records the ids (:meth:`EarlyStatuses.apply_recorded`). Applying is forward-only
+(RULES D5), so a status that both sides apply, or one applied late, changes nothing more.
 
 No status is lost between the two sides: the callback keeps its status *then* looks for the
-SID again, and the dispatcher commits the SID *then* reads the hash; whichever comes second
+id again, and the dispatcher commits the id *then* reads the hash; whichever comes second
 sees the other's write.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broadcast.channels.base import ChannelName, SendResult
+from broadcast.channels.base import ChannelName, ProviderStatus, SendResult
 from broadcast.core.db import SessionFactory, transaction
-from broadcast.deliveries.models import STATUS_RANK
-from broadcast.deliveries.provider_status import (
-    TWILIO_STATUSES,
-    apply_status_to,
-    sms_delivery,
-)
+from broadcast.deliveries.models import STATUS_RANK, DeliveryStatus
+from broadcast.deliveries.provider_status import apply_status_to, delivery_by_message_id
 
 log = logging.getLogger(__name__)
 
-KEY = "broadcast:twilio:early-status"
+KEY = "broadcast:early-status"
 TTL_S = 3600
-_KEPT_PARAMS = ("MessageSid", "MessageStatus", "ErrorCode", "AccountSid")
 
-# KEYS[1]: the hash; ARGV: sid, rank, "rank|json", ttl. Keeps the most advanced status per SID.
+# KEYS[1]: the hash; ARGV: id, rank, "rank|json", ttl. Keeps the most advanced status per id.
 _KEEP = """
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 if (not current) or tonumber(string.match(current, '^(%d+)|')) < tonumber(ARGV[2]) then
@@ -48,67 +44,65 @@ return 1
 
 
 class EarlyStatuses:
-    """The store of statuses waiting for their SID, shared by the API and the workers."""
+    """The store of statuses waiting for their message id, shared by the API and the workers."""
 
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
         self._keep = redis.register_script(_KEEP)
 
-    async def keep(self, sid: str, params: Mapping[str, str]) -> None:
-        status = TWILIO_STATUSES[params.get("MessageStatus", "").lower()]
-        kept = {name: params[name] for name in _KEPT_PARAMS if params.get(name)}
-        rank = STATUS_RANK[status]
-        await self._keep(keys=[KEY], args=[sid, rank, f"{rank}|{json.dumps(kept)}", TTL_S])
+    async def keep(self, channel: ChannelName, news: ProviderStatus) -> None:
+        rank = STATUS_RANK[news.status]
+        kept = json.dumps({"channel": channel.value, **dataclasses.asdict(news)})
+        args: list[str | int] = [news.provider_message_id, rank, f"{rank}|{kept}", TTL_S]
+        await self._keep(keys=[KEY], args=args)
 
-    async def forget(self, sids: Sequence[str]) -> None:
-        if sids:
-            await self._redis.hdel(KEY, *sids)  # type: ignore[misc]  # redis-py's sync/async union
+    async def forget(self, ids: Sequence[str]) -> None:
+        if ids:
+            await self._redis.hdel(KEY, *ids)  # type: ignore[misc]  # redis-py's sync/async union
 
     async def apply_recorded(
         self, factory: SessionFactory, channel: str, results: Sequence[SendResult]
     ) -> int:
-        """After the dispatcher committed ``results``: apply what was kept for their SIDs."""
-        sids = [r.provider_message_id for r in results if r.provider_message_id]
-        if channel != ChannelName.sms or not sids:
+        """After the dispatcher committed ``results``: apply what was kept for their ids."""
+        ids = [r.provider_message_id for r in results if r.provider_message_id]
+        if not ids:
             return 0
-        found = await self._redis.hmget(KEY, sids)  # type: ignore[misc]
-        kept = [_decode(raw) for raw in found if raw]
+        found = await self._redis.hmget(KEY, ids)  # type: ignore[misc]
+        kept = [news for news in (_decode(raw, channel) for raw in found if raw) if news]
         if not kept:
             return 0
         async with transaction(factory) as session:
-            for params in kept:
-                delivery = await sms_delivery(session, params["MessageSid"])
+            for news in kept:
+                delivery = await delivery_by_message_id(session, channel, news.provider_message_id)
                 if delivery is not None:
-                    await apply_status_to(session, delivery, params)
-        await self.forget([p["MessageSid"] for p in kept])
-        log.info("applied %d status callback(s) that came before their SID", len(kept))
+                    await apply_status_to(session, delivery, news)
+        await self.forget([news.provider_message_id for news in kept])
+        log.info("applied %d status callback(s) that came before their id", len(kept))
         return len(kept)
 
 
-def _decode(raw: bytes | str) -> dict[str, str]:
+def _decode(raw: bytes | str, channel: str) -> ProviderStatus | None:
+    """The status kept in ``raw``, if it was kept for ``channel``."""
     text = raw.decode() if isinstance(raw, bytes) else raw
-    decoded: dict[str, str] = json.loads(text.partition("|")[2])
-    return decoded
+    fields = json.loads(text.partition("|")[2])
+    if fields.pop("channel") != channel:
+        return None
+    fields["status"] = DeliveryStatus(fields["status"])
+    return ProviderStatus(**fields)
 
 
 async def receive_status(
-    session: AsyncSession, early: EarlyStatuses | None, params: Mapping[str, str]
+    session: AsyncSession, early: EarlyStatuses | None, channel: ChannelName, news: ProviderStatus
 ) -> bool:
-    """Apply a status callback; one whose SID no delivery holds yet is kept for the
+    """Apply a parsed status callback; one whose id no delivery holds yet is kept for the
     dispatcher. True when a delivery moved."""
-    sid = params.get("MessageSid", "")
-    delivery = await sms_delivery(session, sid)
-    if delivery is None and early is not None and _known_status(params):
-        await early.keep(sid, params)
-        delivery = await sms_delivery(session, sid)  # recorded meanwhile? then apply it here
+    message_id = news.provider_message_id
+    delivery = await delivery_by_message_id(session, channel, message_id)
+    if delivery is None and early is not None:
+        await early.keep(channel, news)
+        delivery = await delivery_by_message_id(session, channel, message_id)  # recorded meanwhile?
         if delivery is not None:
-            await early.forget([sid])
+            await early.forget([message_id])
     if delivery is None:
         return False
-    return await apply_status_to(session, delivery, params)
-
-
-def _known_status(params: Mapping[str, str]) -> bool:
-    return bool(params.get("MessageSid")) and (
-        params.get("MessageStatus", "").lower() in TWILIO_STATUSES
-    )
+    return await apply_status_to(session, delivery, news)

@@ -14,12 +14,12 @@ from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from broadcast.accounts.service import audit
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus
-from broadcast.channels.base import ChannelName, Outcome, SendResult
+from broadcast.channels.base import Outcome, SendResult
 from broadcast.core.timeutil import utcnow
 from broadcast.deliveries.models import OPEN_STATUSES, Delivery, DeliveryStatus
-from broadcast.directory.push import delete_subscriptions, record_push_successes
-from broadcast.directory.service import suppress_many
+from broadcast.directory.reachability import record_reached, retire_addresses
 from broadcast.jobs import DispatchBatch
 from broadcast.webhooks.events import emit_broadcast_event
 from broadcast.webhooks.models import WebhookEvent
@@ -96,7 +96,8 @@ async def record_results(
     *,
     past_deadline: bool,
 ) -> None:
-    """Write every result in one statement and suppress what must be."""
+    """Write every result in one statement, tell the directory which addresses are dead or
+    alive, and record the operator's alerts."""
     if not results:
         return
     now = utcnow()
@@ -111,15 +112,14 @@ async def record_results(
         for r in results
     ]
     await session.execute(_RECORD, params)
-    dead = [addresses[r.delivery_id] for r in results if r.suppress]
-    if channel == ChannelName.push:  # a push address is a subscription id: delete it (P2)
-        await delete_subscriptions(session, [int(address) for address in dead])
-        sent = [addresses[r.delivery_id] for r in results if r.outcome == Outcome.sent]
-        await record_push_successes(session, [int(address) for address in sent])
-        return
-    await suppress_many(
-        session, [(channel, address) for address in dead], reason="provider_rejected"
+    await retire_addresses(
+        session, channel, [addresses[r.delivery_id] for r in results if r.suppress]
     )
+    sent = [addresses[r.delivery_id] for r in results if r.outcome == Outcome.sent]
+    await record_reached(session, channel, sent)
+    for result in results:
+        if result.alert is not None:
+            audit(session, None, result.alert.action, details=dict(result.alert.details))
 
 
 async def fail_open(session: AsyncSession, batch: DispatchBatch, error: str) -> int:

@@ -24,7 +24,7 @@ import sys
 import uvicorn
 from pydantic import SecretStr
 
-from broadcast.channels.push.webpush import generate_vapid_keys
+from broadcast.channels.push.vapid import generate_vapid_keys
 from broadcast.core.db import create_engine, session_factory, transaction
 from broadcast.core.embedded_redis import redis_url_or_embedded
 from broadcast.sandbox.demo import DemoCredentials, seed_demo, seed_push_subscriptions

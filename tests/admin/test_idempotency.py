@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import SQLModel
 
+from broadcast.accounts.idempotency import IdempotencyRecord, purge_expired
 from broadcast.core.db import SessionFactory, transaction
 from broadcast.core.timeutil import utcnow
 from broadcast.directory.models import Contact
-from broadcast.idempotency import IdempotencyRecord, purge_expired
 from broadcast.notices.models import Notice
 from broadcast.settings import Settings
 from tests.support import World, api, auth, build_world

@@ -16,8 +16,9 @@ from broadcast.broadcasts.planner import PlannerSettings, run_fanout
 from broadcast.core.db import SessionFactory, transaction
 from broadcast.deliveries.models import Delivery
 from broadcast.jobs import DispatchBatch, JobQueue
+from broadcast.ratelimit import RateLimit
 from broadcast.sandbox.smtp import SmtpSink
-from broadcast.settings import RateLimit, Settings
+from broadcast.settings import Settings
 from tests.support import (
     add_contacts,
     api,

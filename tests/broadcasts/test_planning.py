@@ -5,7 +5,7 @@ from __future__ import annotations
 from broadcast.broadcasts.planner import group_into_batches
 from broadcast.deliveries.dispatch import GROUP_SIZE, RetryPolicy, group_size
 from broadcast.jobs import DispatchBatch
-from broadcast.settings import RateLimit
+from broadcast.ratelimit import RateLimit
 
 
 def test_batches_hold_one_channel_and_a_bounded_number_of_ids() -> None:

@@ -18,7 +18,8 @@ from broadcast.broadcasts.service import channel_rate
 from broadcast.core.db import SessionFactory
 from broadcast.directory.models import ContactRole
 from broadcast.directory.schemas import ContactIn
-from broadcast.settings import RateLimit, Settings, TwilioAccount
+from broadcast.ratelimit import RateLimit
+from broadcast.settings import Settings, TwilioAccount
 from tests.support import add_contacts, api, auth, build_world
 
 GENE = "Nous regrettons la gêne occasionnée"

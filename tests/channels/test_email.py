@@ -13,10 +13,10 @@ import pytest
 from broadcast.channels.base import MessageContent, Outcome, Recipient, SendResult
 from broadcast.channels.email.sender import EmailChannel
 from broadcast.directory.unsubscribe import unsubscribe_url
-from broadcast.ratelimit import RateLimiter
+from broadcast.ratelimit import RateLimit, RateLimiter
 from broadcast.rendering import UNSUBSCRIBE_PLACEHOLDER
 from broadcast.sandbox.smtp import SmtpSink
-from broadcast.settings import RateLimit, Settings, SmtpRelay
+from broadcast.settings import Settings, SmtpRelay
 
 
 def make_settings(*relays: SmtpRelay, **overrides: Any) -> Settings:

@@ -14,7 +14,7 @@ from sqlalchemy import event, select
 from broadcast.accounts.models import AuditEvent
 from broadcast.channels.base import MessageContent, Recipient
 from broadcast.channels.push.sender import PushChannel, render_push_payload
-from broadcast.channels.push.webpush import generate_vapid_keys
+from broadcast.channels.push.vapid import generate_vapid_keys
 from broadcast.core.db import SessionFactory, transaction
 from broadcast.deliveries.models import Delivery
 from broadcast.directory.schemas import ContactIn
@@ -254,7 +254,7 @@ async def test_subscriptions_of_a_group_are_read_in_one_query(
             client, factory, push, world.keys["head_x"], guardians(world.school_x, 5)
         )
     ids = [int(s.id or 0) for s in (await push_rows(factory))[0]]
-    channel = PushChannel(settings, factory)
+    channel = PushChannel(settings)
     statements: list[str] = []
     engine = factory.kw["bind"].sync_engine
 
@@ -266,8 +266,13 @@ async def test_subscriptions_of_a_group_are_read_in_one_query(
     await channel.start()
     try:
         prepared = channel.prepare(CONTENT, "fr")
+        async with transaction(factory) as session:  # as the dispatcher does, once per group
+            targets = await channel.load_targets(session, [str(i) for i in ids])
         results = await asyncio.gather(
-            *(channel.send(prepared, Recipient(n, str(i), "fr")) for n, i in enumerate(ids))
+            *(
+                channel.send(prepared, Recipient(n, str(i), "fr", targets.get(str(i))))
+                for n, i in enumerate(ids)
+            )
         )
     finally:
         await channel.close()

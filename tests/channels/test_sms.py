@@ -8,7 +8,8 @@ import pytest
 from twilio.base.exceptions import TwilioRestException
 
 from broadcast.channels.base import MessageContent, Outcome, Recipient
-from broadcast.channels.sms.sender import UNCERTAIN, SmsChannel, failure_result, is_ambiguous
+from broadcast.channels.sms.errors import UNCERTAIN, failure_result, is_ambiguous
+from broadcast.channels.sms.sender import SmsChannel
 from broadcast.sandbox.twilio import TwilioSandbox
 from broadcast.settings import Settings
 from tests.sms_support import STOP_NUMBER, account, running_sandbox

@@ -12,13 +12,9 @@ from types import SimpleNamespace
 import pytest
 
 from broadcast.channels.base import MessageContent, Outcome, Prepared, Recipient
-from broadcast.channels.sms.sender import (
-    RECONCILE_LIMIT,
-    UNCERTAIN,
-    SmsChannel,
-    Unreconciled,
-    find_created,
-)
+from broadcast.channels.sms.errors import UNCERTAIN
+from broadcast.channels.sms.reconcile import RECONCILE_LIMIT, Unreconciled, find_created
+from broadcast.channels.sms.sender import SmsChannel
 from broadcast.sandbox.twilio import TwilioSandbox
 from broadcast.settings import Settings
 from tests.sms_support import account, running_sandbox
@@ -75,7 +71,7 @@ async def test_created_without_an_answer_is_sent_with_the_sandbox_sid(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     sandbox.lose_next("after_create", stall_s=stall_s)
-    with caplog.at_level(logging.INFO, logger="broadcast.channels.sms.sender"):
+    with caplog.at_level(logging.INFO, logger="broadcast.channels.sms"):
         result = await channel.send(prepared(channel), Recipient(7, NUMBER, "fr"))
 
     [message] = sandbox.messages  # no second create

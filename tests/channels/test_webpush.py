@@ -12,11 +12,11 @@ from email.utils import format_datetime
 import pytest
 
 from broadcast.channels.base import Outcome
+from broadcast.channels.push.vapid import generate_vapid_keys
 from broadcast.channels.push.webpush import (
     MAX_PAYLOAD_BYTES,
     WebPushSender,
     fit_payload,
-    generate_vapid_keys,
     mask_endpoint,
     topic_for_notice,
 )

@@ -4,7 +4,7 @@ answers the create, so the workers only learn each SID after its callbacks came.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -13,6 +13,8 @@ import redis.asyncio as aioredis
 from sqlalchemy import select, update
 from sqlmodel import col
 
+from broadcast.channels.base import ChannelName, ProviderStatus
+from broadcast.channels.sms.callbacks import parse_status
 from broadcast.core.db import SessionFactory, transaction
 from broadcast.deliveries.early_status import KEY, TTL_S, EarlyStatuses, receive_status
 from broadcast.deliveries.models import Delivery
@@ -121,7 +123,7 @@ async def test_a_status_for_an_unknown_sid_is_kept_an_hour_and_changes_nothing(
 
     assert answers == [204, 204]
     kept = await redis.hget(KEY, sid)
-    assert kept is not None and b'"MessageStatus": "delivered"' in kept
+    assert kept is not None and b'"status": "delivered"' in kept
     assert 0 < await redis.ttl(KEY) <= TTL_S
     assert await sms_rows(factory) == []
 
@@ -134,14 +136,15 @@ class _RecordedMeanwhile(EarlyStatuses):
         super().__init__(redis)
         self._factory, self._delivery_id = factory, delivery_id
 
-    async def keep(self, sid: str, params: Mapping[str, str]) -> None:
+    async def keep(self, channel: ChannelName, news: ProviderStatus) -> None:
+        sid = news.provider_message_id
         async with transaction(self._factory) as session:
             await session.execute(
                 update(Delivery)
                 .where(col(Delivery.id) == self._delivery_id)
                 .values(status="sent", provider_message_id=sid)
             )
-        await super().keep(sid, params)
+        await super().keep(channel, news)
 
 
 async def test_a_sid_stored_while_its_callback_is_kept_is_applied_by_the_callback(
@@ -159,7 +162,9 @@ async def test_a_sid_stored_while_its_callback_is_kept_is_applied_by_the_callbac
     store = _RecordedMeanwhile(redis, factory, delivery.id or 0)
     params = {"MessageSid": sid, "AccountSid": ACCOUNT_SID, "MessageStatus": "delivered"}
     async with transaction(factory) as session:
-        moved = await receive_status(session, store, params)
+        news = parse_status(params)
+        assert news is not None
+        moved = await receive_status(session, store, ChannelName.sms, news)
 
     assert moved
     assert [(r.status, r.provider_message_id) for r in await sms_rows(factory)] == [

@@ -8,7 +8,8 @@ import aiohttp
 import pytest
 
 from broadcast.channels.base import Outcome
-from broadcast.channels.push.webpush import WebPushSender, generate_vapid_keys
+from broadcast.channels.push.vapid import generate_vapid_keys
+from broadcast.channels.push.webpush import WebPushSender
 from broadcast.sandbox.push import PushSandbox
 from broadcast.sandbox.push_counter import PushCounter, start_counting_server
 

@@ -52,12 +52,13 @@ from broadcast.channels.base import (
     Prepared,
     Recipient,
     SendResult,
+    rate_or_default,
 )
 from broadcast.core.masking import mask_email
 from broadcast.directory.unsubscribe import unsubscribe_url
-from broadcast.ratelimit import RateLimiter
+from broadcast.ratelimit import RateLimit, RateLimiter
 from broadcast.rendering import UNSUBSCRIBE_PLACEHOLDER, PlainValue, Renderer
-from broadcast.settings import RateLimit, Settings, SmtpRelay
+from broadcast.settings import Settings, SmtpRelay
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,11 @@ class EmailChannel(Channel):
     """Sends rendered notices through the configured SMTP relays, round-robin."""
 
     name: ClassVar[ChannelName] = ChannelName.email
+    default_rate: ClassVar[RateLimit | None] = None
+    """Unlimited unless a relay names its ``rate``: an SMTP relay publishes no rate of its own;
+    its pool of connections paces the sends, and a relay that throttles answers 4xx (retried)."""
+    max_message_bytes: ClassVar[int] = 10 * 1024 * 1024
+    """The smallest ``SIZE`` common relays announce (10 MB); a notice is a few kB."""
 
     def __init__(
         self,
@@ -96,7 +102,10 @@ class EmailChannel(Channel):
         self._limiter = limiter
         self._message_id_domain = settings.email_from.rpartition("@")[2]
         local_hostname = socket.gethostname()
-        self._pools = [RelayPool(relay, local_hostname) for relay in settings.smtp_relays]
+        self._pools = [
+            RelayPool(relay, local_hostname, rate_or_default(type(self), relay.rate, str(relay)))
+            for relay in settings.smtp_relays
+        ]
         self._next_pool = itertools.cycle(self._pools)
 
     async def start(self) -> None:
@@ -132,9 +141,11 @@ class EmailChannel(Channel):
             return _invalid_address(recipient.delivery_id)
         message_id = self._new_message_id(recipient.delivery_id)
         data = self._personalise(prepared, recipient, message_id)
+        if len(data) > self.max_message_bytes:
+            return _too_large(recipient.delivery_id, len(data))
         pool = next(self._next_pool)
-        if self._limiter is not None and pool.relay.rate is not None:
-            await self._limiter.acquire([(f"account:smtp:{pool.relay.name}", pool.relay.rate)])
+        if self._limiter is not None and pool.rate is not None:
+            await self._limiter.acquire([(f"account:smtp:{pool.relay.name}", pool.rate)])
         try:
             async with asyncio.timeout(self._settings.provider_timeout_s):
                 await pool.sendmail(self._settings.email_from, address, data)
@@ -191,8 +202,10 @@ class RelayPool:
     connection left in an unknown state (timeout, cancellation) is closed before it goes back.
     """
 
-    def __init__(self, relay: SmtpRelay, local_hostname: str) -> None:
+    def __init__(self, relay: SmtpRelay, local_hostname: str, rate: RateLimit | None) -> None:
         self.relay = relay
+        self.rate = rate
+        """The relay's pace: its configured ``rate`` or the provider's default."""
         self._clients = [_new_client(relay, local_hostname) for _ in range(relay.connections)]
         self._idle: asyncio.LifoQueue[SMTP] = asyncio.LifoQueue()  # warmest connection first
         for client in self._clients:
@@ -286,6 +299,12 @@ def _error_text(stage: str, exc: SMTPResponseException) -> str:
 def _connection_error_text(exc: BaseException) -> str:
     kind = "disconnected" if isinstance(exc, SMTPServerDisconnected) else "connection failed"
     return f"{kind}: {type(exc).__name__}"
+
+
+def _too_large(delivery_id: int, size: int) -> SendResult:
+    """Refused here rather than by the relay: no relay would take it, whoever the recipient."""
+    error = f"message trop volumineux ({size} octets)"
+    return SendResult(delivery_id, Outcome.permanent, error=error)
 
 
 def _invalid_address(delivery_id: int) -> SendResult:

@@ -1,50 +1,51 @@
 """Web push as a :class:`Channel`, on top of :class:`WebPushSender` (RULES P1-P3).
 
 A delivery's address is a subscription id (``ContactPoint(channel="push", address=str(id))``);
-the endpoint and keys are read from ``push_subscription``. The sends of one dispatch group run
-concurrently, so :class:`SubscriptionLoader` gathers the ids asked for in the same turn of the
-event loop and reads them in one query: one query per group, not per message.
+the endpoint and keys are read from ``push_subscription`` by :meth:`PushChannel.load_targets`,
+in the dispatcher's session, one query per group. The channel opens no transaction.
 
 The title and body are rendered once per locale from ``templates/push/notice.<locale>.*``. Every
 push carries ``TTL`` (``Settings.push_ttl_s``), a ``Topic`` per notice (a newer update replaces
 the older one on the device) and ``Urgency: high`` for urgent broadcasts and for incidents still
 being analysed (``investigating``, ``identified``). A 404/410 fails the delivery with
-``suppress=True``, which the ledger turns into the deletion of the subscription and its contact
-point; a 401/403 means the push service refuses our VAPID credentials: it is logged at ERROR by
-the sender (endpoint masked) and recorded once every few minutes in the audit log as
-``push.credentials_refused`` for the operator, and the subscription is kept.
+``suppress=True``, which the ledger has the directory turn into the deletion of the subscription
+and its contact point; a 401/403 means the push service refuses our VAPID credentials: it is
+logged at ERROR by the sender (endpoint masked) and, once every few minutes, the result carries
+an :class:`OperatorAlert` ``push.credentials_refused`` that the ledger writes to the audit log;
+the subscription is kept.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import time
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from broadcast.accounts.service import audit
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from broadcast.channels.base import (
     Channel,
     ChannelName,
     MessageContent,
+    OperatorAlert,
     Outcome,
     Prepared,
     Recipient,
     SendResult,
+    rate_or_default,
 )
 from broadcast.channels.push.webpush import (
+    MAX_PAYLOAD_BYTES,
     PushResult,
     WebPushSender,
     mask_endpoint,
     topic_for_notice,
 )
-from broadcast.core.db import SessionFactory, transaction
 from broadcast.directory.models import PushSubscription
 from broadcast.directory.push import subscription_info, subscriptions_by_id
+from broadcast.ratelimit import RateLimit
 from broadcast.rendering import PlainValue, Renderer
-from broadcast.settings import RateLimit, Settings
-
-log = logging.getLogger(__name__)
+from broadcast.settings import Settings
 
 TEMPLATE_NAME = "notice"
 EXERCISE_PREFIX = "EXERCICE - "
@@ -56,65 +57,30 @@ ALERT_EVERY_S = 300.0
 _MESSAGE_ID_CHARS = 128
 
 
-class SubscriptionLoader:
-    """Reads the subscriptions asked for in one turn of the event loop with one query."""
-
-    def __init__(self, factory: SessionFactory) -> None:
-        self._factory = factory
-        self._waiting: dict[int, list[asyncio.Future[PushSubscription | None]]] = {}
-        self._loads: set[asyncio.Task[None]] = set()
-
-    async def get(self, subscription_id: int) -> PushSubscription | None:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[PushSubscription | None] = loop.create_future()
-        if not self._waiting:
-            loop.call_soon(self._flush)
-        self._waiting.setdefault(subscription_id, []).append(future)
-        return await future
-
-    def _flush(self) -> None:
-        waiting, self._waiting = self._waiting, {}
-        task = asyncio.create_task(self._load(waiting))
-        self._loads.add(task)
-        task.add_done_callback(self._loads.discard)
-
-    async def _load(
-        self, waiting: dict[int, list[asyncio.Future[PushSubscription | None]]]
-    ) -> None:
-        try:
-            async with transaction(self._factory) as session:
-                found = await subscriptions_by_id(session, list(waiting))
-        except Exception as exc:  # handed to every waiting send, which reports it as transient
-            for futures in waiting.values():
-                for future in futures:
-                    if not future.done():
-                        future.set_exception(exc)
-            return
-        for subscription_id, futures in waiting.items():
-            for future in futures:
-                if not future.done():
-                    future.set_result(found.get(subscription_id))
-
-
 class PushChannel(Channel):
     """Sends rendered notices to browsers' push services, signed with our VAPID key."""
 
     name: ClassVar[ChannelName] = ChannelName.push
+    default_rate: ClassVar[RateLimit | None] = None
+    """Unlimited: push services publish no send rate; the sender's pool of connections paces
+    the sends, and a 429 is retried after its ``Retry-After``."""
+    max_payload_bytes: ClassVar[int] = MAX_PAYLOAD_BYTES
+    """RULES P3: the JSON payload is shortened to fit under 3 kB before encryption."""
 
-    def __init__(
-        self, settings: Settings, factory: SessionFactory, renderer: Renderer | None = None
-    ) -> None:
+    def __init__(self, settings: Settings, renderer: Renderer | None = None) -> None:
         if settings.vapid_private_key is None:
             raise ValueError("the push channel needs BROADCAST_VAPID_PRIVATE_KEY")
         self._settings = settings
-        self._factory = factory
         self._renderer = renderer or Renderer()
+        self._rate = rate_or_default(
+            type(self), settings.channel_rates.get(ChannelName.push.value), "channel"
+        )
         self.sender = WebPushSender(
             settings.vapid_private_key.get_secret_value(),
             settings.vapid_subject,
             timeout_s=settings.provider_timeout_s,
+            max_payload_bytes=self.max_payload_bytes,
         )
-        self._loader = SubscriptionLoader(factory)
         self._last_alert = -ALERT_EVERY_S
 
     async def start(self) -> None:
@@ -128,8 +94,8 @@ class PushChannel(Channel):
         return self.sender.connections
 
     def rate_limits(self) -> list[tuple[str, RateLimit]]:
-        channel_rate = self._settings.channel_rates.get(ChannelName.push.value)
-        return [("channel:push", channel_rate)] if channel_rate is not None else []
+        """Push has no provider account: the channel's bucket is the only one."""
+        return [("channel:push", self._rate)] if self._rate is not None else []
 
     def prepare(self, content: MessageContent, locale: str) -> Prepared:
         return Prepared(
@@ -141,12 +107,15 @@ class PushChannel(Channel):
             },
         )
 
+    async def load_targets(
+        self, session: AsyncSession, addresses: Sequence[str]
+    ) -> dict[str, PushSubscription]:
+        """The subscriptions the addresses name, in one query; a deleted one is left out."""
+        found = await subscriptions_by_id(session, [int(address) for address in addresses])
+        return {str(subscription_id): row for subscription_id, row in found.items()}
+
     async def send(self, prepared: Prepared, recipient: Recipient) -> SendResult:
-        try:
-            subscription = await self._loader.get(int(recipient.address))
-        except Exception as exc:  # the database, not the recipient: try again later
-            error = f"lecture de l'abonnement impossible ({type(exc).__name__})"
-            return SendResult(recipient.delivery_id, Outcome.transient, error=error)
+        subscription: PushSubscription | None = recipient.target
         if subscription is None:
             return SendResult(recipient.delivery_id, Outcome.permanent, error=GONE)
         result = await self.sender.send(
@@ -156,22 +125,19 @@ class PushChannel(Channel):
             urgent=prepared.parts["urgent"],
             topic=prepared.parts["topic"],
         )
-        if result.alert_operator:
-            await self._alert_operator(subscription, result)
-        return _send_result(recipient.delivery_id, result)
+        alert = self._operator_alert(subscription, result) if result.alert_operator else None
+        return _send_result(recipient.delivery_id, result, alert)
 
-    async def _alert_operator(self, subscription: PushSubscription, result: PushResult) -> None:
+    def _operator_alert(
+        self, subscription: PushSubscription, result: PushResult
+    ) -> OperatorAlert | None:
         """An audit entry the operator sees; throttled, since every push will be refused."""
         now = time.monotonic()
         if now - self._last_alert < ALERT_EVERY_S:
-            return
+            return None
         self._last_alert = now
         details = {"push_service": mask_endpoint(subscription.endpoint), "error": result.error}
-        try:
-            async with transaction(self._factory) as session:
-                audit(session, None, "push.credentials_refused", details=details)
-        except Exception:
-            log.exception("could not record the push credentials alert")
+        return OperatorAlert("push.credentials_refused", details)
 
 
 def is_high_urgency(content: MessageContent) -> bool:
@@ -205,7 +171,7 @@ def render_push_payload(renderer: Renderer, content: MessageContent, locale: str
     return payload
 
 
-def _send_result(delivery_id: int, result: PushResult) -> SendResult:
+def _send_result(delivery_id: int, result: PushResult, alert: OperatorAlert | None) -> SendResult:
     message_id = result.provider_message_id
     return SendResult(
         delivery_id,
@@ -213,4 +179,5 @@ def _send_result(delivery_id: int, result: PushResult) -> SendResult:
         provider_message_id=message_id[-_MESSAGE_ID_CHARS:] if message_id else None,
         error=f"{GONE} (HTTP {result.status})" if result.status in (404, 410) else result.error,
         suppress=result.delete_subscription,
+        alert=alert,
     )

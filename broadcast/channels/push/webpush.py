@@ -25,7 +25,6 @@ Endpoints are capability URLs: logs and errors only ever show :func:`mask_endpoi
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import logging
 import re
@@ -36,12 +35,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from py_vapid import Vapid02  # type: ignore[import-untyped]
 from pywebpush import WebPusher  # type: ignore[import-untyped]
 
 from broadcast.channels.base import Outcome
+from broadcast.channels.push.vapid import application_server_key, load_vapid_key
 from broadcast.core.httputil import parse_retry_after
 
 log = logging.getLogger("broadcast.push")
@@ -131,49 +128,6 @@ def _shortened(payload: dict[str, Any], key: str, limit: int) -> str:
         else:
             high = middle - 1
     return text[:low].rstrip() + ELLIPSIS
-
-
-def load_vapid_key(private_key: str) -> Any:
-    """A py_vapid :class:`Vapid02` from a PEM private key or pywebpush's base64url forms
-    (the raw 32-byte scalar, or DER). Raises ValueError for anything else."""
-    text = private_key.strip()
-    try:
-        if "-----BEGIN" in text:
-            key = serialization.load_pem_private_key(text.encode(), password=None)
-            vapid = Vapid02(private_key=key)
-        else:
-            vapid = Vapid02.from_string(private_key=text)
-    except Exception as exc:  # py_vapid and cryptography raise several unrelated types
-        raise ValueError(f"unreadable VAPID private key ({type(exc).__name__})") from exc
-    if not isinstance(vapid.private_key, ec.EllipticCurvePrivateKey) or not isinstance(
-        vapid.private_key.curve, ec.SECP256R1
-    ):
-        raise ValueError("the VAPID private key must be an EC P-256 key")
-    return vapid
-
-
-def application_server_key(vapid: Any) -> str:
-    """The base64url uncompressed public point a browser passes to ``PushManager.subscribe``."""
-    raw = vapid.public_key.public_bytes(
-        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-    )
-    return _b64url(raw)
-
-
-def generate_vapid_keys() -> tuple[str, str]:
-    """A new VAPID key pair: (private key, application server key), both base64url.
-
-    The private key is the raw 32-byte P-256 scalar, the form pywebpush and
-    :func:`load_vapid_key` read; short enough for an environment variable.
-    """
-    vapid = Vapid02()
-    vapid.generate_keys()
-    scalar = vapid.private_key.private_numbers().private_value.to_bytes(32, "big")
-    return _b64url(scalar), application_server_key(vapid)
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 def classify(
@@ -270,6 +224,7 @@ class WebPushSender:
         timeout_s: float = 30.0,
         *,
         connections: int = 100,
+        max_payload_bytes: int = MAX_PAYLOAD_BYTES,
     ) -> None:
         if not subject.startswith(("mailto:", "https://")):
             raise ValueError("the VAPID subject must be a mailto: or https:// contact")
@@ -277,6 +232,7 @@ class WebPushSender:
         self.subject = subject
         self.timeout_s = timeout_s
         self.connections = connections
+        self.max_payload_bytes = max_payload_bytes
         self.application_server_key = application_server_key(self._vapid)
         self._session: aiohttp.ClientSession | None = None
         self._tokens: dict[str, tuple[str, float]] = {}
@@ -314,7 +270,7 @@ class WebPushSender:
         urgent: bool,
         topic: str | None,
     ) -> PushResult:
-        """Push ``payload`` (shortened to fit :data:`MAX_PAYLOAD_BYTES`) to one subscription.
+        """Push ``payload`` (shortened to fit ``max_payload_bytes``) to one subscription.
 
         Never raises for a provider failure; raises ValueError for a negative ``ttl`` or a
         ``topic`` that is not 1-32 characters of the base64url alphabet (a programming error).
@@ -336,7 +292,8 @@ class WebPushSender:
         parts = urlsplit(str(subscription_info["endpoint"]))
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError("endpoint is not an http(s) URL")
-        encoded = WebPusher(subscription_info).encode(fit_payload(payload), "aes128gcm")
+        fitted = fit_payload(payload, self.max_payload_bytes)
+        encoded = WebPusher(subscription_info).encode(fitted, "aes128gcm")
         body = bytes(encoded["body"])
         return _Encrypted(body, self._authorization(f"{parts.scheme}://{parts.netloc}"))
 
