@@ -71,6 +71,35 @@ return {'1', '0', stamp}
 """
 
 
+# KEYS[i]: the hash of bucket i; ARGV[1]: seconds; ARGV[2i], ARGV[2i+1]: rate and burst.
+# Leaves each bucket in debt of ``seconds`` worth of tokens, so nobody is granted any before then.
+_SLOW_DOWN = """
+if redis.replicate_commands then redis.replicate_commands() end
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local seconds = tonumber(ARGV[1])
+for i, key in ipairs(KEYS) do
+  local rate, burst = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
+  local debt = -seconds * rate
+  local state = redis.call('HMGET', key, 'tokens', 'ts')
+  local tokens = tonumber(state[1]) or burst
+  local elapsed = math.max(0, now - (tonumber(state[2]) or now))
+  tokens = math.min(burst, tokens + elapsed * rate)
+  if tokens > debt then
+    local stamp = string.format('%.6f', now)
+    redis.call('HSET', key, 'tokens', string.format('%.17g', debt), 'ts', stamp)
+    redis.call('PEXPIRE', key, math.ceil((burst - debt) / rate * 1000) + 1000)
+  end
+end
+return 1
+"""
+
+URGENT_MARK_MS = 2000
+"""How long an urgent send's claim on its buckets lasts; each of its grants renews it."""
+YIELD_S = 0.05
+"""How long a bulk send waits before looking again while an urgent one holds its buckets."""
+
+
 class RateLimitTimeout(Exception):
     """The tokens could not be had before the caller's deadline."""
 
@@ -85,7 +114,31 @@ class RateLimiter:
 
     def __init__(self, redis: Redis, prefix: str = "broadcast:ratelimit:") -> None:
         self._prefix = prefix
+        self._redis = redis
         self._take = redis.register_script(_TAKE)
+        self._slow_down = redis.register_script(_SLOW_DOWN)
+
+    async def slow_down(self, buckets: Sequence[Bucket], seconds: float) -> None:
+        """Grant no token of these buckets for ``seconds`` (a provider answered 429 or is down):
+        every worker then waits instead of bouncing an outage's worth of messages."""
+        if not buckets or seconds <= 0:
+            return
+        args: list[float | int] = [seconds]
+        for _, limit in buckets:
+            args += [limit.rate, limit.burst]
+        await self._slow_down(keys=[self._prefix + name for name, _ in buckets], args=args)
+
+    async def _yield_to_urgent(self, buckets: Sequence[Bucket], urgent: bool) -> bool:
+        """Urgent sends mark their buckets; bulk sends wait while a mark is there. True when
+        the caller must wait."""
+        marks = [f"{self._prefix}urgent:{name}" for name, _ in buckets]
+        if urgent:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for mark in marks:
+                    pipe.set(mark, 1, px=URGENT_MARK_MS)
+                await pipe.execute()
+            return False
+        return bool(await self._redis.exists(*marks))
 
     async def try_acquire(self, buckets: Sequence[Bucket], n: int = 1) -> float:
         """Take ``n`` tokens from every bucket or none: 0.0 if granted, else the seconds to wait."""
@@ -93,17 +146,27 @@ class RateLimiter:
         return wait
 
     async def acquire(
-        self, buckets: Sequence[Bucket], n: int = 1, *, deadline: float | None = None
+        self,
+        buckets: Sequence[Bucket],
+        n: int = 1,
+        *,
+        deadline: float | None = None,
+        urgent: bool | None = None,
     ) -> float:
         """Wait until ``n`` tokens are taken from every bucket; return the Redis time of the grant.
 
         ``deadline`` is a ``time.monotonic()`` value: when the next wait would end past it,
         `RateLimitTimeout` is raised at once, carrying that wait as ``retry_after``.
         With no buckets (rate limits off) it returns ``time.time()`` without touching Redis.
+        ``urgent``: True for an urgent send, which takes the tokens first; False for a bulk
+        send, which waits while an urgent one is sending on the same buckets; None for neither.
         """
         if not buckets:
             return time.time()
         while True:
+            if urgent is not None and await self._yield_to_urgent(buckets, urgent):
+                await asyncio.sleep(YIELD_S)
+                continue
             wait, granted_at = await self._try(buckets, n)
             if wait == 0.0:
                 return granted_at

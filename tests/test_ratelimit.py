@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import subprocess
@@ -150,3 +151,34 @@ def test_two_worker_processes_share_one_limit(redis_url: str) -> None:
     assert all(len(times) >= 0.1 * len(grants) for times in per_worker)
     assert len(grants) >= 0.7 * rate * duration
     assert len(grants) <= math.floor(burst + rate * (max(grants) - min(grants))) + 1
+
+
+async def test_an_urgent_send_takes_the_tokens_before_a_bulk_one(limiter: RateLimiter) -> None:
+    """Bulk and urgent compete for one bucket: once the urgent send asks, every token goes to it
+    until it is done, and the bulk send carries on after (RULES: urgent never waits behind bulk)."""
+    bucket = [("email", RateLimit(rate=40, burst=1))]
+    grants: list[str] = []
+
+    async def send(kind: str, count: int) -> None:
+        for _ in range(count):
+            await limiter.acquire(bucket, urgent=kind == "urgent")
+            grants.append(kind)
+
+    bulk = asyncio.ensure_future(send("bulk", 12))
+    await asyncio.sleep(0.1)  # the bulk send is under way
+    await send("urgent", 8)
+    await bulk
+    assert grants.count("urgent") == 8 and grants.count("bulk") == 12
+    first_urgent = grants.index("urgent")
+    assert first_urgent > 0
+    # after the urgent send's first grant, at most one bulk grant already waiting slips in
+    assert grants[first_urgent:first_urgent + 9].count("bulk") <= 1
+    assert grants[-1] == "bulk"
+
+
+async def test_slowing_down_grants_nothing_for_that_long(limiter: RateLimiter) -> None:
+    bucket = [("sms:acme", RateLimit(rate=10, burst=10))]
+    assert await limiter.try_acquire(bucket) == 0.0
+    await limiter.slow_down(bucket, 2.0)
+    wait = await limiter.try_acquire(bucket)
+    assert 1.9 < wait <= 2.2

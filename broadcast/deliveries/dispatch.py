@@ -56,6 +56,8 @@ from broadcast.webhooks.events import take_emitted
 log = logging.getLogger(__name__)
 
 GROUP_SIZE = 100
+PROVIDER_PAUSE_S = 1.0
+"""How long a channel's buckets grant nothing after a whole group failed transiently."""
 _NO_ACCOUNT = {"sms": "aucun compte SMS configuré"}
 
 
@@ -211,8 +213,9 @@ class Dispatcher:
         """Claim, send and record one group; False once the broadcast is no longer sending
         (paused or cancelled: the claim re-reads its status, so no group starts after that)."""
         channel = self.channels[batch.channel]
+        urgent = broadcast.priority == Priority.urgent
         with timed(RATE_LIMIT_WAIT, batch.channel):
-            await self.limiter.acquire(channel.rate_limits(), n=len(ids))
+            await self.limiter.acquire(channel.rate_limits(), n=len(ids), urgent=urgent)
         stale_before = utcnow() - timedelta(seconds=self.stale_claim_s)
         async with transaction(self.factory) as session:
             claimed = await claim(session, batch.broadcast_id, ids, stale_before)
@@ -232,6 +235,10 @@ class Dispatcher:
         if self.early_statuses is not None and channel.status_callbacks:
             await self.early_statuses.apply_recorded(self.factory, batch.channel, results)
         await self._count(batch.channel, broadcast, results)
+        if results and all(result.outcome == Outcome.transient for result in results):
+            # the provider refuses everything (429, down): every worker waits rather than
+            # bouncing an outage's worth of deliveries at full rate
+            await self.limiter.slow_down(channel.rate_limits(), PROVIDER_PAUSE_S)
         return True
 
     async def _count(
