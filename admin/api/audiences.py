@@ -14,7 +14,7 @@ from broadcast.accounts.service import Principal, audit
 from broadcast.audiences import saved
 from broadcast.audiences.models import SavedAudience
 from broadcast.audiences.preview import AudiencePreview
-from broadcast.audiences.saved import (
+from broadcast.audiences.schemas import (
     AudiencePreviewIn,
     SavedAudienceIn,
     SavedAudienceOut,

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, status
 
+from admin.api.answers import broadcast_answer
 from admin.api.governance import enqueue_after_commit
 from admin.api.pages import CursorParam, LimitParam, Page, page_of
 from admin.deps import QueueDep, SettingsDep, UowDep, requires
@@ -14,8 +15,13 @@ from broadcast.accounts.permissions import Permission
 from broadcast.accounts.service import Principal
 from broadcast.audiences.preview import AudiencePreview
 from broadcast.broadcasts import control, follow_up, service
-from broadcast.broadcasts.follow_up import FollowUpIn
-from broadcast.broadcasts.service import BroadcastIn, BroadcastOut, DeliveryOut
+from broadcast.broadcasts.schemas import (
+    BroadcastIn,
+    BroadcastOut,
+    DeliveryOut,
+    FollowUpIn,
+    delivery_out,
+)
 
 router = APIRouter(prefix="/broadcasts", tags=["broadcasts"])
 
@@ -33,7 +39,7 @@ async def create_draft(
     expected durations and, for SMS, encoding, segments and cost per locale."""
     draft = await service.create_draft(uow.session, principal, body)
     preview = await service.preview(uow.session, principal, draft, settings)
-    return await service.broadcast_out(uow.session, draft, preview)
+    return await broadcast_answer(uow.session, draft, preview)
 
 
 @router.get("", response_model=Page[BroadcastOut])
@@ -48,14 +54,14 @@ async def list_broadcasts(
     found = await service.list_broadcasts(
         uow.session, principal, after=cursor, limit=limit, exercise=exercise
     )
-    items = [await service.broadcast_out(uow.session, b) for b in found]
+    items = [await broadcast_answer(uow.session, b) for b in found]
     return page_of(items, [b.id for b in found], limit)
 
 
 @router.get("/{broadcast_id}", response_model=BroadcastOut)
 async def read_broadcast(uow: UowDep, principal: Reader, broadcast_id: int) -> BroadcastOut:
     found = await service.get_broadcast(uow.session, principal, broadcast_id)
-    return await service.broadcast_out(uow.session, found)
+    return await broadcast_answer(uow.session, found)
 
 
 @router.get("/{broadcast_id}/preview", response_model=AudiencePreview)
@@ -77,7 +83,7 @@ async def confirm(
     found = await service.get_broadcast(uow.session, principal, broadcast_id)
     await service.confirm(uow.session, principal, found, settings)
     enqueue_after_commit(uow, queue, found)
-    return await service.broadcast_out(uow.session, found)
+    return await broadcast_answer(uow.session, found)
 
 
 @router.post("/{broadcast_id}/cancel", response_model=BroadcastOut)
@@ -86,7 +92,7 @@ async def cancel(uow: UowDep, principal: Sender, broadcast_id: int) -> Broadcast
     answer's ``totals`` say what was already sent and what was cancelled."""
     found = await service.get_broadcast(uow.session, principal, broadcast_id)
     await service.cancel(uow.session, principal, found)
-    return await service.broadcast_out(uow.session, found)
+    return await broadcast_answer(uow.session, found)
 
 
 @router.post("/{broadcast_id}/pause", response_model=BroadcastOut)
@@ -94,7 +100,7 @@ async def pause(uow: UowDep, principal: Sender, broadcast_id: int) -> BroadcastO
     """Nothing new starts; messages being sent finish, the rest waits for resume."""
     found = await service.get_broadcast(uow.session, principal, broadcast_id)
     await control.pause(uow.session, principal, found)
-    return await service.broadcast_out(uow.session, found)
+    return await broadcast_answer(uow.session, found)
 
 
 @router.post(
@@ -106,7 +112,7 @@ async def resume(
     found = await service.get_broadcast(uow.session, principal, broadcast_id)
     resumption = await control.resume(uow.session, principal, found, settings.dispatch_batch_size)
     uow.after_commit(lambda: resumption.enqueue(queue))
-    return await service.broadcast_out(uow.session, found)
+    return await broadcast_answer(uow.session, found)
 
 
 @router.post(
@@ -121,7 +127,7 @@ async def create_follow_up(
     earlier = await service.get_broadcast(uow.session, principal, broadcast_id)
     draft = await follow_up.create_follow_up(uow.session, principal, earlier, body)
     preview = await service.preview(uow.session, principal, draft, settings)
-    return await service.broadcast_out(uow.session, draft, preview)
+    return await broadcast_answer(uow.session, draft, preview)
 
 
 @router.get("/{broadcast_id}/deliveries", response_model=Page[DeliveryOut])
@@ -135,4 +141,4 @@ async def list_deliveries(
     """Deliveries in id order, addresses masked."""
     found = await service.get_broadcast(uow.session, principal, broadcast_id)
     deliveries = await service.list_deliveries(uow.session, found, after=cursor, limit=limit)
-    return page_of(deliveries, [d.id for d in deliveries], limit)
+    return page_of([delivery_out(d) for d in deliveries], [d.id for d in deliveries], limit)

@@ -6,15 +6,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel, ConfigDict, Field
 
+from admin.api.answers import broadcast_answer
 from admin.deps import QueueDep, SettingsDep, UnitOfWork, UowDep, requires
 from broadcast.accounts.permissions import Permission
 from broadcast.accounts.service import Principal
 from broadcast.broadcasts import approval, changes, service
-from broadcast.broadcasts.changes import BroadcastPatch
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus
-from broadcast.broadcasts.service import BroadcastOut
+from broadcast.broadcasts.schemas import BroadcastOut, BroadcastPatch, ReasonIn
 from broadcast.jobs import JobQueue
 
 router = APIRouter(prefix="/broadcasts", tags=["broadcasts"])
@@ -22,12 +21,6 @@ router = APIRouter(prefix="/broadcasts", tags=["broadcasts"])
 Approver = Annotated[Principal, requires(Permission.broadcasts_approve)]
 Overrider = Annotated[Principal, requires(Permission.broadcasts_override)]
 Sender = Annotated[Principal, requires(Permission.broadcasts_send)]
-
-
-class ReasonIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    reason: str = Field(min_length=3, max_length=500)
 
 
 def enqueue_after_commit(uow: UnitOfWork, queue: JobQueue, broadcast: Broadcast) -> None:
@@ -51,7 +44,7 @@ async def approve(
     found = await service.get_broadcast(uow.session, principal, broadcast_id)
     await approval.approve(uow.session, principal, found, settings)
     enqueue_after_commit(uow, queue, found)
-    return await service.broadcast_out(uow.session, found)
+    return await broadcast_answer(uow.session, found)
 
 
 @router.post("/{broadcast_id}/reject", response_model=BroadcastOut)
@@ -60,7 +53,7 @@ async def reject(
 ) -> BroadcastOut:
     found = await service.get_broadcast(uow.session, principal, broadcast_id)
     await approval.reject(uow.session, principal, found, body.reason)
-    return await service.broadcast_out(uow.session, found)
+    return await broadcast_answer(uow.session, found)
 
 
 @router.post(
@@ -79,7 +72,7 @@ async def override(
     found = await service.get_broadcast(uow.session, principal, broadcast_id)
     await approval.override(uow.session, principal, found, settings, body.reason)
     enqueue_after_commit(uow, queue, found)
-    return await service.broadcast_out(uow.session, found)
+    return await broadcast_answer(uow.session, found)
 
 
 @router.patch("/{broadcast_id}", response_model=BroadcastOut)
@@ -96,4 +89,4 @@ async def change(
     found = await service.get_broadcast(uow.session, principal, broadcast_id)
     await changes.change_broadcast(uow.session, principal, found, body, settings)
     enqueue_after_commit(uow, queue, found)
-    return await service.broadcast_out(uow.session, found)
+    return await broadcast_answer(uow.session, found)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, UploadFile, status
-from pydantic import BaseModel
 
 from admin.deps import QueueDep, SettingsDep, UowDep, requires
 from admin.idempotency import idempotent
@@ -18,32 +16,12 @@ from broadcast.imports import service
 from broadcast.imports.models import ImportStatus
 from broadcast.imports.progress import ImportProgress
 from broadcast.imports.records import ImportKind
+from broadcast.imports.schemas import ImportRunOut
 from broadcast.imports.uploads import save_upload
 
 router = APIRouter(tags=["imports"])
 
 Importer = Annotated[Principal, requires(Permission.contacts_import)]
-
-
-class ImportRunOut(BaseModel):
-    id: int
-    organisation_id: int
-    kind: str
-    filename: str
-    dry_run: bool
-    full: bool
-    status: str
-    rows_read: int
-    created: int
-    updated: int
-    unchanged: int
-    rejected: int
-    left: int
-    rejections: list[dict[str, Any]]
-    error: str | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
 
 
 @router.post("/imports", status_code=status.HTTP_202_ACCEPTED, response_model=ImportRunOut)

@@ -21,6 +21,7 @@ from fastapi import APIRouter, Header, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
+from admin.api.answers import notice_answer
 from admin.api.governance import enqueue_after_commit
 from admin.api.pages import CursorParam, LimitParam, Page, page_of
 from admin.deps import QueueDep, SettingsDep, UnitOfWork, UowDep, requires
@@ -33,15 +34,17 @@ from broadcast.inbound import service
 from broadcast.inbound.alertmanager import AlertmanagerPayload, alert_events
 from broadcast.inbound.generic import GenericAlert
 from broadcast.inbound.models import InboundKind
-from broadcast.inbound.service import (
+from broadcast.inbound.schemas import (
     InboundSourceIn,
     InboundSourceOut,
     InboundSourcePatch,
     ProposalOut,
-    Received,
+    proposal_out,
+    source_out,
 )
+from broadcast.inbound.service import Received
 from broadcast.jobs import JobQueue
-from broadcast.notices.service import NoticeOut, notice_out
+from broadcast.notices.schemas import NoticeOut
 from broadcast.webhooks.signing import verify
 
 router = APIRouter(tags=["inbound"])
@@ -62,7 +65,7 @@ NoticeWriter = Annotated[Principal, requires(Permission.notices_write)]
 async def create_source(uow: UowDep, principal: Manager, body: InboundSourceIn) -> InboundSourceOut:
     """A monitoring source; its secret is in this answer only, never shown again."""
     created = await service.create_source(uow.session, principal, body)
-    return service.source_out(created, with_secret=True)
+    return source_out(created, with_secret=True)
 
 
 @router.get("/inbound-sources", response_model=Page[InboundSourceOut])
@@ -70,12 +73,12 @@ async def list_sources(
     uow: UowDep, principal: Reader, cursor: CursorParam = 0, limit: LimitParam = 50
 ) -> Page[InboundSourceOut]:
     found = await service.list_sources(uow.session, principal, after=cursor, limit=limit)
-    return page_of([service.source_out(s) for s in found], [s.id for s in found], limit)
+    return page_of([source_out(s) for s in found], [s.id for s in found], limit)
 
 
 @router.get("/inbound-sources/{source_id}", response_model=InboundSourceOut)
 async def read_source(uow: UowDep, principal: Reader, source_id: int) -> InboundSourceOut:
-    return service.source_out(await service.get_source(uow.session, principal, source_id))
+    return source_out(await service.get_source(uow.session, principal, source_id))
 
 
 @router.patch("/inbound-sources/{source_id}", response_model=InboundSourceOut)
@@ -84,7 +87,7 @@ async def update_source(
 ) -> InboundSourceOut:
     """Outside the caller's scope 404; within it, 403 unless the role manages integrations."""
     source = await service.get_source(uow.session, principal, source_id)
-    return service.source_out(await service.update_source(uow.session, principal, source, body))
+    return source_out(await service.update_source(uow.session, principal, source, body))
 
 
 @router.delete("/inbound-sources/{source_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -101,14 +104,14 @@ async def list_proposals(
 ) -> Page[ProposalOut]:
     """Alerts the monitoring system says are over, waiting for a person to confirm."""
     found = await service.list_proposals(uow.session, principal, after=cursor, limit=limit)
-    return page_of(found, [p.alert_id for p in found], limit)
+    return page_of([proposal_out(p) for p in found], [p.alert.id for p in found], limit)
 
 
 @router.post("/inbound/alerts/{alert_id}/confirm-resolution", response_model=NoticeOut)
 async def confirm_resolution(uow: UowDep, principal: NoticeWriter, alert_id: int) -> NoticeOut:
     """Add the proposed "résolu" update to the notice the alert opened."""
     notice = await service.confirm_resolution(uow.session, principal, alert_id)
-    return await notice_out(uow.session, notice)
+    return await notice_answer(uow.session, notice)
 
 
 @router.post("/inbound/alertmanager/{source_id}")

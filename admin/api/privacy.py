@@ -15,7 +15,8 @@ from admin.deps import UowDep, requires
 from broadcast.accounts.permissions import Permission
 from broadcast.accounts.service import Principal
 from broadcast.directory import privacy
-from broadcast.directory.privacy import ErasureReport, PersonExport, PersonQuery
+from broadcast.directory.privacy import ErasureReport, PersonExport
+from broadcast.directory.schemas import PersonQuery
 
 router = APIRouter(tags=["personal data"])
 

@@ -10,11 +10,11 @@ became of its delivery (sent, failed, cancelled): the audience is the one resolv
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broadcast.accounts.service import Principal
-from broadcast.broadcasts.models import Broadcast, BroadcastStatus, Priority
+from broadcast.broadcasts.models import Broadcast, BroadcastStatus
+from broadcast.broadcasts.schemas import FollowUpIn
 from broadcast.channels.base import ChannelName
 from broadcast.core.errors import Conflict, InvalidInput
 from broadcast.core.sqlutil import row_id
@@ -26,17 +26,6 @@ PLANNED = (
     BroadcastStatus.completed,
     BroadcastStatus.cancelled,
 )
-
-
-class FollowUpIn(BaseModel):
-    """``update_id``: the notice's latest update when omitted; ``channels``: a subset of the
-    earlier broadcast's (all of them when omitted); ``priority``: the earlier one's by default."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    update_id: int | None = None
-    channels: list[ChannelName] | None = Field(default=None, min_length=1, max_length=3)
-    priority: Priority | None = None
 
 
 async def create_follow_up(

@@ -15,9 +15,10 @@ from sqlmodel import col
 
 from broadcast.accounts.models import AuditEvent
 from broadcast.accounts.service import authenticate_api_key
-from broadcast.broadcasts.changes import BroadcastPatch, change_broadcast
+from broadcast.broadcasts.changes import change_broadcast
 from broadcast.broadcasts.models import Broadcast
 from broadcast.broadcasts.scheduling import PARIS, claim_due, paris_to_utc, queue_due_broadcasts
+from broadcast.broadcasts.schemas import BroadcastPatch
 from broadcast.core.db import SessionFactory, transaction
 from broadcast.core.errors import Conflict
 from broadcast.core.timeutil import utcnow
