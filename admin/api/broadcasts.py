@@ -8,7 +8,7 @@ from fastapi import APIRouter, status
 
 from admin.api.answers import broadcast_answer
 from admin.api.governance import enqueue_after_commit
-from admin.api.pages import CursorParam, LimitParam, Page, page_of
+from admin.api.pages import BigCursorParam, CursorParam, LimitParam, Page, page_of
 from admin.deps import QueueDep, SettingsDep, UowDep, requires
 from admin.idempotency import idempotent
 from broadcast.accounts.permissions import Permission
@@ -22,6 +22,7 @@ from broadcast.broadcasts.schemas import (
     FollowUpIn,
     delivery_out,
 )
+from broadcast.core.validation import RowId
 
 router = APIRouter(prefix="/broadcasts", tags=["broadcasts"])
 
@@ -59,14 +60,14 @@ async def list_broadcasts(
 
 
 @router.get("/{broadcast_id}", response_model=BroadcastOut)
-async def read_broadcast(uow: UowDep, principal: Reader, broadcast_id: int) -> BroadcastOut:
+async def read_broadcast(uow: UowDep, principal: Reader, broadcast_id: RowId) -> BroadcastOut:
     found = await service.get_broadcast(uow.session, principal, broadcast_id)
     return await broadcast_answer(uow.session, found)
 
 
 @router.get("/{broadcast_id}/preview", response_model=AudiencePreview)
 async def preview(
-    uow: UowDep, principal: Reader, settings: SettingsDep, broadcast_id: int
+    uow: UowDep, principal: Reader, settings: SettingsDep, broadcast_id: RowId
 ) -> AudiencePreview:
     found = await service.get_broadcast(uow.session, principal, broadcast_id)
     return await service.preview(uow.session, principal, found, settings)
@@ -76,7 +77,7 @@ async def preview(
     "/{broadcast_id}/confirm", status_code=status.HTTP_202_ACCEPTED, response_model=BroadcastOut
 )
 async def confirm(
-    uow: UowDep, principal: Sender, queue: QueueDep, settings: SettingsDep, broadcast_id: int
+    uow: UowDep, principal: Sender, queue: QueueDep, settings: SettingsDep, broadcast_id: RowId
 ) -> BroadcastOut:
     """Queued now, ``scheduled`` for its time, or ``pending_approval`` (approvers are emailed);
     409 ``cap_exceeded`` when a volume cap would be passed, and then nothing is queued."""
@@ -87,7 +88,7 @@ async def confirm(
 
 
 @router.post("/{broadcast_id}/cancel", response_model=BroadcastOut)
-async def cancel(uow: UowDep, principal: Sender, broadcast_id: int) -> BroadcastOut:
+async def cancel(uow: UowDep, principal: Sender, broadcast_id: RowId) -> BroadcastOut:
     """Deliveries not yet handed to a provider are cancelled; those being sent finish. The
     answer's ``totals`` say what was already sent and what was cancelled."""
     found = await service.get_broadcast(uow.session, principal, broadcast_id)
@@ -96,7 +97,7 @@ async def cancel(uow: UowDep, principal: Sender, broadcast_id: int) -> Broadcast
 
 
 @router.post("/{broadcast_id}/pause", response_model=BroadcastOut)
-async def pause(uow: UowDep, principal: Sender, broadcast_id: int) -> BroadcastOut:
+async def pause(uow: UowDep, principal: Sender, broadcast_id: RowId) -> BroadcastOut:
     """Nothing new starts; messages being sent finish, the rest waits for resume."""
     found = await service.get_broadcast(uow.session, principal, broadcast_id)
     await control.pause(uow.session, principal, found)
@@ -107,7 +108,7 @@ async def pause(uow: UowDep, principal: Sender, broadcast_id: int) -> BroadcastO
     "/{broadcast_id}/resume", status_code=status.HTTP_202_ACCEPTED, response_model=BroadcastOut
 )
 async def resume(
-    uow: UowDep, principal: Sender, queue: QueueDep, settings: SettingsDep, broadcast_id: int
+    uow: UowDep, principal: Sender, queue: QueueDep, settings: SettingsDep, broadcast_id: RowId
 ) -> BroadcastOut:
     found = await service.get_broadcast(uow.session, principal, broadcast_id)
     resumption = await control.resume(uow.session, principal, found, settings.dispatch_batch_size)
@@ -120,7 +121,7 @@ async def resume(
 )
 @idempotent
 async def create_follow_up(
-    uow: UowDep, principal: Sender, settings: SettingsDep, broadcast_id: int, body: FollowUpIn
+    uow: UowDep, principal: Sender, settings: SettingsDep, broadcast_id: RowId, body: FollowUpIn
 ) -> BroadcastOut:
     """A draft sending ``update_id`` to exactly the addresses this broadcast planned, minus
     those suppressed since; confirm it like any draft."""
@@ -134,8 +135,8 @@ async def create_follow_up(
 async def list_deliveries(
     uow: UowDep,
     principal: DeliveryReader,
-    broadcast_id: int,
-    cursor: CursorParam = 0,
+    broadcast_id: RowId,
+    cursor: BigCursorParam = 0,
     limit: LimitParam = 100,
 ) -> Page[DeliveryOut]:
     """Deliveries in id order, addresses masked."""

@@ -11,6 +11,7 @@ from admin.deps import UowDep, requires
 from admin.idempotency import idempotent
 from broadcast.accounts.permissions import Permission
 from broadcast.accounts.service import Principal, audit
+from broadcast.core.validation import RowId
 from broadcast.directory import service
 from broadcast.directory.schemas import (
     BulkResult,
@@ -38,7 +39,7 @@ async def organisation_tree(uow: UowDep, principal: Reader) -> list[Organisation
 
 @router.get("/organisations/{organisation_id}", response_model=OrganisationOut)
 async def read_organisation(
-    uow: UowDep, principal: Reader, organisation_id: int
+    uow: UowDep, principal: Reader, organisation_id: RowId
 ) -> OrganisationOut:
     organisation = await service.get_organisation(uow.session, principal, organisation_id)
     return organisation_out(organisation)
@@ -84,7 +85,7 @@ async def create_contacts(
 async def list_contacts(
     uow: UowDep,
     principal: ContactReader,
-    organisation_id: Annotated[int | None, Query()] = None,
+    organisation_id: Annotated[RowId | None, Query()] = None,
     cursor: CursorParam = 0,
     limit: LimitParam = 100,
 ) -> Page[ContactOut]:
@@ -102,7 +103,7 @@ async def list_contacts(
 
 
 @router.get("/contacts/{contact_id}", response_model=ContactOut)
-async def read_contact(uow: UowDep, principal: ContactReader, contact_id: int) -> ContactOut:
+async def read_contact(uow: UowDep, principal: ContactReader, contact_id: RowId) -> ContactOut:
     found = await service.get_contact(uow.session, principal, contact_id)
     audit(
         uow.session,

@@ -14,6 +14,7 @@ from broadcast.accounts.service import Principal
 from broadcast.broadcasts import approval, changes, service
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus
 from broadcast.broadcasts.schemas import BroadcastOut, BroadcastPatch, ReasonIn
+from broadcast.core.validation import RowId
 from broadcast.jobs import JobQueue
 
 router = APIRouter(prefix="/broadcasts", tags=["broadcasts"])
@@ -37,7 +38,7 @@ def enqueue_after_commit(uow: UnitOfWork, queue: JobQueue, broadcast: Broadcast)
     "/{broadcast_id}/approve", status_code=status.HTTP_202_ACCEPTED, response_model=BroadcastOut
 )
 async def approve(
-    uow: UowDep, principal: Approver, queue: QueueDep, settings: SettingsDep, broadcast_id: int
+    uow: UowDep, principal: Approver, queue: QueueDep, settings: SettingsDep, broadcast_id: RowId
 ) -> BroadcastOut:
     """A second operator with scope over the broadcast releases it (now, or at its time); the
     requester gets 403. Volume caps are checked again."""
@@ -49,7 +50,7 @@ async def approve(
 
 @router.post("/{broadcast_id}/reject", response_model=BroadcastOut)
 async def reject(
-    uow: UowDep, principal: Approver, broadcast_id: int, body: ReasonIn
+    uow: UowDep, principal: Approver, broadcast_id: RowId, body: ReasonIn
 ) -> BroadcastOut:
     found = await service.get_broadcast(uow.session, principal, broadcast_id)
     await approval.reject(uow.session, principal, found, body.reason)
@@ -64,7 +65,7 @@ async def override(
     principal: Overrider,
     queue: QueueDep,
     settings: SettingsDep,
-    broadcast_id: int,
+    broadcast_id: RowId,
     body: ReasonIn,
 ) -> BroadcastOut:
     """Emergency: a platform admin releases a pending broadcast alone, his own included; the
@@ -81,7 +82,7 @@ async def change(
     principal: Sender,
     queue: QueueDep,
     settings: SettingsDep,
-    broadcast_id: int,
+    broadcast_id: RowId,
     body: BroadcastPatch,
 ) -> BroadcastOut:
     """Change the time, audience or channels of a draft, or of a scheduled broadcast until it

@@ -11,6 +11,7 @@ from admin.idempotency import idempotent
 from broadcast.accounts.permissions import Permission
 from broadcast.accounts.service import Principal
 from broadcast.core.sqlutil import row_id
+from broadcast.core.validation import RowId
 from broadcast.directory.service import get_organisation
 from broadcast.imports import service
 from broadcast.imports.models import ImportStatus
@@ -32,7 +33,7 @@ async def start_import(
     settings: SettingsDep,
     queue: QueueDep,
     file: UploadFile,
-    organisation_id: Annotated[int, Form()],
+    organisation_id: Annotated[RowId, Form()],
     kind: Annotated[ImportKind | None, Form()] = None,
     dry_run: Annotated[bool, Form()] = False,
     full: Annotated[bool, Form()] = False,
@@ -59,7 +60,7 @@ async def start_import(
 
 @router.get("/imports/{import_id}", response_model=ImportRunOut)
 async def read_import(
-    uow: UowDep, principal: Importer, request: Request, import_id: int
+    uow: UowDep, principal: Importer, request: Request, import_id: RowId
 ) -> ImportRunOut:
     """The run: its status, counts and refused rows; while it runs, the counts so far."""
     run = await service.get_run(uow.session, principal, import_id)

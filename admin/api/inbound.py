@@ -30,6 +30,7 @@ from broadcast.accounts.permissions import Permission
 from broadcast.accounts.service import Principal
 from broadcast.core.errors import PayloadTooLarge
 from broadcast.core.timeutil import utcnow
+from broadcast.core.validation import RowId
 from broadcast.inbound import service
 from broadcast.inbound.alertmanager import AlertmanagerPayload, alert_events
 from broadcast.inbound.generic import GenericAlert
@@ -77,13 +78,13 @@ async def list_sources(
 
 
 @router.get("/inbound-sources/{source_id}", response_model=InboundSourceOut)
-async def read_source(uow: UowDep, principal: Reader, source_id: int) -> InboundSourceOut:
+async def read_source(uow: UowDep, principal: Reader, source_id: RowId) -> InboundSourceOut:
     return source_out(await service.get_source(uow.session, principal, source_id))
 
 
 @router.patch("/inbound-sources/{source_id}", response_model=InboundSourceOut)
 async def update_source(
-    uow: UowDep, principal: Reader, source_id: int, body: InboundSourcePatch
+    uow: UowDep, principal: Reader, source_id: RowId, body: InboundSourcePatch
 ) -> InboundSourceOut:
     """Outside the caller's scope 404; within it, 403 unless the role manages integrations."""
     source = await service.get_source(uow.session, principal, source_id)
@@ -91,7 +92,7 @@ async def update_source(
 
 
 @router.delete("/inbound-sources/{source_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_source(uow: UowDep, principal: Reader, source_id: int) -> Response:
+async def delete_source(uow: UowDep, principal: Reader, source_id: RowId) -> Response:
     """Outside the caller's scope 404; within it, 403 unless the role manages integrations."""
     source = await service.get_source(uow.session, principal, source_id)
     await service.delete_source(uow.session, principal, source)
@@ -108,7 +109,7 @@ async def list_proposals(
 
 
 @router.post("/inbound/alerts/{alert_id}/confirm-resolution", response_model=NoticeOut)
-async def confirm_resolution(uow: UowDep, principal: NoticeWriter, alert_id: int) -> NoticeOut:
+async def confirm_resolution(uow: UowDep, principal: NoticeWriter, alert_id: RowId) -> NoticeOut:
     """Add the proposed "résolu" update to the notice the alert opened."""
     notice = await service.confirm_resolution(uow.session, principal, alert_id)
     return await notice_answer(uow.session, notice)
@@ -120,7 +121,7 @@ async def receive_alertmanager(
     uow: UowDep,
     queue: QueueDep,
     settings: SettingsDep,
-    source_id: int,
+    source_id: RowId,
     authorization: Annotated[str, Header()] = "",
 ) -> dict[str, Any]:
     """Prometheus Alertmanager's webhook (``http_config.authorization.credentials`` is the
@@ -134,7 +135,7 @@ async def receive_alertmanager(
 
 @router.post("/inbound/generic/{source_id}")
 async def receive_generic(
-    request: Request, uow: UowDep, queue: QueueDep, settings: SettingsDep, source_id: int
+    request: Request, uow: UowDep, queue: QueueDep, settings: SettingsDep, source_id: RowId
 ) -> dict[str, Any]:
     """One alert as JSON, signed with Standard Webhooks headers by the source's ``whsec_``
     secret; a timestamp more than 5 minutes off is refused, a replayed ``webhook-id`` ignored."""

@@ -12,6 +12,7 @@ from admin.deps import UowDep, requires
 from admin.idempotency import idempotent
 from broadcast.accounts.permissions import Permission
 from broadcast.accounts.service import Principal
+from broadcast.core.validation import RowId
 from broadcast.notices import service
 from broadcast.notices.schemas import (
     NoticeIn,
@@ -45,14 +46,16 @@ async def list_notices(
 
 
 @router.get("/{notice_id}", response_model=NoticeOut)
-async def read_notice(uow: UowDep, principal: Reader, notice_id: int) -> NoticeOut:
+async def read_notice(uow: UowDep, principal: Reader, notice_id: RowId) -> NoticeOut:
     notice = await service.get_notice(uow.session, principal, notice_id)
     return await notice_answer(uow.session, notice)
 
 
 @router.post("/{notice_id}/updates", status_code=status.HTTP_201_CREATED, response_model=UpdateOut)
 @idempotent
-async def add_update(uow: UowDep, principal: Writer, notice_id: int, update: UpdateIn) -> UpdateOut:
+async def add_update(
+    uow: UowDep, principal: Writer, notice_id: RowId, update: UpdateIn
+) -> UpdateOut:
     notice = await service.get_notice(uow.session, principal, notice_id)
     created = await service.add_update(uow.session, principal, notice, update)
     return update_out(created)
@@ -60,7 +63,7 @@ async def add_update(uow: UowDep, principal: Writer, notice_id: int, update: Upd
 
 @router.post("/{notice_id}/status", response_model=NoticeOut)
 async def change_status(
-    uow: UowDep, principal: Writer, notice_id: int, body: StatusIn
+    uow: UowDep, principal: Writer, notice_id: RowId, body: StatusIn
 ) -> NoticeOut:
     notice = await service.get_notice(uow.session, principal, notice_id)
     await service.change_status(uow.session, principal, notice, body.status)

@@ -14,6 +14,7 @@ from admin.idempotency import idempotent
 from broadcast.accounts.permissions import Permission
 from broadcast.accounts.service import Principal, audit
 from broadcast.channels.push.webpush import application_server_key, load_vapid_key
+from broadcast.core.validation import RowId
 from broadcast.directory import push
 from broadcast.directory.schemas import (
     FollowIn,
@@ -64,7 +65,7 @@ async def register_subscription(
     uow: UowDep,
     principal: ContactWriter,
     settings: SettingsDep,
-    contact_id: int,
+    contact_id: RowId,
     subscription: SubscriptionIn,
 ) -> SubscriptionOut:
     created, contact = await push.register_for_contact(

@@ -11,6 +11,7 @@ from admin.deps import SettingsDep, UowDep, requires
 from admin.idempotency import idempotent
 from broadcast.accounts.permissions import Permission
 from broadcast.accounts.service import Principal
+from broadcast.core.validation import BigRowId, RowId
 from broadcast.webhooks import service
 from broadcast.webhooks.schemas import (
     EndpointCreated,
@@ -49,14 +50,14 @@ async def list_endpoints(
 
 
 @router.get("/{webhook_id}", response_model=EndpointOut)
-async def read_endpoint(uow: UowDep, principal: Manager, webhook_id: int) -> EndpointOut:
+async def read_endpoint(uow: UowDep, principal: Manager, webhook_id: RowId) -> EndpointOut:
     found = await service.get_endpoint(uow.session, principal, webhook_id)
     return endpoint_out(found)
 
 
 @router.patch("/{webhook_id}", response_model=EndpointOut)
 async def update_endpoint(
-    uow: UowDep, principal: Manager, settings: SettingsDep, webhook_id: int, body: EndpointPatch
+    uow: UowDep, principal: Manager, settings: SettingsDep, webhook_id: RowId, body: EndpointPatch
 ) -> EndpointOut:
     """Change the URL, events, description, or enable it again (which clears why it was
     disabled)."""
@@ -67,7 +68,7 @@ async def update_endpoint(
 
 
 @router.delete("/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_endpoint(uow: UowDep, principal: Manager, webhook_id: int) -> Response:
+async def delete_endpoint(uow: UowDep, principal: Manager, webhook_id: RowId) -> Response:
     found = await service.get_endpoint(uow.session, principal, webhook_id)
     await service.delete_endpoint(uow.session, principal, found)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -77,8 +78,10 @@ async def delete_endpoint(uow: UowDep, principal: Manager, webhook_id: int) -> R
 async def list_messages(
     uow: UowDep,
     principal: Manager,
-    webhook_id: int,
-    before: Annotated[int | None, Query(ge=1, description="id of the oldest message seen")] = None,
+    webhook_id: RowId,
+    before: Annotated[
+        BigRowId | None, Query(ge=1, description="id of the oldest message seen")
+    ] = None,
     limit: LimitParam = 50,
 ) -> list[MessageOut]:
     """The most recent messages first: event, status, attempts, last HTTP code and error."""
@@ -88,7 +91,7 @@ async def list_messages(
 
 
 @router.post("/{webhook_id}/test", status_code=status.HTTP_202_ACCEPTED, response_model=MessageOut)
-async def send_test(uow: UowDep, principal: Manager, webhook_id: int) -> MessageOut:
+async def send_test(uow: UowDep, principal: Manager, webhook_id: RowId) -> MessageOut:
     """Send a signed `webhook.ping` now; follow it in `/messages`."""
     found = await service.get_endpoint(uow.session, principal, webhook_id)
     return message_out(await service.send_test(uow.session, found))

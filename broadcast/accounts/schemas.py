@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from broadcast.core.validation import Moment, RowId, Text
+
 if TYPE_CHECKING:
     from broadcast.accounts.audit import AuditEntry
 
@@ -14,11 +16,11 @@ if TYPE_CHECKING:
 class AuditFilter(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    action: str | None = Field(default=None, max_length=64)
-    object_type: str | None = Field(default=None, max_length=32)
-    object_id: int | None = None
-    since: datetime | None = None
-    until: datetime | None = None
+    action: Text | None = Field(default=None, max_length=64)
+    object_type: Text | None = Field(default=None, max_length=32)
+    object_id: RowId | None = None
+    since: Moment | None = None
+    until: Moment | None = None
 
 
 class AuditEntryOut(BaseModel):

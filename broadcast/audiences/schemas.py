@@ -11,20 +11,21 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from broadcast.audiences.criteria import AudienceCriteria
 from broadcast.audiences.models import SavedAudience
 from broadcast.channels.base import ChannelName
+from broadcast.core.validation import RowId, Text
 
 
 class SavedAudienceIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    organisation_id: int
-    name: str = Field(min_length=1, max_length=100)
+    organisation_id: RowId
+    name: Text = Field(min_length=1, max_length=100)
     criteria: AudienceCriteria
 
 
 class SavedAudienceUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str | None = Field(default=None, min_length=1, max_length=100)
+    name: Text | None = Field(default=None, min_length=1, max_length=100)
     criteria: AudienceCriteria | None = None
 
 
@@ -44,7 +45,7 @@ class AudiencePreviewIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     criteria: AudienceCriteria | None = None
-    saved_audience_id: int | None = None
+    saved_audience_id: RowId | None = None
     channels: list[ChannelName] = Field(min_length=1, max_length=3)
 
     @model_validator(mode="after")

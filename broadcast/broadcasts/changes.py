@@ -17,7 +17,7 @@ from broadcast.accounts.service import Principal, audit
 from broadcast.audiences.criteria import AudienceCriteria, for_notice, subtree_paths
 from broadcast.broadcasts import approval, service
 from broadcast.broadcasts.caps import check_caps
-from broadcast.broadcasts.models import Broadcast, BroadcastStatus
+from broadcast.broadcasts.models import Broadcast, BroadcastStatus, status_fr
 from broadcast.broadcasts.schemas import BroadcastPatch
 from broadcast.channels.base import AVAILABLE_CHANNELS, ChannelName
 from broadcast.core.errors import Conflict, InvalidInput
@@ -39,8 +39,8 @@ async def change_broadcast(
         await take_back_from_schedule(session, broadcast)
     elif broadcast.status != BroadcastStatus.draft:
         raise Conflict(
-            f"Cette diffusion est « {broadcast.status} » : seuls un brouillon et une diffusion "
-            "programmée qui n'a pas commencé se modifient.",
+            f"Cette diffusion est {status_fr(broadcast.status)} : seuls un brouillon et une "
+            "diffusion programmée qui n'a pas commencé se modifient.",
             f"This broadcast is {broadcast.status}: only a draft or a scheduled broadcast that "
             "has not started can be changed.",
         )

@@ -13,7 +13,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broadcast.accounts.service import Principal
-from broadcast.broadcasts.models import Broadcast, BroadcastStatus
+from broadcast.broadcasts.models import Broadcast, BroadcastStatus, status_fr
 from broadcast.broadcasts.schemas import FollowUpIn
 from broadcast.channels.base import ChannelName
 from broadcast.core.errors import Conflict, InvalidInput
@@ -56,8 +56,8 @@ def _ensure_planned(earlier: Broadcast) -> None:
     planned = earlier.fanout_done or earlier.status == BroadcastStatus.cancelled
     if earlier.status not in PLANNED or not planned:
         raise Conflict(
-            f"La diffusion d'origine est « {earlier.status} » et ses destinataires ne sont pas "
-            "encore tous connus : la suite ne peut pas encore être préparée.",
+            f"La diffusion d'origine est {status_fr(earlier.status)} et ses destinataires ne "
+            "sont pas encore tous connus : la suite ne peut pas encore être préparée.",
             f"The earlier broadcast is {earlier.status} and not fully planned yet.",
         )
 

@@ -16,6 +16,7 @@ from broadcast.broadcasts.models import Broadcast, DeliveryMode, Priority
 from broadcast.broadcasts.scheduling import ScheduledAt
 from broadcast.channels.base import ChannelName
 from broadcast.core.masking import mask_address
+from broadcast.core.validation import RowId, Text
 from broadcast.deliveries.models import Delivery
 from broadcast.directory.phones import normalise_phone
 
@@ -26,7 +27,7 @@ class ExerciseAddress(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     channel: Literal["email", "sms"]
-    address: str = Field(min_length=1, max_length=320)
+    address: Text = Field(min_length=1, max_length=320)
 
     @field_validator("address")
     @classmethod
@@ -53,10 +54,10 @@ def _mobile(value: str) -> str:
 class BroadcastIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    notice_id: int
-    update_id: int | None = None
+    notice_id: RowId
+    update_id: RowId | None = None
     audience: AudienceCriteria | None = None
-    saved_audience_id: int | None = None
+    saved_audience_id: RowId | None = None
     """Instead of ``audience``: a saved audience's criteria, copied into the draft."""
     channels: list[ChannelName] = Field(min_length=1, max_length=3)
     priority: Priority = Priority.normal
@@ -133,7 +134,7 @@ class FollowUpIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    update_id: int | None = None
+    update_id: RowId | None = None
     channels: list[ChannelName] | None = Field(default=None, min_length=1, max_length=3)
     priority: Priority | None = None
 
@@ -151,7 +152,7 @@ class BroadcastPatch(BaseModel):
 class ReasonIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=3, max_length=500)
+    reason: Text = Field(min_length=3, max_length=500)
 
 
 def broadcast_out(

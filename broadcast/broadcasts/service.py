@@ -17,7 +17,7 @@ from broadcast.audiences.saved import criteria_of
 from broadcast.broadcasts import approval
 from broadcast.broadcasts.estimates import expected_duration_s, format_duration_fr, sms_estimate
 from broadcast.broadcasts.exercise import seed_list
-from broadcast.broadcasts.models import Broadcast, BroadcastStatus
+from broadcast.broadcasts.models import Broadcast, BroadcastStatus, status_fr
 from broadcast.broadcasts.schemas import BroadcastIn
 from broadcast.broadcasts.sources import preview_recipients
 from broadcast.channels.base import AVAILABLE_CHANNELS, ChannelName
@@ -105,6 +105,7 @@ async def preview(
             texts, sms.recipients_by_locale, settings.sms_price_per_segment_eur
         )
     result.approval_reasons = await approval.approval_reasons(session, settings, broadcast, result)
+    result.approval_messages = [approval.REASON_SENTENCES_FR[r] for r in result.approval_reasons]
     return result
 
 
@@ -160,7 +161,8 @@ async def confirm(
     ``queued`` (:mod:`broadcast.broadcasts.approval`); the caller enqueues only a queued one."""
     if broadcast.status != BroadcastStatus.draft:
         raise Conflict(
-            f"Cette diffusion est déjà « {broadcast.status} » : seul un brouillon se confirme.",
+            f"Cette diffusion est déjà {status_fr(broadcast.status)} : "
+            "seul un brouillon se confirme.",
             f"This broadcast is already {broadcast.status}: only a draft can be confirmed.",
         )
     estimate = await preview(session, principal, broadcast, settings)
@@ -187,7 +189,7 @@ async def cancel(session: AsyncSession, principal: Principal, broadcast: Broadca
     """Stop a broadcast: deliveries not yet handed to a provider are cancelled."""
     if broadcast.status in (BroadcastStatus.completed, BroadcastStatus.cancelled):
         raise Conflict(
-            f"Cette diffusion est déjà « {broadcast.status} ».",
+            f"Cette diffusion est déjà {status_fr(broadcast.status)}.",
             f"This broadcast is already {broadcast.status}.",
         )
     broadcast.status = BroadcastStatus.cancelled

@@ -13,8 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from broadcast.channels.base import ChannelName
 from broadcast.core.masking import mask_address
 from broadcast.core.sqlutil import row_id
-from broadcast.directory.models import Contact, ContactRole, Organisation, PushSubscription
+from broadcast.core.validation import Int64, RowId, Text
+from broadcast.directory.models import Contact, Organisation, PushSubscription
 from broadcast.directory.phones import normalise_phone
+from broadcast.directory.roles import RoleIn
 
 if TYPE_CHECKING:
     from broadcast.directory.service import ContactWithAddresses
@@ -25,16 +27,16 @@ Locale = Literal["fr", "en"]
 class ContactIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    organisation_id: int
-    external_id: str | None = Field(default=None, max_length=64)
-    first_name: str = Field(default="", max_length=100)
-    last_name: str = Field(default="", max_length=100)
-    role: ContactRole
-    division: str | None = Field(default=None, max_length=32)
-    level: str | None = Field(default=None, max_length=32)
+    organisation_id: RowId
+    external_id: Text | None = Field(default=None, max_length=64)
+    first_name: Text = Field(default="", max_length=100)
+    last_name: Text = Field(default="", max_length=100)
+    role: RoleIn
+    division: Text | None = Field(default=None, max_length=32)
+    level: Text | None = Field(default=None, max_length=32)
     locale: Locale = "fr"
-    email: str | None = Field(default=None, max_length=320)
-    mobile: str | None = Field(default=None, max_length=32)
+    email: Text | None = Field(default=None, max_length=320)
+    mobile: Text | None = Field(default=None, max_length=32)
 
     @field_validator("email")
     @classmethod
@@ -138,8 +140,8 @@ def _b64url_bytes(text: str) -> bytes | None:
 class SubscriptionKeys(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    p256dh: str = Field(min_length=86, max_length=88)
-    auth: str = Field(min_length=22, max_length=24)
+    p256dh: Text = Field(min_length=86, max_length=88)
+    auth: Text = Field(min_length=22, max_length=24)
 
     @field_validator("p256dh")
     @classmethod
@@ -163,24 +165,24 @@ class SubscriptionIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, populate_by_name=True)
 
-    endpoint: str = Field(min_length=12, max_length=MAX_ENDPOINT_LENGTH)
+    endpoint: Text = Field(min_length=12, max_length=MAX_ENDPOINT_LENGTH)
     keys: SubscriptionKeys
-    expiration_time: int | None = Field(default=None, alias="expirationTime")
-    user_agent: str | None = Field(default=None, max_length=MAX_USER_AGENT)
+    expiration_time: Int64 | None = Field(default=None, alias="expirationTime")
+    user_agent: Text | None = Field(default=None, max_length=MAX_USER_AGENT)
 
 
 class FollowIn(SubscriptionIn):
     """An anonymous follower: an organisation by id or by UAI, and the subscription."""
 
-    organisation_id: int | None = None
-    uai: str | None = Field(default=None, max_length=8)
+    organisation_id: RowId | None = None
+    uai: Text | None = Field(default=None, max_length=8)
     locale: Literal["fr", "en"] = "fr"
 
 
 class UnsubscribeIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    endpoint: str = Field(min_length=12, max_length=MAX_ENDPOINT_LENGTH)
+    endpoint: Text = Field(min_length=12, max_length=MAX_ENDPOINT_LENGTH)
 
 
 class SubscriptionOut(BaseModel):
@@ -212,9 +214,9 @@ class PersonQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    contact_id: int | None = None
-    email: str | None = Field(default=None, max_length=320)
-    phone: str | None = Field(default=None, max_length=32)
+    contact_id: RowId | None = None
+    email: Text | None = Field(default=None, max_length=320)
+    phone: Text | None = Field(default=None, max_length=32)
 
     @field_validator("phone")
     @classmethod

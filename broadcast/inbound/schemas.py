@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from broadcast.channels.base import ChannelName
 from broadcast.core.sqlutil import row_id
+from broadcast.core.validation import RowId, Text
 from broadcast.inbound.models import InboundKind, InboundSource
 
 if TYPE_CHECKING:
@@ -19,8 +20,8 @@ if TYPE_CHECKING:
 class InboundSourceIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    organisation_id: int
-    name: str = Field(min_length=1, max_length=100)
+    organisation_id: RowId
+    name: Text = Field(min_length=1, max_length=100)
     kind: InboundKind
     auto_send_channels: list[ChannelName] = Field(default_factory=list, max_length=3)
 
@@ -31,7 +32,7 @@ class InboundSourcePatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str | None = Field(default=None, min_length=1, max_length=100)
+    name: Text | None = Field(default=None, min_length=1, max_length=100)
     auto_send_channels: list[ChannelName] | None = Field(default=None, max_length=3)
     enabled: bool | None = None
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from broadcast.core.validation import RowId, Text
 from broadcast.notices.models import Notice, NoticeStatus, NoticeUpdate
 
 if TYPE_CHECKING:
@@ -17,14 +18,15 @@ MAX_TITLE = 200
 MAX_MESSAGE = 5000
 MAX_VALUE = 500
 MAX_VALUES = 20
+MAX_VALUE_NAME = 64
 
 
 class NoticeIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    organisation_id: int
-    title: str = Field(min_length=3, max_length=MAX_TITLE)
-    message: str = Field(min_length=1, max_length=MAX_MESSAGE)
+    organisation_id: RowId
+    title: Text = Field(min_length=3, max_length=MAX_TITLE)
+    message: Text = Field(min_length=1, max_length=MAX_MESSAGE)
     status: NoticeStatus = NoticeStatus.investigating
     public: bool = False
 
@@ -33,7 +35,7 @@ class UpdateIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     status: NoticeStatus
-    message: str = Field(min_length=1, max_length=MAX_MESSAGE)
+    message: Text = Field(min_length=1, max_length=MAX_MESSAGE)
 
 
 class StatusIn(BaseModel):
@@ -70,8 +72,9 @@ def notice_out(notice: Notice, updates: Sequence[NoticeUpdate]) -> NoticeOut:
 
 # -- templates -----------------------------------------------------------------------------
 
-Value = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_VALUE)]
-Values = Annotated[dict[str, Value], Field(max_length=MAX_VALUES)]
+Value = Annotated[Text, StringConstraints(strip_whitespace=True, max_length=MAX_VALUE)]
+ValueName = Annotated[Text, StringConstraints(max_length=MAX_VALUE_NAME)]
+Values = Annotated[dict[ValueName, Value], Field(max_length=MAX_VALUES)]
 
 
 class RenderIn(BaseModel):
@@ -84,8 +87,8 @@ class RenderIn(BaseModel):
 class FromTemplateIn(RenderIn):
     """A notice started from a template, in one call."""
 
-    organisation_id: int
-    template: str = Field(max_length=64)
+    organisation_id: RowId
+    template: Text = Field(max_length=64)
     public: bool = False
 
 

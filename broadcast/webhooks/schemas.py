@@ -7,26 +7,27 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from broadcast.core.validation import RowId, Text
 from broadcast.webhooks.models import WebhookEndpoint, WebhookEvent, WebhookMessage
 
 
 class EndpointIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    organisation_id: int
-    url: str = Field(min_length=8, max_length=2000)
+    organisation_id: RowId
+    url: Text = Field(min_length=8, max_length=2000)
     events: list[WebhookEvent] = Field(min_length=1, max_length=len(WebhookEvent))
-    description: str = Field(default="", max_length=200)
+    description: Text = Field(default="", max_length=200)
 
 
 class EndpointPatch(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    url: str | None = Field(default=None, min_length=8, max_length=2000)
+    url: Text | None = Field(default=None, min_length=8, max_length=2000)
     events: list[WebhookEvent] | None = Field(
         default=None, min_length=1, max_length=len(WebhookEvent)
     )
-    description: str | None = Field(default=None, max_length=200)
+    description: Text | None = Field(default=None, max_length=200)
     enabled: bool | None = None
 
 
