@@ -44,7 +44,7 @@ from sqlmodel import col
 from broadcast.accounts.service import Principal
 from broadcast.channels.base import ChannelName
 from broadcast.core.errors import InvalidInput, NotFound
-from broadcast.core.validation import RowId, Text
+from broadcast.core.validation import RowId, refuse_nul
 from broadcast.directory.levels import known_level
 from broadcast.directory.models import Contact, ContactPoint, ContactRole, Organisation, Suppression
 from broadcast.directory.roles import RoleIn
@@ -88,8 +88,10 @@ def school_type_of(value: Any) -> Any:
 
 
 SchoolTypeIn = Annotated[SchoolType, BeforeValidator(school_type_of)]
-LevelIn = Annotated[Text, StringConstraints(max_length=32), AfterValidator(known_level)]
-Division = Annotated[Text, StringConstraints(max_length=32)]
+LevelIn = Annotated[
+    str, StringConstraints(max_length=32), AfterValidator(refuse_nul), AfterValidator(known_level)
+]
+Division = Annotated[str, StringConstraints(max_length=32), AfterValidator(refuse_nul)]
 """As long as a contact's division may be (:class:`broadcast.directory.schemas.ContactIn`)."""
 
 

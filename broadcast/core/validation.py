@@ -22,8 +22,8 @@ INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 ROW_ID_MAX = 2**31 - 1
 """Ids of rows kept in an ``INTEGER`` column (32 bits on PostgreSQL)."""
-FIRST_YEAR = 2000
-LAST_YEAR = 2100
+FIRST_YEAR = 1970
+LAST_YEAR = 2999
 
 Int64 = Annotated[int, Ge(INT64_MIN), Le(INT64_MAX)]
 """Any integer a 64-bit column holds."""
@@ -61,13 +61,13 @@ def within_years(value: datetime) -> datetime:
         raise PydanticCustomError(
             "date_out_of_range",
             "date hors limites : entre l'an {first} et l'an {last}",
-            {"first": FIRST_YEAR, "last": LAST_YEAR},
+            {"first": str(FIRST_YEAR), "last": str(LAST_YEAR)},
         )
     return value
 
 
 Moment = Annotated[datetime, BeforeValidator(refuse_bare_number), AfterValidator(within_years)]
-"""A date and time written in ISO 8601, between years 2000 and 2100."""
+"""A date and time written in ISO 8601, between years 1970 and 2999."""
 
 
 # -- messages ------------------------------------------------------------------------------

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from broadcast.core.validation import RowId, Text
+from broadcast.core.validation import RowId, Text, refuse_nul
 from broadcast.notices.models import Notice, NoticeStatus, NoticeUpdate
 
 if TYPE_CHECKING:
@@ -72,8 +72,10 @@ def notice_out(notice: Notice, updates: Sequence[NoticeUpdate]) -> NoticeOut:
 
 # -- templates -----------------------------------------------------------------------------
 
-Value = Annotated[Text, StringConstraints(strip_whitespace=True, max_length=MAX_VALUE)]
-ValueName = Annotated[Text, StringConstraints(max_length=MAX_VALUE_NAME)]
+Value = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=MAX_VALUE), AfterValidator(refuse_nul)
+]
+ValueName = Annotated[str, StringConstraints(max_length=MAX_VALUE_NAME), AfterValidator(refuse_nul)]
 Values = Annotated[dict[ValueName, Value], Field(max_length=MAX_VALUES)]
 
 
