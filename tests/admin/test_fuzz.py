@@ -22,6 +22,7 @@ from admin.app import create_app
 from broadcast.core.db import SessionFactory
 from broadcast.settings import Settings
 from tests.conftest import TEST_SECRET
+from tests.push_support import with_push
 from tests.support import World, auth, build_world
 
 EXAMPLES_PER_OPERATION = 30
@@ -44,10 +45,11 @@ schema = schemathesis.openapi.from_dict(_document())
 
 @pytest.fixture
 def app(settings: Settings, world: World) -> Iterator[FastAPI]:
-    """The real app on the test database; schemathesis runs its lifespan in its own event loop
-    thread, stopped when the test ends."""
+    """The real app on the test database, web push configured (otherwise its routes answer a
+    deliberate 503); schemathesis runs its lifespan in its own event loop thread, stopped when
+    the test ends."""
     try:
-        yield create_app(settings)
+        yield create_app(with_push(settings))
     finally:
         shutdown_lifespans()
 
