@@ -28,12 +28,13 @@ from admin.api import (
     webhooks,
 )
 from admin.api.imports import router as imports_router
+from admin.bodylimit import BodyLimit, BodyTooLarge, too_large_message
 from admin.deps import locale_of
 from broadcast.core.db import create_engine, session_factory
 from broadcast.core.embedded_redis import redis_url_or_embedded
 from broadcast.core.errors import DomainError, InvalidInput
 from broadcast.core.logsetup import configure_logging_from_env
-from broadcast.core.validation import describe_errors
+from broadcast.core.validation import describe_errors, summary
 from broadcast.deliveries.early_status import EarlyStatuses
 from broadcast.imports.progress import ImportProgress
 from broadcast.jobs import JobQueue
@@ -59,6 +60,8 @@ _HTTP_MESSAGES = {
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if isinstance(exc, BodyTooLarge):
+        return _error(413, "payload_too_large", too_large_message(exc.limit, locale_of(request)))
     french, english = _HTTP_MESSAGES.get(exc.status_code, (str(exc.detail), str(exc.detail)))
     message = english if locale_of(request) == "en" else french
     return _error(exc.status_code, "http_error", message)
@@ -67,12 +70,8 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     locale = locale_of(request)
-    return _error(
-        422,
-        InvalidInput.code,
-        InvalidInput().message(locale),
-        describe_errors(exc.errors(), locale),
-    )
+    details = describe_errors(exc.errors(), locale)
+    return _error(422, InvalidInput.code, summary(details, locale), details)
 
 
 def create_app(
@@ -108,6 +107,7 @@ def create_app(
         version="0.1.0",
         lifespan=lifespan,
     )
+    app.add_middleware(BodyLimit, import_limit=settings.import_max_upload_mb << 20)
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

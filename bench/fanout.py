@@ -61,7 +61,8 @@ from broadcast.accounts.models import Role
 from broadcast.accounts.service import Principal, create_operator, principal_for
 from broadcast.audiences.criteria import AudienceCriteria
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus
-from broadcast.broadcasts.service import BroadcastIn, confirm, create_draft
+from broadcast.broadcasts.schemas import BroadcastIn
+from broadcast.broadcasts.service import confirm, create_draft
 from broadcast.channels.base import ChannelName
 from broadcast.core.db import SessionFactory, create_engine, session_factory, transaction
 from broadcast.core.embedded_redis import EmbeddedRedis
@@ -72,7 +73,8 @@ from broadcast.directory.schemas import ContactIn
 from broadcast.directory.service import create_organisation, insert_contacts
 from broadcast.directory.uai import make_uai
 from broadcast.jobs import JobQueue
-from broadcast.notices.service import NoticeIn, create_notice
+from broadcast.notices.schemas import NoticeIn
+from broadcast.notices.service import create_notice
 from broadcast.sandbox.devservices import postgres_url
 from broadcast.settings import Settings
 

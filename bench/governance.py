@@ -34,7 +34,8 @@ from broadcast.audiences.criteria import AudienceCriteria
 from broadcast.broadcasts.caps import check_caps
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus
 from broadcast.broadcasts.scheduling import queue_due_broadcasts
-from broadcast.broadcasts.service import BroadcastIn, confirm, create_draft
+from broadcast.broadcasts.schemas import BroadcastIn
+from broadcast.broadcasts.service import confirm, create_draft
 from broadcast.channels.base import ChannelName
 from broadcast.core.db import SessionFactory, create_engine, session_factory, transaction
 from broadcast.core.timeutil import utcnow

@@ -19,7 +19,8 @@ from collections.abc import Sequence
 
 from bench.fanout import Seeded, fresh_database, seed, server_url
 from broadcast.audiences.criteria import AudienceCriteria
-from broadcast.broadcasts.service import BroadcastIn, create_draft, preview
+from broadcast.broadcasts.schemas import BroadcastIn
+from broadcast.broadcasts.service import create_draft, preview
 from broadcast.channels.base import ChannelName
 from broadcast.core.db import create_engine, session_factory
 from broadcast.directory.models import ContactRole

@@ -16,7 +16,7 @@ from broadcast.core.db import create_engine, session_factory, transaction
 from broadcast.core.errors import InvalidInput
 from broadcast.core.validation import describe_errors
 from broadcast.directory import privacy
-from broadcast.directory.privacy import PersonQuery
+from broadcast.directory.schemas import PersonQuery
 from broadcast.settings import Settings
 
 

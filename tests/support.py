@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import httpx
@@ -116,6 +117,13 @@ async def api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield client
+
+
+def next_june() -> int:
+    """The year of the next 1st of June: a summer date (UTC+2 in Paris) less than a year ahead,
+    as far as a broadcast may be scheduled."""
+    today = date.today()
+    return today.year + (1 if (today.month, today.day) >= (6, 1) else 0)
 
 
 def auth(key: str) -> dict[str, str]:

@@ -14,13 +14,14 @@ from broadcast.accounts.service import Principal, audit
 from broadcast.audiences import saved
 from broadcast.audiences.models import SavedAudience
 from broadcast.audiences.preview import AudiencePreview
-from broadcast.audiences.saved import (
+from broadcast.audiences.schemas import (
     AudiencePreviewIn,
     SavedAudienceIn,
     SavedAudienceOut,
     SavedAudienceUpdate,
     saved_audience_out,
 )
+from broadcast.core.validation import RowId
 
 router = APIRouter(prefix="/audiences", tags=["audiences"])
 
@@ -63,7 +64,7 @@ async def create_saved_audience(
 async def list_saved_audiences(
     uow: UowDep,
     principal: Reader,
-    organisation_id: Annotated[int | None, Query()] = None,
+    organisation_id: Annotated[RowId | None, Query()] = None,
     cursor: CursorParam = 0,
     limit: LimitParam = 100,
 ) -> Page[SavedAudienceOut]:
@@ -74,13 +75,15 @@ async def list_saved_audiences(
 
 
 @router.get("/{audience_id}", response_model=SavedAudienceOut)
-async def read_saved_audience(uow: UowDep, principal: Reader, audience_id: int) -> SavedAudienceOut:
+async def read_saved_audience(
+    uow: UowDep, principal: Reader, audience_id: RowId
+) -> SavedAudienceOut:
     return saved_audience_out(await saved.get_saved_audience(uow.session, principal, audience_id))
 
 
 @router.patch("/{audience_id}", response_model=SavedAudienceOut)
 async def update_saved_audience(
-    uow: UowDep, principal: Writer, audience_id: int, body: SavedAudienceUpdate
+    uow: UowDep, principal: Writer, audience_id: RowId, body: SavedAudienceUpdate
 ) -> SavedAudienceOut:
     audience = await saved.update_saved_audience(uow.session, principal, audience_id, body)
     _audit(uow, principal, "audience.update", audience)
@@ -88,7 +91,7 @@ async def update_saved_audience(
 
 
 @router.delete("/{audience_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_saved_audience(uow: UowDep, principal: Writer, audience_id: int) -> Response:
+async def delete_saved_audience(uow: UowDep, principal: Writer, audience_id: RowId) -> Response:
     audience = await saved.delete_saved_audience(uow.session, principal, audience_id)
     _audit(uow, principal, "audience.delete", audience)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -11,8 +11,8 @@ from fastapi.responses import Response
 from admin.api.pages import CursorParam, LimitParam, Page, page_of
 from admin.deps import UowDep, requires
 from broadcast.accounts import audit
-from broadcast.accounts.audit import AuditEntryOut, AuditFilter
 from broadcast.accounts.permissions import Permission
+from broadcast.accounts.schemas import AuditEntryOut, AuditFilter, audit_entry_out
 from broadcast.accounts.service import Principal
 
 router = APIRouter(prefix="/audit", tags=["audit"])
@@ -34,7 +34,7 @@ async def list_audit_entries(
     entries = await audit.list_entries(
         uow.session, principal, filters, cursor=cursor, limit=limit, newest_first=newest_first
     )
-    return page_of(entries, [e.id for e in entries], limit)
+    return page_of([audit_entry_out(e) for e in entries], [e.event.id for e in entries], limit)
 
 
 @router.get("/export", response_class=Response)

@@ -6,16 +6,23 @@ from typing import Annotated
 
 from fastapi import APIRouter, status
 
+from admin.api.answers import broadcast_answer
 from admin.api.governance import enqueue_after_commit
-from admin.api.pages import CursorParam, LimitParam, Page, page_of
+from admin.api.pages import BigCursorParam, CursorParam, LimitParam, Page, page_of
 from admin.deps import QueueDep, SettingsDep, UowDep, requires
 from admin.idempotency import idempotent
 from broadcast.accounts.permissions import Permission
 from broadcast.accounts.service import Principal
 from broadcast.audiences.preview import AudiencePreview
 from broadcast.broadcasts import control, follow_up, service
-from broadcast.broadcasts.follow_up import FollowUpIn
-from broadcast.broadcasts.service import BroadcastIn, BroadcastOut, DeliveryOut
+from broadcast.broadcasts.schemas import (
+    BroadcastIn,
+    BroadcastOut,
+    DeliveryOut,
+    FollowUpIn,
+    delivery_out,
+)
+from broadcast.core.validation import RowId
 
 router = APIRouter(prefix="/broadcasts", tags=["broadcasts"])
 
@@ -33,7 +40,7 @@ async def create_draft(
     expected durations and, for SMS, encoding, segments and cost per locale."""
     draft = await service.create_draft(uow.session, principal, body)
     preview = await service.preview(uow.session, principal, draft, settings)
-    return await service.broadcast_out(uow.session, draft, preview)
+    return await broadcast_answer(uow.session, draft, preview)
 
 
 @router.get("", response_model=Page[BroadcastOut])
@@ -48,19 +55,19 @@ async def list_broadcasts(
     found = await service.list_broadcasts(
         uow.session, principal, after=cursor, limit=limit, exercise=exercise
     )
-    items = [await service.broadcast_out(uow.session, b) for b in found]
+    items = [await broadcast_answer(uow.session, b) for b in found]
     return page_of(items, [b.id for b in found], limit)
 
 
 @router.get("/{broadcast_id}", response_model=BroadcastOut)
-async def read_broadcast(uow: UowDep, principal: Reader, broadcast_id: int) -> BroadcastOut:
+async def read_broadcast(uow: UowDep, principal: Reader, broadcast_id: RowId) -> BroadcastOut:
     found = await service.get_broadcast(uow.session, principal, broadcast_id)
-    return await service.broadcast_out(uow.session, found)
+    return await broadcast_answer(uow.session, found)
 
 
 @router.get("/{broadcast_id}/preview", response_model=AudiencePreview)
 async def preview(
-    uow: UowDep, principal: Reader, settings: SettingsDep, broadcast_id: int
+    uow: UowDep, principal: Reader, settings: SettingsDep, broadcast_id: RowId
 ) -> AudiencePreview:
     found = await service.get_broadcast(uow.session, principal, broadcast_id)
     return await service.preview(uow.session, principal, found, settings)
@@ -70,43 +77,43 @@ async def preview(
     "/{broadcast_id}/confirm", status_code=status.HTTP_202_ACCEPTED, response_model=BroadcastOut
 )
 async def confirm(
-    uow: UowDep, principal: Sender, queue: QueueDep, settings: SettingsDep, broadcast_id: int
+    uow: UowDep, principal: Sender, queue: QueueDep, settings: SettingsDep, broadcast_id: RowId
 ) -> BroadcastOut:
     """Queued now, ``scheduled`` for its time, or ``pending_approval`` (approvers are emailed);
     409 ``cap_exceeded`` when a volume cap would be passed, and then nothing is queued."""
     found = await service.get_broadcast(uow.session, principal, broadcast_id)
     await service.confirm(uow.session, principal, found, settings)
     enqueue_after_commit(uow, queue, found)
-    return await service.broadcast_out(uow.session, found)
+    return await broadcast_answer(uow.session, found)
 
 
 @router.post("/{broadcast_id}/cancel", response_model=BroadcastOut)
-async def cancel(uow: UowDep, principal: Sender, broadcast_id: int) -> BroadcastOut:
+async def cancel(uow: UowDep, principal: Sender, broadcast_id: RowId) -> BroadcastOut:
     """Deliveries not yet handed to a provider are cancelled; those being sent finish. The
     answer's ``totals`` say what was already sent and what was cancelled."""
     found = await service.get_broadcast(uow.session, principal, broadcast_id)
     await service.cancel(uow.session, principal, found)
-    return await service.broadcast_out(uow.session, found)
+    return await broadcast_answer(uow.session, found)
 
 
 @router.post("/{broadcast_id}/pause", response_model=BroadcastOut)
-async def pause(uow: UowDep, principal: Sender, broadcast_id: int) -> BroadcastOut:
+async def pause(uow: UowDep, principal: Sender, broadcast_id: RowId) -> BroadcastOut:
     """Nothing new starts; messages being sent finish, the rest waits for resume."""
     found = await service.get_broadcast(uow.session, principal, broadcast_id)
     await control.pause(uow.session, principal, found)
-    return await service.broadcast_out(uow.session, found)
+    return await broadcast_answer(uow.session, found)
 
 
 @router.post(
     "/{broadcast_id}/resume", status_code=status.HTTP_202_ACCEPTED, response_model=BroadcastOut
 )
 async def resume(
-    uow: UowDep, principal: Sender, queue: QueueDep, settings: SettingsDep, broadcast_id: int
+    uow: UowDep, principal: Sender, queue: QueueDep, settings: SettingsDep, broadcast_id: RowId
 ) -> BroadcastOut:
     found = await service.get_broadcast(uow.session, principal, broadcast_id)
     resumption = await control.resume(uow.session, principal, found, settings.dispatch_batch_size)
     uow.after_commit(lambda: resumption.enqueue(queue))
-    return await service.broadcast_out(uow.session, found)
+    return await broadcast_answer(uow.session, found)
 
 
 @router.post(
@@ -114,25 +121,25 @@ async def resume(
 )
 @idempotent
 async def create_follow_up(
-    uow: UowDep, principal: Sender, settings: SettingsDep, broadcast_id: int, body: FollowUpIn
+    uow: UowDep, principal: Sender, settings: SettingsDep, broadcast_id: RowId, body: FollowUpIn
 ) -> BroadcastOut:
     """A draft sending ``update_id`` to exactly the addresses this broadcast planned, minus
     those suppressed since; confirm it like any draft."""
     earlier = await service.get_broadcast(uow.session, principal, broadcast_id)
     draft = await follow_up.create_follow_up(uow.session, principal, earlier, body)
     preview = await service.preview(uow.session, principal, draft, settings)
-    return await service.broadcast_out(uow.session, draft, preview)
+    return await broadcast_answer(uow.session, draft, preview)
 
 
 @router.get("/{broadcast_id}/deliveries", response_model=Page[DeliveryOut])
 async def list_deliveries(
     uow: UowDep,
     principal: DeliveryReader,
-    broadcast_id: int,
-    cursor: CursorParam = 0,
+    broadcast_id: RowId,
+    cursor: BigCursorParam = 0,
     limit: LimitParam = 100,
 ) -> Page[DeliveryOut]:
     """Deliveries in id order, addresses masked."""
     found = await service.get_broadcast(uow.session, principal, broadcast_id)
     deliveries = await service.list_deliveries(uow.session, found, after=cursor, limit=limit)
-    return page_of(deliveries, [d.id for d in deliveries], limit)
+    return page_of([delivery_out(d) for d in deliveries], [d.id for d in deliveries], limit)

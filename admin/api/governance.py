@@ -6,15 +6,15 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel, ConfigDict, Field
 
+from admin.api.answers import broadcast_answer
 from admin.deps import QueueDep, SettingsDep, UnitOfWork, UowDep, requires
 from broadcast.accounts.permissions import Permission
 from broadcast.accounts.service import Principal
 from broadcast.broadcasts import approval, changes, service
-from broadcast.broadcasts.changes import BroadcastPatch
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus
-from broadcast.broadcasts.service import BroadcastOut
+from broadcast.broadcasts.schemas import BroadcastOut, BroadcastPatch, ReasonIn
+from broadcast.core.validation import RowId
 from broadcast.jobs import JobQueue
 
 router = APIRouter(prefix="/broadcasts", tags=["broadcasts"])
@@ -22,12 +22,6 @@ router = APIRouter(prefix="/broadcasts", tags=["broadcasts"])
 Approver = Annotated[Principal, requires(Permission.broadcasts_approve)]
 Overrider = Annotated[Principal, requires(Permission.broadcasts_override)]
 Sender = Annotated[Principal, requires(Permission.broadcasts_send)]
-
-
-class ReasonIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    reason: str = Field(min_length=3, max_length=500)
 
 
 def enqueue_after_commit(uow: UnitOfWork, queue: JobQueue, broadcast: Broadcast) -> None:
@@ -44,23 +38,23 @@ def enqueue_after_commit(uow: UnitOfWork, queue: JobQueue, broadcast: Broadcast)
     "/{broadcast_id}/approve", status_code=status.HTTP_202_ACCEPTED, response_model=BroadcastOut
 )
 async def approve(
-    uow: UowDep, principal: Approver, queue: QueueDep, settings: SettingsDep, broadcast_id: int
+    uow: UowDep, principal: Approver, queue: QueueDep, settings: SettingsDep, broadcast_id: RowId
 ) -> BroadcastOut:
     """A second operator with scope over the broadcast releases it (now, or at its time); the
     requester gets 403. Volume caps are checked again."""
     found = await service.get_broadcast(uow.session, principal, broadcast_id)
     await approval.approve(uow.session, principal, found, settings)
     enqueue_after_commit(uow, queue, found)
-    return await service.broadcast_out(uow.session, found)
+    return await broadcast_answer(uow.session, found)
 
 
 @router.post("/{broadcast_id}/reject", response_model=BroadcastOut)
 async def reject(
-    uow: UowDep, principal: Approver, broadcast_id: int, body: ReasonIn
+    uow: UowDep, principal: Approver, broadcast_id: RowId, body: ReasonIn
 ) -> BroadcastOut:
     found = await service.get_broadcast(uow.session, principal, broadcast_id)
     await approval.reject(uow.session, principal, found, body.reason)
-    return await service.broadcast_out(uow.session, found)
+    return await broadcast_answer(uow.session, found)
 
 
 @router.post(
@@ -71,7 +65,7 @@ async def override(
     principal: Overrider,
     queue: QueueDep,
     settings: SettingsDep,
-    broadcast_id: int,
+    broadcast_id: RowId,
     body: ReasonIn,
 ) -> BroadcastOut:
     """Emergency: a platform admin releases a pending broadcast alone, his own included; the
@@ -79,7 +73,7 @@ async def override(
     found = await service.get_broadcast(uow.session, principal, broadcast_id)
     await approval.override(uow.session, principal, found, settings, body.reason)
     enqueue_after_commit(uow, queue, found)
-    return await service.broadcast_out(uow.session, found)
+    return await broadcast_answer(uow.session, found)
 
 
 @router.patch("/{broadcast_id}", response_model=BroadcastOut)
@@ -88,7 +82,7 @@ async def change(
     principal: Sender,
     queue: QueueDep,
     settings: SettingsDep,
-    broadcast_id: int,
+    broadcast_id: RowId,
     body: BroadcastPatch,
 ) -> BroadcastOut:
     """Change the time, audience or channels of a draft, or of a scheduled broadcast until it
@@ -96,4 +90,4 @@ async def change(
     found = await service.get_broadcast(uow.session, principal, broadcast_id)
     await changes.change_broadcast(uow.session, principal, found, body, settings)
     enqueue_after_commit(uow, queue, found)
-    return await service.broadcast_out(uow.session, found)
+    return await broadcast_answer(uow.session, found)

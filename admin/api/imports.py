@@ -2,48 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, UploadFile, status
-from pydantic import BaseModel
 
 from admin.deps import QueueDep, SettingsDep, UowDep, requires
 from admin.idempotency import idempotent
 from broadcast.accounts.permissions import Permission
 from broadcast.accounts.service import Principal
 from broadcast.core.sqlutil import row_id
+from broadcast.core.validation import RowId
 from broadcast.directory.service import get_organisation
 from broadcast.imports import service
 from broadcast.imports.models import ImportStatus
 from broadcast.imports.progress import ImportProgress
 from broadcast.imports.records import ImportKind
+from broadcast.imports.schemas import ImportRunOut
 from broadcast.imports.uploads import save_upload
 
 router = APIRouter(tags=["imports"])
 
 Importer = Annotated[Principal, requires(Permission.contacts_import)]
-
-
-class ImportRunOut(BaseModel):
-    id: int
-    organisation_id: int
-    kind: str
-    filename: str
-    dry_run: bool
-    full: bool
-    status: str
-    rows_read: int
-    created: int
-    updated: int
-    unchanged: int
-    rejected: int
-    left: int
-    rejections: list[dict[str, Any]]
-    error: str | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
 
 
 @router.post("/imports", status_code=status.HTTP_202_ACCEPTED, response_model=ImportRunOut)
@@ -54,7 +33,7 @@ async def start_import(
     settings: SettingsDep,
     queue: QueueDep,
     file: UploadFile,
-    organisation_id: Annotated[int, Form()],
+    organisation_id: Annotated[RowId, Form()],
     kind: Annotated[ImportKind | None, Form()] = None,
     dry_run: Annotated[bool, Form()] = False,
     full: Annotated[bool, Form()] = False,
@@ -81,7 +60,7 @@ async def start_import(
 
 @router.get("/imports/{import_id}", response_model=ImportRunOut)
 async def read_import(
-    uow: UowDep, principal: Importer, request: Request, import_id: int
+    uow: UowDep, principal: Importer, request: Request, import_id: RowId
 ) -> ImportRunOut:
     """The run: its status, counts and refused rows; while it runs, the counts so far."""
     run = await service.get_run(uow.session, principal, import_id)

@@ -21,6 +21,7 @@ from fastapi import APIRouter, Header, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
+from admin.api.answers import notice_answer
 from admin.api.governance import enqueue_after_commit
 from admin.api.pages import CursorParam, LimitParam, Page, page_of
 from admin.deps import QueueDep, SettingsDep, UnitOfWork, UowDep, requires
@@ -29,19 +30,22 @@ from broadcast.accounts.permissions import Permission
 from broadcast.accounts.service import Principal
 from broadcast.core.errors import PayloadTooLarge
 from broadcast.core.timeutil import utcnow
+from broadcast.core.validation import RowId
 from broadcast.inbound import service
 from broadcast.inbound.alertmanager import AlertmanagerPayload, alert_events
 from broadcast.inbound.generic import GenericAlert
 from broadcast.inbound.models import InboundKind
-from broadcast.inbound.service import (
+from broadcast.inbound.schemas import (
     InboundSourceIn,
     InboundSourceOut,
     InboundSourcePatch,
     ProposalOut,
-    Received,
+    proposal_out,
+    source_out,
 )
+from broadcast.inbound.service import Received
 from broadcast.jobs import JobQueue
-from broadcast.notices.service import NoticeOut, notice_out
+from broadcast.notices.schemas import NoticeOut
 from broadcast.webhooks.signing import verify
 
 router = APIRouter(tags=["inbound"])
@@ -62,7 +66,7 @@ NoticeWriter = Annotated[Principal, requires(Permission.notices_write)]
 async def create_source(uow: UowDep, principal: Manager, body: InboundSourceIn) -> InboundSourceOut:
     """A monitoring source; its secret is in this answer only, never shown again."""
     created = await service.create_source(uow.session, principal, body)
-    return service.source_out(created, with_secret=True)
+    return source_out(created, with_secret=True)
 
 
 @router.get("/inbound-sources", response_model=Page[InboundSourceOut])
@@ -70,25 +74,25 @@ async def list_sources(
     uow: UowDep, principal: Reader, cursor: CursorParam = 0, limit: LimitParam = 50
 ) -> Page[InboundSourceOut]:
     found = await service.list_sources(uow.session, principal, after=cursor, limit=limit)
-    return page_of([service.source_out(s) for s in found], [s.id for s in found], limit)
+    return page_of([source_out(s) for s in found], [s.id for s in found], limit)
 
 
 @router.get("/inbound-sources/{source_id}", response_model=InboundSourceOut)
-async def read_source(uow: UowDep, principal: Reader, source_id: int) -> InboundSourceOut:
-    return service.source_out(await service.get_source(uow.session, principal, source_id))
+async def read_source(uow: UowDep, principal: Reader, source_id: RowId) -> InboundSourceOut:
+    return source_out(await service.get_source(uow.session, principal, source_id))
 
 
 @router.patch("/inbound-sources/{source_id}", response_model=InboundSourceOut)
 async def update_source(
-    uow: UowDep, principal: Reader, source_id: int, body: InboundSourcePatch
+    uow: UowDep, principal: Reader, source_id: RowId, body: InboundSourcePatch
 ) -> InboundSourceOut:
     """Outside the caller's scope 404; within it, 403 unless the role manages integrations."""
     source = await service.get_source(uow.session, principal, source_id)
-    return service.source_out(await service.update_source(uow.session, principal, source, body))
+    return source_out(await service.update_source(uow.session, principal, source, body))
 
 
 @router.delete("/inbound-sources/{source_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_source(uow: UowDep, principal: Reader, source_id: int) -> Response:
+async def delete_source(uow: UowDep, principal: Reader, source_id: RowId) -> Response:
     """Outside the caller's scope 404; within it, 403 unless the role manages integrations."""
     source = await service.get_source(uow.session, principal, source_id)
     await service.delete_source(uow.session, principal, source)
@@ -101,14 +105,14 @@ async def list_proposals(
 ) -> Page[ProposalOut]:
     """Alerts the monitoring system says are over, waiting for a person to confirm."""
     found = await service.list_proposals(uow.session, principal, after=cursor, limit=limit)
-    return page_of(found, [p.alert_id for p in found], limit)
+    return page_of([proposal_out(p) for p in found], [p.alert.id for p in found], limit)
 
 
 @router.post("/inbound/alerts/{alert_id}/confirm-resolution", response_model=NoticeOut)
-async def confirm_resolution(uow: UowDep, principal: NoticeWriter, alert_id: int) -> NoticeOut:
+async def confirm_resolution(uow: UowDep, principal: NoticeWriter, alert_id: RowId) -> NoticeOut:
     """Add the proposed "résolu" update to the notice the alert opened."""
     notice = await service.confirm_resolution(uow.session, principal, alert_id)
-    return await notice_out(uow.session, notice)
+    return await notice_answer(uow.session, notice)
 
 
 @router.post("/inbound/alertmanager/{source_id}")
@@ -117,7 +121,7 @@ async def receive_alertmanager(
     uow: UowDep,
     queue: QueueDep,
     settings: SettingsDep,
-    source_id: int,
+    source_id: RowId,
     authorization: Annotated[str, Header()] = "",
 ) -> dict[str, Any]:
     """Prometheus Alertmanager's webhook (``http_config.authorization.credentials`` is the
@@ -131,7 +135,7 @@ async def receive_alertmanager(
 
 @router.post("/inbound/generic/{source_id}")
 async def receive_generic(
-    request: Request, uow: UowDep, queue: QueueDep, settings: SettingsDep, source_id: int
+    request: Request, uow: UowDep, queue: QueueDep, settings: SettingsDep, source_id: RowId
 ) -> dict[str, Any]:
     """One alert as JSON, signed with Standard Webhooks headers by the source's ``whsec_``
     secret; a timestamp more than 5 minutes off is refused, a replayed ``webhook-id`` ignored."""

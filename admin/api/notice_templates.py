@@ -6,18 +6,20 @@ from typing import Annotated
 
 from fastapi import APIRouter, Request, status
 
+from admin.api.answers import notice_answer
 from admin.deps import UowDep, locale_of, requires
 from admin.idempotency import idempotent
 from broadcast.accounts.permissions import Permission
 from broadcast.accounts.service import Principal
 from broadcast.notices import service, templates
-from broadcast.notices.service import NoticeOut
-from broadcast.notices.templates import (
+from broadcast.notices.schemas import (
     FromTemplateIn,
     Locale,
+    NoticeOut,
     NoticeTemplateOut,
-    RenderedNotice,
+    RenderedNoticeOut,
     RenderIn,
+    template_out,
 )
 
 router = APIRouter(tags=["notices"])
@@ -30,13 +32,14 @@ Writer = Annotated[Principal, requires(Permission.notices_write)]
 async def list_templates(principal: Reader, request: Request) -> list[NoticeTemplateOut]:
     """Every template with the placeholders it asks for, labelled in the caller's language."""
     locale: Locale = "en" if locale_of(request) == "en" else "fr"
-    return [templates.describe(template, locale) for template in templates.LIBRARY]
+    return [template_out(template, locale) for template in templates.LIBRARY]
 
 
-@router.post("/notice-templates/{key}/render", response_model=RenderedNotice)
-async def render_template(principal: Reader, key: str, body: RenderIn) -> RenderedNotice:
+@router.post("/notice-templates/{key}/render", response_model=RenderedNoticeOut)
+async def render_template(principal: Reader, key: str, body: RenderIn) -> RenderedNoticeOut:
     """The title and message the values give, to check before creating the notice."""
-    return templates.render(templates.get_template(key), body.values, body.locale)
+    rendered = templates.render(templates.get_template(key), body.values, body.locale)
+    return RenderedNoticeOut.model_validate(rendered)
 
 
 @router.post(
@@ -50,4 +53,4 @@ async def create_notice_from_template(
     created = await service.create_notice(
         uow.session, principal, templates.notice_from_template(body)
     )
-    return await service.notice_out(uow.session, created)
+    return await notice_answer(uow.session, created)

@@ -6,13 +6,22 @@ from typing import Annotated
 
 from fastapi import APIRouter, status
 
+from admin.api.answers import notice_answer
 from admin.api.pages import CursorParam, LimitParam, Page, page_of
 from admin.deps import UowDep, requires
 from admin.idempotency import idempotent
 from broadcast.accounts.permissions import Permission
 from broadcast.accounts.service import Principal
+from broadcast.core.validation import RowId
 from broadcast.notices import service
-from broadcast.notices.service import NoticeIn, NoticeOut, StatusIn, UpdateIn, UpdateOut
+from broadcast.notices.schemas import (
+    NoticeIn,
+    NoticeOut,
+    StatusIn,
+    UpdateIn,
+    UpdateOut,
+    update_out,
+)
 
 router = APIRouter(prefix="/notices", tags=["notices"])
 
@@ -24,7 +33,7 @@ Writer = Annotated[Principal, requires(Permission.notices_write)]
 @idempotent
 async def create_notice(uow: UowDep, principal: Writer, notice: NoticeIn) -> NoticeOut:
     created = await service.create_notice(uow.session, principal, notice)
-    return await service.notice_out(uow.session, created)
+    return await notice_answer(uow.session, created)
 
 
 @router.get("", response_model=Page[NoticeOut])
@@ -32,28 +41,30 @@ async def list_notices(
     uow: UowDep, principal: Reader, cursor: CursorParam = 0, limit: LimitParam = 50
 ) -> Page[NoticeOut]:
     notices = await service.list_notices(uow.session, principal, after=cursor, limit=limit)
-    items = [await service.notice_out(uow.session, n) for n in notices]
+    items = [await notice_answer(uow.session, n) for n in notices]
     return page_of(items, [n.id for n in notices], limit)
 
 
 @router.get("/{notice_id}", response_model=NoticeOut)
-async def read_notice(uow: UowDep, principal: Reader, notice_id: int) -> NoticeOut:
+async def read_notice(uow: UowDep, principal: Reader, notice_id: RowId) -> NoticeOut:
     notice = await service.get_notice(uow.session, principal, notice_id)
-    return await service.notice_out(uow.session, notice)
+    return await notice_answer(uow.session, notice)
 
 
 @router.post("/{notice_id}/updates", status_code=status.HTTP_201_CREATED, response_model=UpdateOut)
 @idempotent
-async def add_update(uow: UowDep, principal: Writer, notice_id: int, update: UpdateIn) -> UpdateOut:
+async def add_update(
+    uow: UowDep, principal: Writer, notice_id: RowId, update: UpdateIn
+) -> UpdateOut:
     notice = await service.get_notice(uow.session, principal, notice_id)
     created = await service.add_update(uow.session, principal, notice, update)
-    return UpdateOut.model_validate(created, from_attributes=True)
+    return update_out(created)
 
 
 @router.post("/{notice_id}/status", response_model=NoticeOut)
 async def change_status(
-    uow: UowDep, principal: Writer, notice_id: int, body: StatusIn
+    uow: UowDep, principal: Writer, notice_id: RowId, body: StatusIn
 ) -> NoticeOut:
     notice = await service.get_notice(uow.session, principal, notice_id)
     await service.change_status(uow.session, principal, notice, body.status)
-    return await service.notice_out(uow.session, notice)
+    return await notice_answer(uow.session, notice)

@@ -8,6 +8,8 @@ from typing import Annotated, Generic, TypeVar
 from fastapi import Query
 from pydantic import BaseModel
 
+from broadcast.core.validation import BigRowId, RowId
+
 T = TypeVar("T")
 
 
@@ -17,8 +19,12 @@ class Page(BaseModel, Generic[T]):
 
 
 CursorParam = Annotated[
-    int, Query(alias="cursor", ge=0, description="next_cursor of the previous page")
+    RowId, Query(alias="cursor", description="next_cursor of the previous page")
 ]
+BigCursorParam = Annotated[
+    BigRowId, Query(alias="cursor", description="next_cursor of the previous page")
+]
+"""The cursor of a list of rows with 64-bit ids (deliveries)."""
 LimitParam = Annotated[int, Query(ge=1, le=500)]
 
 

@@ -14,8 +14,10 @@ from fastapi.responses import Response
 from admin.deps import UowDep, requires
 from broadcast.accounts.permissions import Permission
 from broadcast.accounts.service import Principal
+from broadcast.core.validation import RowId
 from broadcast.directory import privacy
-from broadcast.directory.privacy import ErasureReport, PersonExport, PersonQuery
+from broadcast.directory.privacy import ErasureReport, PersonExport
+from broadcast.directory.schemas import PersonQuery
 
 router = APIRouter(tags=["personal data"])
 
@@ -25,7 +27,7 @@ Eraser = Annotated[Principal, requires(Permission.contacts_erase)]
 
 @router.get("/contacts/export.csv", response_class=Response)
 async def export_contacts_csv(
-    uow: UowDep, principal: Exporter, organisation_id: Annotated[int | None, Query()] = None
+    uow: UowDep, principal: Exporter, organisation_id: Annotated[RowId | None, Query()] = None
 ) -> Response:
     """The contacts within scope (or of one organisation's subtree), cells guarded against
     spreadsheet formulas."""
@@ -38,7 +40,7 @@ async def export_contacts_csv(
 
 
 @router.get("/contacts/{contact_id}/export", response_model=PersonExport)
-async def export_contact(uow: UowDep, principal: Exporter, contact_id: int) -> PersonExport:
+async def export_contact(uow: UowDep, principal: Exporter, contact_id: RowId) -> PersonExport:
     """Everything held on the person of this contact: contacts, addresses, suppressions,
     deliveries."""
     query = PersonQuery(contact_id=contact_id)

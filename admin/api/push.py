@@ -8,14 +8,22 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response, status
-from pydantic import BaseModel
 
 from admin.deps import SettingsDep, UowDep, requires
 from admin.idempotency import idempotent
 from broadcast.accounts.permissions import Permission
 from broadcast.accounts.service import Principal, audit
 from broadcast.channels.push.vapid import application_server_key, load_vapid_key
+from broadcast.core.validation import RowId
 from broadcast.directory import push
+from broadcast.directory.schemas import (
+    FollowIn,
+    PublicKey,
+    SubscriptionIn,
+    SubscriptionOut,
+    UnsubscribeIn,
+    subscription_out,
+)
 from broadcast.ratelimit import RateLimit, RateLimiter
 from broadcast.settings import Settings
 
@@ -36,11 +44,6 @@ async def public_rate_limit(request: Request) -> None:
         raise push.TooManyRequests()
 
 
-class PublicKey(BaseModel):
-    public_key: str
-    """base64url: the ``applicationServerKey`` of ``PushManager.subscribe()``."""
-
-
 def _public_key(settings: Settings) -> str:
     if settings.vapid_private_key is None:
         raise push.PushNotConfigured()
@@ -55,40 +58,40 @@ async def public_key(settings: SettingsDep) -> PublicKey:
 @router.post(
     "/contacts/{contact_id}/push-subscriptions",
     status_code=status.HTTP_201_CREATED,
-    response_model=push.SubscriptionOut,
+    response_model=SubscriptionOut,
 )
 @idempotent
 async def register_subscription(
     uow: UowDep,
     principal: ContactWriter,
     settings: SettingsDep,
-    contact_id: int,
-    subscription: push.SubscriptionIn,
-) -> push.SubscriptionOut:
-    created = await push.register_for_contact(
+    contact_id: RowId,
+    subscription: SubscriptionIn,
+) -> SubscriptionOut:
+    created, contact = await push.register_for_contact(
         uow.session, settings, principal, contact_id, subscription
     )
     audit(
         uow.session,
         principal,
         "push.subscribe",
-        organisation_id=created.organisation_id,
+        organisation_id=contact.organisation_id,
         object_type="contact",
         object_id=contact_id,
     )
-    return created
+    return subscription_out(created, contact)
 
 
 @router.post(
     "/push/follow",
     status_code=status.HTTP_201_CREATED,
-    response_model=push.SubscriptionOut,
+    response_model=SubscriptionOut,
     dependencies=[Depends(public_rate_limit)],
 )
-async def follow(uow: UowDep, settings: SettingsDep, data: push.FollowIn) -> push.SubscriptionOut:
+async def follow(uow: UowDep, settings: SettingsDep, data: FollowIn) -> SubscriptionOut:
     """Public: follow an organisation's notices from a browser, without an account."""
     _public_key(settings)
-    return await push.follow(uow.session, settings, data)
+    return subscription_out(*await push.follow(uow.session, settings, data))
 
 
 @router.delete(
@@ -96,7 +99,7 @@ async def follow(uow: UowDep, settings: SettingsDep, data: push.FollowIn) -> pus
     status_code=status.HTTP_204_NO_CONTENT,
     dependencies=[Depends(public_rate_limit)],
 )
-async def unsubscribe(uow: UowDep, data: push.UnsubscribeIn) -> Response:
+async def unsubscribe(uow: UowDep, data: UnsubscribeIn) -> Response:
     """Public, by endpoint (the browser's capability URL); 204 whether it was known or not."""
     await push.unsubscribe(uow.session, data.endpoint)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -11,15 +11,19 @@ from admin.deps import SettingsDep, UowDep, requires
 from admin.idempotency import idempotent
 from broadcast.accounts.permissions import Permission
 from broadcast.accounts.service import Principal
+from broadcast.core.validation import BigRowId, RowId
 from broadcast.webhooks import service
-from broadcast.webhooks.service import (
+from broadcast.webhooks.schemas import (
     EndpointCreated,
     EndpointIn,
     EndpointOut,
     EndpointPatch,
     MessageOut,
-    UrlPolicy,
+    endpoint_created,
+    endpoint_out,
+    message_out,
 )
+from broadcast.webhooks.service import UrlPolicy
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
@@ -34,7 +38,7 @@ async def create_endpoint(
     """The response carries the signing secret `whsec_...`: it is shown this once."""
     policy = UrlPolicy.from_settings(settings)
     created = await service.create_endpoint(uow.session, principal, body, policy)
-    return service.endpoint_created(created)
+    return endpoint_created(created)
 
 
 @router.get("", response_model=Page[EndpointOut])
@@ -42,29 +46,29 @@ async def list_endpoints(
     uow: UowDep, principal: Manager, cursor: CursorParam = 0, limit: LimitParam = 50
 ) -> Page[EndpointOut]:
     found = await service.list_endpoints(uow.session, principal, after=cursor, limit=limit)
-    return page_of([service.endpoint_out(e) for e in found], [e.id for e in found], limit)
+    return page_of([endpoint_out(e) for e in found], [e.id for e in found], limit)
 
 
 @router.get("/{webhook_id}", response_model=EndpointOut)
-async def read_endpoint(uow: UowDep, principal: Manager, webhook_id: int) -> EndpointOut:
+async def read_endpoint(uow: UowDep, principal: Manager, webhook_id: RowId) -> EndpointOut:
     found = await service.get_endpoint(uow.session, principal, webhook_id)
-    return service.endpoint_out(found)
+    return endpoint_out(found)
 
 
 @router.patch("/{webhook_id}", response_model=EndpointOut)
 async def update_endpoint(
-    uow: UowDep, principal: Manager, settings: SettingsDep, webhook_id: int, body: EndpointPatch
+    uow: UowDep, principal: Manager, settings: SettingsDep, webhook_id: RowId, body: EndpointPatch
 ) -> EndpointOut:
     """Change the URL, events, description, or enable it again (which clears why it was
     disabled)."""
     found = await service.get_endpoint(uow.session, principal, webhook_id)
     policy = UrlPolicy.from_settings(settings)
     await service.update_endpoint(uow.session, principal, found, body, policy)
-    return service.endpoint_out(found)
+    return endpoint_out(found)
 
 
 @router.delete("/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_endpoint(uow: UowDep, principal: Manager, webhook_id: int) -> Response:
+async def delete_endpoint(uow: UowDep, principal: Manager, webhook_id: RowId) -> Response:
     found = await service.get_endpoint(uow.session, principal, webhook_id)
     await service.delete_endpoint(uow.session, principal, found)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -74,18 +78,20 @@ async def delete_endpoint(uow: UowDep, principal: Manager, webhook_id: int) -> R
 async def list_messages(
     uow: UowDep,
     principal: Manager,
-    webhook_id: int,
-    before: Annotated[int | None, Query(ge=1, description="id of the oldest message seen")] = None,
+    webhook_id: RowId,
+    before: Annotated[
+        BigRowId | None, Query(ge=1, description="id of the oldest message seen")
+    ] = None,
     limit: LimitParam = 50,
 ) -> list[MessageOut]:
     """The most recent messages first: event, status, attempts, last HTTP code and error."""
     found = await service.get_endpoint(uow.session, principal, webhook_id)
     messages = await service.list_messages(uow.session, found, before=before, limit=limit)
-    return [service.message_out(m) for m in messages]
+    return [message_out(m) for m in messages]
 
 
 @router.post("/{webhook_id}/test", status_code=status.HTTP_202_ACCEPTED, response_model=MessageOut)
-async def send_test(uow: UowDep, principal: Manager, webhook_id: int) -> MessageOut:
+async def send_test(uow: UowDep, principal: Manager, webhook_id: RowId) -> MessageOut:
     """Send a signed `webhook.ping` now; follow it in `/messages`."""
     found = await service.get_endpoint(uow.session, principal, webhook_id)
-    return service.message_out(await service.send_test(uow.session, found))
+    return message_out(await service.send_test(uow.session, found))

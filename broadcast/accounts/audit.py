@@ -7,15 +7,16 @@ they record. Nothing here, nor any route, changes or deletes one.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from broadcast.accounts.models import ApiKey, AuditEvent, Operator, Role
+from broadcast.accounts.schemas import AuditFilter
 from broadcast.accounts.service import Principal, audit
 from broadcast.core.csvsafe import csv_text
 from broadcast.core.errors import InvalidInput
@@ -37,33 +38,28 @@ EXPORT_COLUMNS = (
 )
 
 
-EntryQuery = Select[AuditEvent, str, str, str]
-"""An entry, its operator's name and its API key's prefix (both absent for the command line),
-its organisation's code."""
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """An entry with the names a reader needs: its operator's name and its API key's prefix
+    (both absent for the command line), its organisation's code."""
 
-
-class AuditFilter(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    action: str | None = Field(default=None, max_length=64)
-    object_type: str | None = Field(default=None, max_length=32)
-    object_id: int | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-
-
-class AuditEntryOut(BaseModel):
-    id: int
-    at: datetime
-    action: str
-    operator_id: int | None
+    event: AuditEvent
     operator_name: str | None
     api_key_prefix: str | None
-    organisation_id: int | None
     organisation_code: str | None
-    object_type: str | None
-    object_id: int | None
-    details: dict[str, Any]
+
+    def values(self) -> dict[str, Any]:
+        return {
+            **self.event.model_dump(exclude={"details"}),
+            "details": dict(self.event.details or {}),
+            "operator_name": self.operator_name,
+            "api_key_prefix": self.api_key_prefix,
+            "organisation_code": self.organisation_code,
+        }
+
+
+EntryQuery = Select[AuditEvent, str, str, str]
+"""An entry, its operator's name, its API key's prefix, its organisation's code."""
 
 
 async def list_entries(
@@ -74,7 +70,7 @@ async def list_entries(
     cursor: int = 0,
     limit: int = 100,
     newest_first: bool = False,
-) -> list[AuditEntryOut]:
+) -> list[AuditEntry]:
     """Entries oldest first after the ``cursor`` id, or newest first before it."""
     query = _entries_in_scope(principal, filters).limit(limit)
     if newest_first:
@@ -82,14 +78,14 @@ async def list_entries(
         query = query.where(col(AuditEvent.id) < cursor) if cursor else query
     else:
         query = query.order_by(col(AuditEvent.id)).where(col(AuditEvent.id) > cursor)
-    return [_entry_out(*row) for row in (await session.execute(query)).all()]
+    return [AuditEntry(*row) for row in (await session.execute(query)).all()]
 
 
 async def export_csv(session: AsyncSession, principal: Principal, filters: AuditFilter) -> str:
     """Every matching entry as CSV, cells guarded (RULES A7); the export is itself audited."""
     query = _entries_in_scope(principal, filters).order_by(col(AuditEvent.id))
     query = query.limit(EXPORT_MAX_ROWS + 1)
-    entries = [_entry_out(*row) for row in (await session.execute(query)).all()]
+    entries = [AuditEntry(*row) for row in (await session.execute(query)).all()]
     if len(entries) > EXPORT_MAX_ROWS:
         raise InvalidInput(
             "L'export dépasse 50 000 lignes : réduisez la période (since, until).",
@@ -140,20 +136,8 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _entry_out(
-    event: AuditEvent, operator_name: str | None, prefix: str | None, organisation: str | None
-) -> AuditEntryOut:
-    return AuditEntryOut(
-        **event.model_dump(exclude={"details"}),
-        details=dict(event.details or {}),
-        operator_name=operator_name,
-        api_key_prefix=prefix,
-        organisation_code=organisation,
-    )
-
-
-def _csv_row(entry: AuditEntryOut) -> list[object]:
-    values = entry.model_dump()
-    values["at"] = entry.at.isoformat()
-    values["details"] = json.dumps(entry.details, ensure_ascii=False, sort_keys=True)
+def _csv_row(entry: AuditEntry) -> list[object]:
+    values = entry.values()
+    values["at"] = entry.event.at.isoformat()
+    values["details"] = json.dumps(values["details"], ensure_ascii=False, sort_keys=True)
     return [values[column] for column in EXPORT_COLUMNS]

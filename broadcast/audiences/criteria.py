@@ -27,7 +27,15 @@ import enum
 import unicodedata
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 from sqlalchemy import ColumnElement, Select, and_, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -36,7 +44,10 @@ from sqlmodel import col
 from broadcast.accounts.service import Principal
 from broadcast.channels.base import ChannelName
 from broadcast.core.errors import InvalidInput, NotFound
+from broadcast.core.validation import RowId, refuse_nul
+from broadcast.directory.levels import known_level
 from broadcast.directory.models import Contact, ContactPoint, ContactRole, Organisation, Suppression
+from broadcast.directory.roles import RoleIn
 from broadcast.directory.schemas import Locale
 
 
@@ -77,14 +88,19 @@ def school_type_of(value: Any) -> Any:
 
 
 SchoolTypeIn = Annotated[SchoolType, BeforeValidator(school_type_of)]
+LevelIn = Annotated[
+    str, StringConstraints(max_length=32), AfterValidator(refuse_nul), AfterValidator(known_level)
+]
+Division = Annotated[str, StringConstraints(max_length=32), AfterValidator(refuse_nul)]
+"""As long as a contact's division may be (:class:`broadcast.directory.schemas.ContactIn`)."""
 
 
 class _Filters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    roles: list[ContactRole] = Field(default_factory=list, max_length=10)
-    levels: list[str] = Field(default_factory=list, max_length=50)
-    divisions: list[str] = Field(default_factory=list, max_length=500)
+    roles: list[RoleIn] = Field(default_factory=list, max_length=10)
+    levels: list[LevelIn] = Field(default_factory=list, max_length=50)
+    divisions: list[Division] = Field(default_factory=list, max_length=500)
     school_types: list[SchoolTypeIn] = Field(default_factory=list, max_length=4)
     locales: list[Locale] = Field(default_factory=list, max_length=5)
     channels_available: list[ChannelName] = Field(default_factory=list, max_length=3)
@@ -93,7 +109,7 @@ class _Filters(BaseModel):
 class AudienceExclusion(_Filters):
     """Who to subtract: the contacts matching every non-empty criterion of the block."""
 
-    organisation_ids: list[int] = Field(default_factory=list, max_length=500)
+    organisation_ids: list[RowId] = Field(default_factory=list, max_length=500)
 
     @model_validator(mode="after")
     def _names_something(self) -> AudienceExclusion:
@@ -105,7 +121,7 @@ class AudienceExclusion(_Filters):
 class AudienceCriteria(_Filters):
     """Who a broadcast reaches. Empty lists mean "any"; organisations are whole subtrees."""
 
-    organisation_ids: list[int] = Field(min_length=1, max_length=500)
+    organisation_ids: list[RowId] = Field(min_length=1, max_length=500)
     exclude: AudienceExclusion | None = None
 
     def all_organisation_ids(self) -> set[int]:

@@ -88,6 +88,8 @@ class AudiencePreview(BaseModel):
     """Why confirming this broadcast would make it wait for a second operator (RULES A6), as
     codes: ``audience_above_school``, ``recipients``, ``sms_segments``, ``cost``; empty when it
     would go out at once. Filled by the broadcast preview."""
+    approval_messages: list[str] = Field(default_factory=list)
+    """The same reasons as French sentences, in the same order."""
 
     @property
     def total_recipients(self) -> int:

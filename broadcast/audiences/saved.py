@@ -7,10 +7,6 @@ covers the organisation reads it (404 for the others, RULES A1). Services never 
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -19,52 +15,11 @@ from broadcast.accounts.service import Principal
 from broadcast.audiences.criteria import AudienceCriteria, subtree_paths
 from broadcast.audiences.models import SavedAudience
 from broadcast.audiences.preview import AudiencePreview, preview_audience
-from broadcast.channels.base import ChannelName
+from broadcast.audiences.schemas import AudiencePreviewIn, SavedAudienceIn, SavedAudienceUpdate
 from broadcast.core.errors import Conflict, NotFound
 from broadcast.core.timeutil import utcnow
 from broadcast.directory.models import Organisation
 from broadcast.directory.service import get_organisation
-
-
-class SavedAudienceIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    organisation_id: int
-    name: str = Field(min_length=1, max_length=100)
-    criteria: AudienceCriteria
-
-
-class SavedAudienceUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    name: str | None = Field(default=None, min_length=1, max_length=100)
-    criteria: AudienceCriteria | None = None
-
-
-class SavedAudienceOut(BaseModel):
-    id: int
-    organisation_id: int
-    name: str
-    criteria: dict[str, Any]
-    created_by_id: int | None
-    created_at: datetime
-    updated_at: datetime
-
-
-class AudiencePreviewIn(BaseModel):
-    """Inline criteria or a saved audience, exactly one of the two."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    criteria: AudienceCriteria | None = None
-    saved_audience_id: int | None = None
-    channels: list[ChannelName] = Field(min_length=1, max_length=3)
-
-    @model_validator(mode="after")
-    def _one_audience(self) -> AudiencePreviewIn:
-        if (self.criteria is None) == (self.saved_audience_id is None):
-            raise ValueError("donnez soit des critères, soit une audience enregistrée")
-        return self
 
 
 def _duplicate_name(name: str) -> Conflict:
@@ -184,7 +139,3 @@ async def preview_within_scope(
     paths = await subtree_paths(session, principal, criteria, within=principal.scope_path)
     channels = list(dict.fromkeys(c.value for c in data.channels))
     return await preview_audience(session, criteria, paths, channels)
-
-
-def saved_audience_out(audience: SavedAudience) -> SavedAudienceOut:
-    return SavedAudienceOut.model_validate(audience, from_attributes=True)

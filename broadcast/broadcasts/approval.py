@@ -22,7 +22,7 @@ from broadcast.accounts.permissions import Permission, role_allows
 from broadcast.accounts.service import Principal, audit
 from broadcast.audiences.preview import AudiencePreview
 from broadcast.broadcasts.caps import check_caps
-from broadcast.broadcasts.models import Broadcast, BroadcastStatus
+from broadcast.broadcasts.models import Broadcast, BroadcastStatus, status_fr
 from broadcast.core.errors import Conflict, Forbidden, InvalidInput
 from broadcast.core.timeutil import as_utc, utcnow
 from broadcast.directory.models import Organisation, OrganisationKind
@@ -38,6 +38,23 @@ REASONS_FR = {
     "sms_segments": "segments SMS au-dessus du seuil",
     "cost": "coût SMS au-dessus du seuil",
 }
+REASON_SENTENCES_FR = {
+    "audience_above_school": (
+        "L'audience dépasse un établissement : un second opérateur doit approuver l'envoi."
+    ),
+    "recipients": (
+        "Le nombre de destinataires dépasse le seuil fixé : un second opérateur doit approuver "
+        "l'envoi."
+    ),
+    "sms_segments": (
+        "Le nombre de segments SMS dépasse le seuil fixé : un second opérateur doit approuver "
+        "l'envoi."
+    ),
+    "cost": (
+        "Le coût SMS estimé dépasse le seuil fixé : un second opérateur doit approuver l'envoi."
+    ),
+}
+"""The same reasons as sentences, shown beside their codes in the preview."""
 
 
 class OwnApproval(Forbidden):
@@ -203,7 +220,7 @@ async def reject(
 def _ensure_pending(broadcast: Broadcast) -> None:
     if broadcast.status != BroadcastStatus.pending_approval:
         raise Conflict(
-            f"Cette diffusion est « {broadcast.status} » : seule une diffusion en attente "
+            f"Cette diffusion est {status_fr(broadcast.status)} : seule une diffusion en attente "
             "d'approbation s'approuve ou se rejette.",
             f"This broadcast is {broadcast.status}: only one pending approval can be approved "
             "or rejected.",

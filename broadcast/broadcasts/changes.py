@@ -9,7 +9,6 @@ new estimate, caps, and approval again when a threshold asks for it. No time mea
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -18,24 +17,14 @@ from broadcast.accounts.service import Principal, audit
 from broadcast.audiences.criteria import AudienceCriteria, for_notice, subtree_paths
 from broadcast.broadcasts import approval, service
 from broadcast.broadcasts.caps import check_caps
-from broadcast.broadcasts.models import Broadcast, BroadcastStatus
-from broadcast.broadcasts.scheduling import ScheduledAt
+from broadcast.broadcasts.models import Broadcast, BroadcastStatus, status_fr
+from broadcast.broadcasts.schemas import BroadcastPatch
 from broadcast.channels.base import AVAILABLE_CHANNELS, ChannelName
 from broadcast.core.errors import Conflict, InvalidInput
 from broadcast.core.timeutil import as_utc, utcnow
 from broadcast.directory.models import Organisation
 from broadcast.notices.models import Notice
 from broadcast.settings import Settings
-
-
-class BroadcastPatch(BaseModel):
-    """Only the fields given change; ``"scheduled_at": null`` removes the time (send now)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    scheduled_at: ScheduledAt | None = None
-    audience: AudienceCriteria | None = None
-    channels: list[ChannelName] | None = Field(default=None, min_length=1, max_length=3)
 
 
 async def change_broadcast(
@@ -50,8 +39,8 @@ async def change_broadcast(
         await take_back_from_schedule(session, broadcast)
     elif broadcast.status != BroadcastStatus.draft:
         raise Conflict(
-            f"Cette diffusion est « {broadcast.status} » : seuls un brouillon et une diffusion "
-            "programmée qui n'a pas commencé se modifient.",
+            f"Cette diffusion est {status_fr(broadcast.status)} : seuls un brouillon et une "
+            "diffusion programmée qui n'a pas commencé se modifient.",
             f"This broadcast is {broadcast.status}: only a draft or a scheduled broadcast that "
             "has not started can be changed.",
         )

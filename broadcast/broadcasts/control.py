@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from broadcast.accounts.service import Principal, audit
-from broadcast.broadcasts.models import Broadcast, BroadcastStatus
+from broadcast.broadcasts.models import Broadcast, BroadcastStatus, status_fr
 from broadcast.broadcasts.planner import ENQUEUE_PAGE, group_into_batches
 from broadcast.broadcasts.service import counters, totals
 from broadcast.core.errors import Conflict
@@ -47,7 +47,7 @@ class Resumption:
 async def pause(session: AsyncSession, principal: Principal, broadcast: Broadcast) -> Broadcast:
     if broadcast.status not in PAUSABLE:
         raise Conflict(
-            f"Cette diffusion est « {broadcast.status} » : seule une diffusion en file "
+            f"Cette diffusion est {status_fr(broadcast.status)} : seule une diffusion en file "
             "ou en cours d'envoi peut être suspendue.",
             f"This broadcast is {broadcast.status}: only a queued or sending one can be paused.",
         )
@@ -63,7 +63,7 @@ async def resume(
     """Back to sending; returns the jobs to enqueue after commit."""
     if broadcast.status != BroadcastStatus.paused:
         raise Conflict(
-            f"Cette diffusion est « {broadcast.status} » : seule une diffusion suspendue "
+            f"Cette diffusion est {status_fr(broadcast.status)} : seule une diffusion suspendue "
             "peut reprendre.",
             f"This broadcast is {broadcast.status}: only a paused one can be resumed.",
         )

@@ -10,11 +10,11 @@ became of its delivery (sent, failed, cancelled): the audience is the one resolv
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broadcast.accounts.service import Principal
-from broadcast.broadcasts.models import Broadcast, BroadcastStatus, Priority
+from broadcast.broadcasts.models import Broadcast, BroadcastStatus, status_fr
+from broadcast.broadcasts.schemas import FollowUpIn
 from broadcast.channels.base import ChannelName
 from broadcast.core.errors import Conflict, InvalidInput
 from broadcast.core.sqlutil import row_id
@@ -26,17 +26,6 @@ PLANNED = (
     BroadcastStatus.completed,
     BroadcastStatus.cancelled,
 )
-
-
-class FollowUpIn(BaseModel):
-    """``update_id``: the notice's latest update when omitted; ``channels``: a subset of the
-    earlier broadcast's (all of them when omitted); ``priority``: the earlier one's by default."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    update_id: int | None = None
-    channels: list[ChannelName] | None = Field(default=None, min_length=1, max_length=3)
-    priority: Priority | None = None
 
 
 async def create_follow_up(
@@ -67,8 +56,8 @@ def _ensure_planned(earlier: Broadcast) -> None:
     planned = earlier.fanout_done or earlier.status == BroadcastStatus.cancelled
     if earlier.status not in PLANNED or not planned:
         raise Conflict(
-            f"La diffusion d'origine est « {earlier.status} » et ses destinataires ne sont pas "
-            "encore tous connus : la suite ne peut pas encore être préparée.",
+            f"La diffusion d'origine est {status_fr(earlier.status)} et ses destinataires ne "
+            "sont pas encore tous connus : la suite ne peut pas encore être préparée.",
             f"The earlier broadcast is {earlier.status} and not fully planned yet.",
         )
 

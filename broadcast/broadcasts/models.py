@@ -23,6 +23,24 @@ class BroadcastStatus(enum.StrEnum):
     cancelled = "cancelled"
 
 
+STATUS_FR: dict[str, str] = {
+    BroadcastStatus.draft: "encore à l'état de brouillon",
+    BroadcastStatus.pending_approval: "en attente d'approbation",
+    BroadcastStatus.rejected: "rejetée",
+    BroadcastStatus.scheduled: "programmée",
+    BroadcastStatus.queued: "en file d'attente",
+    BroadcastStatus.sending: "en cours d'envoi",
+    BroadcastStatus.paused: "suspendue",
+    BroadcastStatus.completed: "terminée",
+    BroadcastStatus.cancelled: "annulée",
+}
+"""What a status says in a French sentence about a broadcast: « Cette diffusion est terminée »."""
+
+
+def status_fr(status: str) -> str:
+    return STATUS_FR.get(status, status)
+
+
 class DeliveryMode(enum.StrEnum):
     every_channel = "every_channel"
     """One message on each selected channel where the contact has an address."""

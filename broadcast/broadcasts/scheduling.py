@@ -14,7 +14,7 @@ leaves a queued broadcast without a job, which the recovery pass re-enqueues.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -27,6 +27,7 @@ from broadcast.accounts.service import audit
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus
 from broadcast.core.db import SessionFactory, transaction
 from broadcast.core.timeutil import utcnow
+from broadcast.core.validation import Moment
 from broadcast.jobs import JobQueue
 from broadcast.webhooks.events import emit_broadcast_event, take_emitted
 from broadcast.webhooks.models import WebhookEvent
@@ -34,6 +35,7 @@ from broadcast.webhooks.models import WebhookEvent
 log = logging.getLogger(__name__)
 
 PARIS = ZoneInfo("Europe/Paris")
+MAX_SCHEDULE_AHEAD = timedelta(days=366)
 DUE_BATCH = 100
 """Broadcasts started per pass at most; the next pass, seconds later, takes the rest."""
 
@@ -50,8 +52,20 @@ def _in_the_future(value: datetime) -> datetime:
     return value
 
 
-ScheduledAt = Annotated[datetime, AfterValidator(paris_to_utc), AfterValidator(_in_the_future)]
-"""``scheduled_at`` as an input: naive means Europe/Paris; stored in UTC; must be ahead."""
+def _within_a_year(value: datetime) -> datetime:
+    if value > utcnow() + MAX_SCHEDULE_AHEAD:
+        raise ValueError("l'heure programmée ne peut pas dépasser un an à l'avance")
+    return value
+
+
+ScheduledAt = Annotated[
+    Moment,
+    AfterValidator(paris_to_utc),
+    AfterValidator(_in_the_future),
+    AfterValidator(_within_a_year),
+]
+"""``scheduled_at`` as an input: naive means Europe/Paris; stored in UTC; must be ahead, by a
+year at most."""
 
 
 async def queue_due_broadcasts(

@@ -6,10 +6,6 @@ the fan-out job (:meth:`broadcast.jobs.JobQueue.enqueue_fanout`) only after that
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -20,14 +16,13 @@ from broadcast.audiences.preview import AudiencePreview
 from broadcast.audiences.saved import criteria_of
 from broadcast.broadcasts import approval
 from broadcast.broadcasts.estimates import expected_duration_s, format_duration_fr, sms_estimate
-from broadcast.broadcasts.exercise import MAX_SEED_ADDRESSES, ExerciseAddress, seed_list
-from broadcast.broadcasts.models import Broadcast, BroadcastStatus, DeliveryMode, Priority
-from broadcast.broadcasts.scheduling import ScheduledAt
+from broadcast.broadcasts.exercise import seed_list
+from broadcast.broadcasts.models import Broadcast, BroadcastStatus, status_fr
+from broadcast.broadcasts.schemas import BroadcastIn
 from broadcast.broadcasts.sources import preview_recipients
 from broadcast.channels.base import AVAILABLE_CHANNELS, ChannelName
 from broadcast.channels.sms.sender import SmsChannel, render_sms_text, stop_number
 from broadcast.core.errors import Conflict, InvalidInput, NotFound
-from broadcast.core.masking import mask_address
 from broadcast.core.sqlutil import row_id
 from broadcast.core.timeutil import utcnow
 from broadcast.deliveries.dispatch import message_content
@@ -38,83 +33,6 @@ from broadcast.notices.models import Notice
 from broadcast.notices.service import get_notice, get_update
 from broadcast.rendering import Renderer
 from broadcast.settings import Settings
-
-
-class BroadcastIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    notice_id: int
-    update_id: int | None = None
-    audience: AudienceCriteria | None = None
-    saved_audience_id: int | None = None
-    """Instead of ``audience``: a saved audience's criteria, copied into the draft."""
-    channels: list[ChannelName] = Field(min_length=1, max_length=3)
-    priority: Priority = Priority.normal
-    delivery_mode: DeliveryMode = DeliveryMode.every_channel
-    """``first_available``: per contact, the first of ``channels`` (in this order) where the
-    contact has an unsuppressed address."""
-    is_exercise: bool = False
-    exercise_addresses: list[ExerciseAddress] = Field(
-        default_factory=list, max_length=MAX_SEED_ADDRESSES
-    )
-    """For an exercise only: when given, these addresses alone are reached (not the audience)."""
-    scheduled_at: ScheduledAt | None = None
-    """Naive means Europe/Paris; confirmation then schedules it instead of sending now."""
-
-    @model_validator(mode="after")
-    def _seed_list_only_for_exercises(self) -> BroadcastIn:
-        if self.exercise_addresses and not self.is_exercise:
-            raise ValueError("des adresses de test ne s'utilisent que pour un exercice")
-        return self
-
-    @model_validator(mode="after")
-    def _one_audience(self) -> BroadcastIn:
-        if (self.audience is None) == (self.saved_audience_id is None):
-            raise ValueError("donnez soit une audience, soit une audience enregistrée")
-        return self
-
-
-class BroadcastOut(BaseModel):
-    id: int
-    notice_id: int
-    update_id: int
-    organisation_id: int
-    audience: dict[str, Any]
-    channels: list[str]
-    priority: str
-    delivery_mode: str = DeliveryMode.every_channel
-    is_exercise: bool = False
-    follow_up_of_id: int | None = None
-    status: str
-    created_at: datetime
-    queued_at: datetime | None
-    completed_at: datetime | None
-    cancelled_at: datetime | None
-    scheduled_at: datetime | None = None
-    estimated_recipients: int = 0
-    estimated_sms_segments: int = 0
-    approval_required: bool = False
-    approved_by_id: int | None = None
-    approved_at: datetime | None = None
-    approval_override: bool = False
-    rejected_by_id: int | None = None
-    rejected_at: datetime | None = None
-    rejection_reason: str | None = None
-    paused_at: datetime | None = None
-    counters: dict[str, dict[str, int]] = Field(default_factory=dict)
-    totals: dict[str, int] = Field(default_factory=dict)
-    """Deliveries per status, every channel together: what was sent, cancelled, is left."""
-    preview: AudiencePreview | None = None
-
-
-class DeliveryOut(BaseModel):
-    id: int
-    channel: str
-    address: str
-    status: str
-    attempts: int
-    error: str | None
-    updated_at: datetime
 
 
 async def create_draft(session: AsyncSession, principal: Principal, data: BroadcastIn) -> Broadcast:
@@ -187,6 +105,7 @@ async def preview(
             texts, sms.recipients_by_locale, settings.sms_price_per_segment_eur
         )
     result.approval_reasons = await approval.approval_reasons(session, settings, broadcast, result)
+    result.approval_messages = [approval.REASON_SENTENCES_FR[r] for r in result.approval_reasons]
     return result
 
 
@@ -243,7 +162,8 @@ async def confirm(
     ``queued`` (:mod:`broadcast.broadcasts.approval`); the caller enqueues only a queued one."""
     if broadcast.status != BroadcastStatus.draft:
         raise Conflict(
-            f"Cette diffusion est déjà « {broadcast.status} » : seul un brouillon se confirme.",
+            f"Cette diffusion est déjà {status_fr(broadcast.status)} : "
+            "seul un brouillon se confirme.",
             f"This broadcast is already {broadcast.status}: only a draft can be confirmed.",
         )
     estimate = await preview(session, principal, broadcast, settings)
@@ -270,7 +190,7 @@ async def cancel(session: AsyncSession, principal: Principal, broadcast: Broadca
     """Stop a broadcast: deliveries not yet handed to a provider are cancelled."""
     if broadcast.status in (BroadcastStatus.completed, BroadcastStatus.cancelled):
         raise Conflict(
-            f"Cette diffusion est déjà « {broadcast.status} ».",
+            f"Cette diffusion est déjà {status_fr(broadcast.status)}.",
             f"This broadcast is already {broadcast.status}.",
         )
     broadcast.status = BroadcastStatus.cancelled
@@ -310,34 +230,13 @@ def totals(by_channel: dict[str, dict[str, int]]) -> dict[str, int]:
     return result
 
 
-async def broadcast_out(
-    session: AsyncSession, broadcast: Broadcast, preview: AudiencePreview | None = None
-) -> BroadcastOut:
-    out = BroadcastOut.model_validate(broadcast, from_attributes=True)
-    out.counters = await counters(session, row_id(broadcast))
-    out.totals = totals(out.counters)
-    out.preview = preview
-    return out
-
-
 async def list_deliveries(
     session: AsyncSession, broadcast: Broadcast, *, after: int = 0, limit: int = 100
-) -> list[DeliveryOut]:
+) -> list[Delivery]:
     rows = await session.execute(
         select(Delivery)
         .where(col(Delivery.broadcast_id) == broadcast.id, col(Delivery.id) > after)
         .order_by(col(Delivery.id))
         .limit(limit)
     )
-    return [
-        DeliveryOut(
-            id=d.id or 0,
-            channel=d.channel,
-            address=mask_address(d.channel, d.address),
-            status=d.status,
-            attempts=d.attempts,
-            error=d.error,
-            updated_at=d.updated_at,
-        )
-        for d in rows.scalars()
-    ]
+    return list(rows.scalars())

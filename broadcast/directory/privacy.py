@@ -35,17 +35,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel
 from sqlalchemy import ColumnElement, bindparam, delete, false, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from broadcast.accounts.service import Principal, audit
 from broadcast.broadcasts.models import Broadcast
-from broadcast.channels.base import ChannelName
 from broadcast.core.csvsafe import csv_text
 from broadcast.core.errors import NotFound
 from broadcast.core.masking import mask_address
+from broadcast.core.sqlutil import row_id
 from broadcast.core.timeutil import as_utc, utcnow
 from broadcast.deliveries.models import Delivery
 from broadcast.directory.models import (
@@ -55,7 +55,7 @@ from broadcast.directory.models import (
     PushSubscription,
     Suppression,
 )
-from broadcast.directory.phones import normalise_phone
+from broadcast.directory.schemas import PersonQuery
 from broadcast.directory.service import list_contacts
 from broadcast.settings import Settings
 
@@ -183,47 +183,6 @@ def _next_unmasked(where: ColumnElement[bool], after: int) -> Any:
 
 
 # -- one person (R3) ----------------------------------------------------------------------------
-
-
-class PersonQuery(BaseModel):
-    """Who: a contact id, or an email address or a mobile number (exactly one)."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    contact_id: int | None = None
-    email: str | None = Field(default=None, max_length=320)
-    phone: str | None = Field(default=None, max_length=32)
-
-    @field_validator("phone")
-    @classmethod
-    def _e164(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        phone = normalise_phone(value)
-        if phone is None:
-            raise ValueError("numéro de téléphone invalide")
-        return phone.e164
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> PersonQuery:
-        if sum(v is not None for v in (self.contact_id, self.email, self.phone)) != 1:
-            raise ValueError("donnez exactement un critère : contact_id, email ou phone")
-        return self
-
-    @property
-    def lookup(self) -> str:
-        return "contact" if self.contact_id is not None else "email" if self.email else "phone"
-
-    def address(self) -> tuple[str, str] | None:
-        if self.email:
-            return ChannelName.email.value, self.email
-        if self.phone:
-            return ChannelName.sms.value, self.phone
-        return None
-
-    def masked(self) -> str | None:
-        found = self.address()
-        return mask_address(*found) if found else None
 
 
 @dataclass
@@ -516,8 +475,8 @@ async def contacts_csv(
     while page := await list_contacts(
         session, principal, organisation_id=organisation_id, after=after, limit=CSV_PAGE
     ):
-        rows.extend(tuple(getattr(c, name) for name in CSV_HEADER) for c in page)
-        after = page[-1].id
+        rows.extend(tuple(c.value(name) for name in CSV_HEADER) for c in page)
+        after = row_id(page[-1].contact)
     audit(
         session,
         principal,

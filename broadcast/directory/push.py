@@ -13,14 +13,9 @@ Services take a session and never commit.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -38,14 +33,10 @@ from broadcast.directory.models import (
     OrganisationKind,
     PushSubscription,
 )
+from broadcast.directory.schemas import FollowIn, SubscriptionIn
 from broadcast.settings import Settings
 
 PUSH = ChannelName.push.value
-MAX_ENDPOINT_LENGTH = 1000
-P256DH_BYTES = 65
-"""An uncompressed P-256 point: 0x04, then x and y (RFC 8291)."""
-AUTH_BYTES = 16
-MAX_USER_AGENT = 300
 
 
 class PushNotConfigured(DomainError):
@@ -60,68 +51,6 @@ class TooManyRequests(DomainError):
     code = "too_many_requests"
     message_fr = "Trop de demandes depuis cette adresse : réessayez dans une minute."
     message_en = "Too many requests from this address: try again in a minute."
-
-
-def _b64url_bytes(text: str) -> bytes | None:
-    try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError):
-        return None
-
-
-class SubscriptionKeys(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    p256dh: str = Field(min_length=86, max_length=88)
-    auth: str = Field(min_length=22, max_length=24)
-
-    @field_validator("p256dh")
-    @classmethod
-    def _point(cls, value: str) -> str:
-        raw = _b64url_bytes(value)
-        if raw is None or len(raw) != P256DH_BYTES or raw[0] != 4:
-            raise ValueError("clé p256dh invalide (point P-256 non compressé en base64url)")
-        return value.rstrip("=")
-
-    @field_validator("auth")
-    @classmethod
-    def _secret(cls, value: str) -> str:
-        raw = _b64url_bytes(value)
-        if raw is None or len(raw) != AUTH_BYTES:
-            raise ValueError("secret auth invalide (16 octets en base64url)")
-        return value.rstrip("=")
-
-
-class SubscriptionIn(BaseModel):
-    """What a browser's ``PushSubscription.toJSON()`` gives (``expirationTime`` is ignored)."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, populate_by_name=True)
-
-    endpoint: str = Field(min_length=12, max_length=MAX_ENDPOINT_LENGTH)
-    keys: SubscriptionKeys
-    expiration_time: int | None = Field(default=None, alias="expirationTime")
-    user_agent: str | None = Field(default=None, max_length=MAX_USER_AGENT)
-
-
-class FollowIn(SubscriptionIn):
-    """An anonymous follower: an organisation by id or by UAI, and the subscription."""
-
-    organisation_id: int | None = None
-    uai: str | None = Field(default=None, max_length=8)
-    locale: Literal["fr", "en"] = "fr"
-
-
-class UnsubscribeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    endpoint: str = Field(min_length=12, max_length=MAX_ENDPOINT_LENGTH)
-
-
-class SubscriptionOut(BaseModel):
-    id: int
-    contact_id: int
-    organisation_id: int
-    created_at: datetime
 
 
 def check_endpoint(settings: Settings, endpoint: str) -> None:
@@ -154,18 +83,19 @@ async def register_for_contact(
     principal: Principal,
     contact_id: int,
     data: SubscriptionIn,
-) -> SubscriptionOut:
+) -> tuple[PushSubscription, Contact]:
     """Attach a browser's subscription to a contact of the principal's scope (404 outside)."""
     check_endpoint(settings, data.endpoint)
     contact = await session.get(Contact, contact_id)
     if contact is None or contact.left_at is not None:
         raise NotFound("Contact introuvable.", "Contact not found.")
     principal.ensure_covers(await session.get(Organisation, contact.organisation_id))
-    subscription = await attach_subscription(session, contact, data)
-    return _out(subscription, contact)
+    return await attach_subscription(session, contact, data), contact
 
 
-async def follow(session: AsyncSession, settings: Settings, data: FollowIn) -> SubscriptionOut:
+async def follow(
+    session: AsyncSession, settings: Settings, data: FollowIn
+) -> tuple[PushSubscription, Contact]:
     """Public: an anonymous follower of an organisation, its subscription and contact point."""
     check_endpoint(settings, data.endpoint)
     organisation = await _followed_organisation(session, data)
@@ -178,8 +108,7 @@ async def follow(session: AsyncSession, settings: Settings, data: FollowIn) -> S
     contact.locale = data.locale
     contact.updated_at = utcnow()
     await session.flush()
-    subscription = await attach_subscription(session, contact, data)
-    return _out(subscription, contact)
+    return await attach_subscription(session, contact, data), contact
 
 
 async def _followed_organisation(session: AsyncSession, data: FollowIn) -> Organisation:
@@ -242,15 +171,6 @@ async def _point_to(session: AsyncSession, contact_id: int, address: str) -> Non
     if not getattr(moved, "rowcount", 0):
         session.add(ContactPoint(contact_id=contact_id, channel=PUSH, address=address))
         await session.flush()
-
-
-def _out(subscription: PushSubscription, contact: Contact) -> SubscriptionOut:
-    return SubscriptionOut(
-        id=row_id(subscription),
-        contact_id=row_id(contact),
-        organisation_id=contact.organisation_id,
-        created_at=subscription.created_at,
-    )
 
 
 async def unsubscribe(session: AsyncSession, endpoint: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -22,10 +23,23 @@ from broadcast.directory.models import (
     OrganisationKind,
     Suppression,
 )
-from broadcast.directory.schemas import ContactIn, ContactOut, OrganisationOut, RowError
+from broadcast.directory.schemas import ContactIn, RowError
 from broadcast.directory.uai import is_valid_uai
 
 MAX_BULK_CONTACTS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class ContactWithAddresses:
+    """A contact with its first email address and mobile number, as a person reads it."""
+
+    contact: Contact
+    email: str | None
+    mobile: str | None
+
+    def value(self, name: str) -> object:
+        """A column of the contact, or its email or mobile."""
+        return getattr(self if name in ("email", "mobile") else self.contact, name)
 
 
 async def create_organisation(
@@ -59,23 +73,14 @@ async def get_organisation(
     return principal.ensure_covers(await session.get(Organisation, organisation_id))
 
 
-async def organisation_tree(session: AsyncSession, principal: Principal) -> list[OrganisationOut]:
-    """The organisations within the principal's scope, nested under their parents."""
-    rows = (
-        await session.execute(
-            select(Organisation)
-            .where(col(Organisation.path).startswith(principal.scope_path))
-            .order_by(col(Organisation.path))
-        )
-    ).scalars()
-    nodes: dict[int, OrganisationOut] = {}
-    roots: list[OrganisationOut] = []
-    for org in rows:
-        node = OrganisationOut.model_validate(org, from_attributes=True)
-        nodes[node.id] = node
-        parent = nodes.get(org.parent_id) if org.parent_id is not None else None
-        (parent.children if parent else roots).append(node)
-    return roots
+async def organisations_in_scope(session: AsyncSession, principal: Principal) -> list[Organisation]:
+    """The organisations within the principal's scope, each after its parent (path order)."""
+    rows = await session.execute(
+        select(Organisation)
+        .where(col(Organisation.path).startswith(principal.scope_path))
+        .order_by(col(Organisation.path))
+    )
+    return list(rows.scalars())
 
 
 async def _schools_in_scope(
@@ -158,7 +163,9 @@ async def insert_contacts(session: AsyncSession, rows: Sequence[ContactIn]) -> l
     return ids
 
 
-async def get_contact(session: AsyncSession, principal: Principal, contact_id: int) -> ContactOut:
+async def get_contact(
+    session: AsyncSession, principal: Principal, contact_id: int
+) -> ContactWithAddresses:
     contact = await session.get(Contact, contact_id)
     if contact is None:
         raise NotFound()
@@ -173,7 +180,7 @@ async def list_contacts(
     organisation_id: int | None = None,
     after: int = 0,
     limit: int = 100,
-) -> list[ContactOut]:
+) -> list[ContactWithAddresses]:
     """Contacts in scope (of one subtree if asked), by id after the cursor ``after``."""
     scope = principal.scope_path
     if organisation_id is not None:
@@ -194,7 +201,9 @@ async def list_contacts(
     return await _with_points(session, contacts)
 
 
-async def _with_points(session: AsyncSession, contacts: Sequence[Contact]) -> list[ContactOut]:
+async def _with_points(
+    session: AsyncSession, contacts: Sequence[Contact]
+) -> list[ContactWithAddresses]:
     ids = [c.id for c in contacts]
     points = (
         await session.execute(
@@ -209,8 +218,8 @@ async def _with_points(session: AsyncSession, contacts: Sequence[Contact]) -> li
     for contact_id, channel, address in points:
         by_contact.setdefault((contact_id, channel), address)
     return [
-        ContactOut(
-            **contact.model_dump(exclude={"created_at", "updated_at", "left_at"}),
+        ContactWithAddresses(
+            contact,
             email=by_contact.get((contact.id, ChannelName.email)) if contact.id else None,
             mobile=by_contact.get((contact.id, ChannelName.sms)) if contact.id else None,
         )

@@ -9,13 +9,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from broadcast.core.validation import INT64_MAX
 from broadcast.deliveries.models import Delivery
 from broadcast.directory.service import suppress
 
 _TAG_BYTES = 16
+_TOKEN = re.compile(r"[0-9]{1,19}\.[A-Za-z0-9_-]{22}")
+"""A delivery id of at most 19 digits (64 bits), then the tag: 16 bytes in base64url."""
 
 
 def _tag(secret: str, delivery_id: int) -> bytes:
@@ -29,11 +33,14 @@ def unsubscribe_token(secret: str, delivery_id: int) -> str:
 
 
 def read_unsubscribe_token(secret: str, token: str) -> int | None:
-    """The delivery id a genuine token names, or None for anything else."""
-    head, _, tag = token.partition(".")
-    if not head.isdigit() or not tag:
+    """The delivery id a genuine token names, or None for anything else (any length, any
+    characters: only ASCII digits, a dot and the tag's base64url are read)."""
+    if not _TOKEN.fullmatch(token):
         return None
+    head, _, tag = token.partition(".")
     delivery_id = int(head)
+    if delivery_id > INT64_MAX:
+        return None
     expected = unsubscribe_token(secret, delivery_id).partition(".")[2]
     return delivery_id if hmac.compare_digest(expected, tag) else None
 

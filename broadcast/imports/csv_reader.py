@@ -15,6 +15,7 @@ import hashlib
 from collections.abc import Iterator
 
 from broadcast.directory.models import ContactRole
+from broadcast.directory.roles import ROLE_NAMES
 from broadcast.imports.records import ContactRecord, ImportKind, missing
 from broadcast.imports.textio import CsvRows, Opener, normalise_header
 
@@ -41,19 +42,6 @@ _ALIASES: dict[str, tuple[str, ...]] = {
 }
 CSV_HEADERS = {alias: field for field, aliases in _ALIASES.items() for alias in aliases}
 
-_ROLES: dict[str, ContactRole] = {
-    **dict.fromkeys(
-        ("parent", "responsable", "responsable legal", "famille", "guardian", "tuteur"),
-        ContactRole.guardian,
-    ),
-    **dict.fromkeys(("eleve", "pupil", "student"), ContactRole.pupil),
-    **dict.fromkeys(("enseignant", "professeur", "teacher"), ContactRole.teacher),
-    **dict.fromkeys(("personnel", "agent", "staff"), ContactRole.staff),
-    **dict.fromkeys(
-        ("direction", "directeur", "directrice", "chef d etablissement", "principal", "head"),
-        ContactRole.head,
-    ),
-}
 _LOCALES = {"fr": "fr", "francais": "fr", "french": "fr", "en": "en", "anglais": "en"}
 DERIVED_KEY = "h:"
 """Prefix of the keys made for rows without an id of their own (not shown in reports)."""
@@ -63,7 +51,7 @@ _ALL_ROLES = frozenset(ContactRole) - {ContactRole.follower}
 def parse_role(value: str | None) -> ContactRole | None:
     if not value:
         return ContactRole.guardian
-    return _ROLES.get(normalise_header(value))
+    return ROLE_NAMES.get(normalise_header(value))
 
 
 def derived_key(*parts: str | None) -> str:

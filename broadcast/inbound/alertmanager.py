@@ -13,7 +13,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from broadcast.core.validation import Text
 from broadcast.inbound.events import AlertEvent
+
+Labels = dict[Text, Text]
+"""Label and annotation values may become a notice's title and message: no NUL."""
 
 
 class _Lenient(BaseModel):
@@ -24,12 +28,12 @@ class Alert(_Lenient):
     """One alert of the group; field names are Alertmanager's own."""
 
     status: Literal["firing", "resolved"]
-    labels: dict[str, str] = Field(default_factory=dict)
-    annotations: dict[str, str] = Field(default_factory=dict)
+    labels: Labels = Field(default_factory=dict)
+    annotations: Labels = Field(default_factory=dict)
     startsAt: datetime | None = None
     endsAt: datetime | None = None
     generatorURL: str = ""
-    fingerprint: str = Field(min_length=1, max_length=128)
+    fingerprint: Text = Field(min_length=1, max_length=128)
 
 
 class AlertmanagerPayload(_Lenient):
@@ -38,9 +42,9 @@ class AlertmanagerPayload(_Lenient):
     truncatedAlerts: int = 0
     status: Literal["firing", "resolved"]
     receiver: str = ""
-    groupLabels: dict[str, str] = Field(default_factory=dict)
-    commonLabels: dict[str, str] = Field(default_factory=dict)
-    commonAnnotations: dict[str, str] = Field(default_factory=dict)
+    groupLabels: Labels = Field(default_factory=dict)
+    commonLabels: Labels = Field(default_factory=dict)
+    commonAnnotations: Labels = Field(default_factory=dict)
     externalURL: str = ""
     alerts: list[Alert] = Field(max_length=1000)
 

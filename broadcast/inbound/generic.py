@@ -12,18 +12,19 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from broadcast.core.validation import Text
 from broadcast.inbound.events import MESSAGE_CHARS, TITLE_CHARS, AlertEvent
 
 
 class GenericAlert(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    id: str | None = Field(default=None, max_length=128)
-    fingerprint: str = Field(min_length=1, max_length=128)
+    id: Text | None = Field(default=None, max_length=128)
+    fingerprint: Text = Field(min_length=1, max_length=128)
     status: Literal["firing", "resolved"]
-    title: str = Field(min_length=1, max_length=TITLE_CHARS)
-    message: str = Field(default="", max_length=MESSAGE_CHARS)
-    severity: str | None = Field(default=None, max_length=32)
+    title: Text = Field(min_length=1, max_length=TITLE_CHARS)
+    message: Text = Field(default="", max_length=MESSAGE_CHARS)
+    severity: Text | None = Field(default=None, max_length=32)
 
     def event(self) -> AlertEvent:
         return AlertEvent.of(self.fingerprint, self.status == "firing", self.title, self.message)

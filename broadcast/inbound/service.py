@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,6 +30,7 @@ from broadcast.audiences.criteria import AudienceCriteria
 from broadcast.broadcasts import service as broadcasts
 from broadcast.broadcasts.caps import CapExceeded
 from broadcast.broadcasts.models import Broadcast, Priority
+from broadcast.broadcasts.schemas import BroadcastIn
 from broadcast.channels.base import AVAILABLE_CHANNELS, ChannelName
 from broadcast.core.errors import Conflict, DomainError, InvalidInput, NotFound, Unauthenticated
 from broadcast.core.sqlutil import row_id
@@ -38,8 +38,10 @@ from broadcast.core.timeutil import utcnow
 from broadcast.directory.models import ContactRole, Organisation
 from broadcast.inbound.events import AlertEvent
 from broadcast.inbound.models import InboundAlert, InboundKind, InboundReceipt, InboundSource
+from broadcast.inbound.schemas import InboundSourceIn, InboundSourcePatch
 from broadcast.notices.models import Notice, NoticeStatus, NoticeUpdate
-from broadcast.notices.service import UpdateIn, add_update
+from broadcast.notices.schemas import UpdateIn
+from broadcast.notices.service import add_update
 from broadcast.settings import Settings
 from broadcast.webhooks.events import emit_notice_event
 from broadcast.webhooks.models import WebhookEvent
@@ -78,38 +80,6 @@ class AlertStatus(enum.StrEnum):
 
 
 # -- sources -------------------------------------------------------------------------------
-
-
-class InboundSourceIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    organisation_id: int
-    name: str = Field(min_length=1, max_length=100)
-    kind: InboundKind
-    auto_send_channels: list[ChannelName] = Field(default_factory=list, max_length=3)
-
-
-class InboundSourcePatch(BaseModel):
-    """What an operator may change on a source: its name, its automatic-send rule, whether it
-    is listened to. Omitted fields stay as they are."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    name: str | None = Field(default=None, min_length=1, max_length=100)
-    auto_send_channels: list[ChannelName] | None = Field(default=None, max_length=3)
-    enabled: bool | None = None
-
-
-class InboundSourceOut(BaseModel):
-    id: int
-    organisation_id: int
-    name: str
-    kind: str
-    auto_send_channels: list[str]
-    enabled: bool
-    created_at: datetime
-    secret: str | None = None
-    """Only in the answer to the creation: it is never shown again."""
 
 
 def new_source_secret(kind: InboundKind) -> str:
@@ -216,12 +186,6 @@ async def delete_source(session: AsyncSession, principal: Principal, source: Inb
         object_id=source.id,
     )
     await session.delete(source)
-
-
-def source_out(source: InboundSource, *, with_secret: bool = False) -> InboundSourceOut:
-    out = InboundSourceOut.model_validate(source, from_attributes=True)
-    out.secret = source.secret if with_secret else None
-    return out
 
 
 # -- authenticating what a source posts ----------------------------------------------------
@@ -421,7 +385,7 @@ async def _auto_send(
     if principal is None:
         log.warning("inbound source %s: auto-send skipped, its owner cannot send", source.id)
         return None
-    data = broadcasts.BroadcastIn(
+    data = BroadcastIn(
         notice_id=row_id(notice),
         audience=AudienceCriteria(
             organisation_ids=[source.organisation_id], roles=list(STAFF_ROLES)
@@ -469,16 +433,13 @@ async def _rule_owner(session: AsyncSession, source: InboundSource) -> Principal
 # -- proposals -----------------------------------------------------------------------------
 
 
-class ProposalOut(BaseModel):
+@dataclass(frozen=True, slots=True)
+class Proposal:
     """A "résolu" update the monitoring system proposes for a notice it opened."""
 
-    alert_id: int
-    source_id: int
-    source_name: str
-    fingerprint: str
-    notice_id: int
-    notice_title: str
-    last_seen_at: datetime
+    alert: InboundAlert
+    source: InboundSource
+    notice: Notice
 
 
 RESOLVED_MESSAGE = "Incident résolu : le service fonctionne de nouveau normalement."
@@ -486,7 +447,7 @@ RESOLVED_MESSAGE = "Incident résolu : le service fonctionne de nouveau normalem
 
 async def list_proposals(
     session: AsyncSession, principal: Principal, *, after: int = 0, limit: int = 50
-) -> list[ProposalOut]:
+) -> list[Proposal]:
     rows = await session.execute(
         select(InboundAlert, InboundSource, Notice)
         .join(InboundSource, col(InboundSource.id) == col(InboundAlert.source_id))
@@ -500,18 +461,7 @@ async def list_proposals(
         .order_by(col(InboundAlert.id))
         .limit(limit)
     )
-    return [
-        ProposalOut(
-            alert_id=row_id(alert),
-            source_id=row_id(source),
-            source_name=source.name,
-            fingerprint=alert.fingerprint,
-            notice_id=row_id(notice),
-            notice_title=notice.title,
-            last_seen_at=alert.last_seen_at,
-        )
-        for alert, source, notice in rows.all()
-    ]
+    return [Proposal(alert, source, notice) for alert, source, notice in rows.all()]
 
 
 async def confirm_resolution(session: AsyncSession, principal: Principal, alert_id: int) -> Notice:

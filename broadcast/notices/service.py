@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -15,49 +12,9 @@ from broadcast.core.sqlutil import row_id
 from broadcast.core.timeutil import utcnow
 from broadcast.directory.models import Organisation
 from broadcast.notices.models import Notice, NoticeStatus, NoticeUpdate
+from broadcast.notices.schemas import NoticeIn, UpdateIn
 from broadcast.webhooks.events import emit_notice_event
 from broadcast.webhooks.models import WebhookEvent
-
-
-class NoticeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    organisation_id: int
-    title: str = Field(min_length=3, max_length=200)
-    message: str = Field(min_length=1, max_length=5000)
-    status: NoticeStatus = NoticeStatus.investigating
-    public: bool = False
-
-
-class UpdateIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    status: NoticeStatus
-    message: str = Field(min_length=1, max_length=5000)
-
-
-class StatusIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    status: NoticeStatus
-
-
-class UpdateOut(BaseModel):
-    id: int
-    status: str
-    message: str
-    created_at: Any
-
-
-class NoticeOut(BaseModel):
-    id: int
-    organisation_id: int
-    title: str
-    status: str
-    public: bool
-    created_at: Any
-    updated_at: Any
-    updates: list[UpdateOut] = Field(default_factory=list)
 
 
 async def create_notice(session: AsyncSession, principal: Principal, data: NoticeIn) -> Notice:
@@ -157,18 +114,14 @@ async def change_status(
     return notice
 
 
-async def notice_out(session: AsyncSession, notice: Notice) -> NoticeOut:
-    updates = (
-        await session.execute(
-            select(NoticeUpdate)
-            .where(col(NoticeUpdate.notice_id) == notice.id)
-            .order_by(col(NoticeUpdate.id))
-        )
-    ).scalars()
-    return NoticeOut(
-        **notice.model_dump(),
-        updates=[UpdateOut.model_validate(u, from_attributes=True) for u in updates],
+async def list_updates(session: AsyncSession, notice: Notice) -> list[NoticeUpdate]:
+    """The notice's updates, oldest first."""
+    rows = await session.execute(
+        select(NoticeUpdate)
+        .where(col(NoticeUpdate.notice_id) == notice.id)
+        .order_by(col(NoticeUpdate.id))
     )
+    return list(rows.scalars())
 
 
 async def get_update(session: AsyncSession, notice: Notice, update_id: int | None) -> NoticeUpdate:

@@ -9,21 +9,20 @@ are plain strings, rendered in Jinja2's sandbox (RULES A5). Texts keep to the GS
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Literal
 
 from jinja2 import TemplateError
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from broadcast.core.errors import InvalidInput, NotFound
 from broadcast.notices.models import NoticeStatus
-from broadcast.notices.service import NoticeIn
+from broadcast.notices.schemas import (
+    MAX_MESSAGE,
+    MAX_TITLE,
+    MAX_VALUE,
+    FromTemplateIn,
+    Locale,
+    NoticeIn,
+)
 from broadcast.rendering import render_text
-
-Locale = Literal["fr", "en"]
-MAX_TITLE = 200  # NoticeIn's limits
-MAX_MESSAGE = 5000
-MAX_VALUE = 500
-MAX_VALUES = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,48 +171,14 @@ LIBRARY: tuple[NoticeTemplate, ...] = (
 )
 TEMPLATES: dict[str, NoticeTemplate] = {template.key: template for template in LIBRARY}
 
-Value = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_VALUE)]
-Values = Annotated[dict[str, Value], Field(max_length=MAX_VALUES)]
 
-
-class RenderIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    values: Values = Field(default_factory=dict)
-    locale: Locale = "fr"
-
-
-class FromTemplateIn(RenderIn):
-    """A notice started from a template, in one call."""
-
-    organisation_id: int
-    template: str = Field(max_length=64)
-    public: bool = False
-
-
-class RenderedNotice(BaseModel):
+@dataclass(frozen=True, slots=True)
+class RenderedNotice:
     template: str
     title: str
     message: str
     status: NoticeStatus
     exercise: bool
-
-
-class PlaceholderOut(BaseModel):
-    name: str
-    label: str
-    example: str
-    required: bool
-    max_length: int
-
-
-class NoticeTemplateOut(BaseModel):
-    key: str
-    title: str
-    message: str
-    status: NoticeStatus
-    exercise: bool
-    placeholders: list[PlaceholderOut]
 
 
 def get_template(key: str) -> NoticeTemplate:
@@ -223,29 +188,6 @@ def get_template(key: str) -> NoticeTemplate:
             f"Modèle d'avis inconnu : « {key[:64]} ».", f"Unknown notice template: {key[:64]!r}."
         )
     return template
-
-
-def describe(template: NoticeTemplate, locale: Locale) -> NoticeTemplateOut:
-    """The template as the console shows it: its texts unrendered and what it asks for."""
-    return NoticeTemplateOut(
-        key=template.key,
-        title=template.title[locale],
-        message=template.message[locale],
-        status=template.status,
-        exercise=template.exercise,
-        placeholders=[_placeholder_out(p, locale) for p in template.placeholders],
-    )
-
-
-def _placeholder_out(placeholder: Placeholder, locale: Locale) -> PlaceholderOut:
-    label = placeholder.label_en if locale == "en" else placeholder.label_fr
-    return PlaceholderOut(
-        name=placeholder.name,
-        label=label,
-        example=placeholder.example,
-        required=placeholder.required,
-        max_length=placeholder.max_length,
-    )
 
 
 def render(template: NoticeTemplate, values: dict[str, str], locale: Locale) -> RenderedNotice:

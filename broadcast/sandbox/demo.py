@@ -20,14 +20,8 @@ from broadcast.directory.models import (
     OrganisationKind,
     PushSubscription,
 )
-from broadcast.directory.push import (
-    FollowIn,
-    SubscriptionIn,
-    attach_subscription,
-    delete_subscriptions,
-    follow,
-)
-from broadcast.directory.schemas import ContactIn
+from broadcast.directory.push import attach_subscription, delete_subscriptions, follow
+from broadcast.directory.schemas import ContactIn, FollowIn, SubscriptionIn
 from broadcast.directory.service import create_organisation, insert_contacts
 from broadcast.directory.uai import make_uai
 from broadcast.settings import Settings

@@ -9,9 +9,7 @@ settings allow it (SSRF); the worker checks it again before every request.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -24,61 +22,11 @@ from broadcast.directory.models import Organisation
 from broadcast.settings import Settings
 from broadcast.webhooks.events import emit_ping
 from broadcast.webhooks.models import WebhookEndpoint, WebhookEvent, WebhookMessage
+from broadcast.webhooks.schemas import EndpointIn, EndpointPatch
 from broadcast.webhooks.signing import new_secret
 from broadcast.webhooks.ssrf import check_url
 
 DISABLED_BY_OPERATOR = "Désactivé par un opérateur."
-
-
-class EndpointIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    organisation_id: int
-    url: str = Field(min_length=8, max_length=2000)
-    events: list[WebhookEvent] = Field(min_length=1, max_length=len(WebhookEvent))
-    description: str = Field(default="", max_length=200)
-
-
-class EndpointPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    url: str | None = Field(default=None, min_length=8, max_length=2000)
-    events: list[WebhookEvent] | None = Field(
-        default=None, min_length=1, max_length=len(WebhookEvent)
-    )
-    description: str | None = Field(default=None, max_length=200)
-    enabled: bool | None = None
-
-
-class EndpointOut(BaseModel):
-    id: int
-    organisation_id: int
-    url: str
-    description: str
-    events: list[str]
-    enabled: bool
-    disabled_at: datetime | None
-    disabled_reason: str | None
-    created_at: datetime
-    last_success_at: datetime | None
-    last_failure_at: datetime | None
-
-
-class EndpointCreated(EndpointOut):
-    secret: str = Field(description="Le secret de signature `whsec_...` : affiché cette fois-ci.")
-
-
-class MessageOut(BaseModel):
-    id: int
-    message_id: str
-    event_type: str
-    status: str
-    attempts: int
-    next_attempt_at: datetime | None
-    last_status_code: int | None
-    last_error: str | None
-    created_at: datetime
-    delivered_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,18 +142,6 @@ async def send_test(session: AsyncSession, endpoint: WebhookEndpoint) -> Webhook
             "This webhook is disabled: enable it before trying it.",
         )
     return await emit_ping(session, endpoint)
-
-
-def endpoint_out(endpoint: WebhookEndpoint) -> EndpointOut:
-    return EndpointOut.model_validate(endpoint, from_attributes=True)
-
-
-def endpoint_created(endpoint: WebhookEndpoint) -> EndpointCreated:
-    return EndpointCreated.model_validate(endpoint, from_attributes=True)
-
-
-def message_out(message: WebhookMessage) -> MessageOut:
-    return MessageOut.model_validate(message, from_attributes=True)
 
 
 def _set_enabled(endpoint: WebhookEndpoint, enabled: bool) -> None:

@@ -11,6 +11,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Mapping
 from datetime import datetime
@@ -21,6 +22,9 @@ SECRET_PREFIX = "whsec_"  # noqa: S105 - the Standard Webhooks prefix, not a sec
 SECRET_BYTES = 32
 SIGNATURE_VERSION = "v1"
 DEFAULT_TOLERANCE_S = 300
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+"""Seconds since 1970 in ASCII digits: twelve reach year 33658."""
+_MESSAGE_ID = re.compile(r"[\x21-\x7e]{1,256}")
 
 
 class InvalidWebhookSignature(DomainError):
@@ -92,6 +96,11 @@ def verify(
             "En-têtes webhook-id, webhook-timestamp ou webhook-signature manquants.",
             "Missing webhook-id, webhook-timestamp or webhook-signature header.",
         )
+    if not _MESSAGE_ID.fullmatch(msg_id):
+        raise InvalidWebhookSignature(
+            "En-tête webhook-id illisible : 1 à 256 caractères ASCII visibles attendus.",
+            "Unreadable webhook-id: 1 to 256 visible ASCII characters expected.",
+        )
     timestamp = _checked_timestamp(raw_timestamp, now=now, tolerance_s=tolerance_s)
     expected = _digest(secret_key(secret), msg_id, timestamp, body)
     if not any(hmac.compare_digest(expected, given) for given in _v1_signatures(signatures)):
@@ -102,7 +111,7 @@ def verify(
 
 
 def _checked_timestamp(raw: str, *, now: datetime, tolerance_s: int) -> int:
-    if not raw.isdigit():
+    if not _TIMESTAMP.fullmatch(raw):
         raise InvalidWebhookSignature(
             "Horodatage webhook-timestamp illisible.", "Unreadable webhook-timestamp."
         )
@@ -129,6 +138,6 @@ def _v1_signatures(header: str) -> list[bytes]:
             continue
         try:
             decoded.append(base64.b64decode(encoded, validate=True))
-        except binascii.Error:
+        except ValueError:  # binascii.Error, or characters outside ASCII
             continue
     return decoded

@@ -60,10 +60,15 @@ async def test_invalid_fields_are_explained_in_french(
         )
     assert response.status_code == 422
     error = response.json()["error"]
-    assert error["message"] == "Certaines données sont invalides."
+    roles = "« guardian », « pupil », « teacher », « staff », « head », « follower »"
+    assert error["message"] == (
+        f"Certaines données sont invalides : « role » : valeur non permise ; valeurs acceptées : "
+        f"{roles}; « email » : adresse e-mail invalide; « mobile » : numéro fixe : il ne peut pas "
+        "recevoir de SMS."
+    )
     by_field = {d["field"]: d["message"] for d in error["details"]}
     assert by_field == {
-        "role": "valeur non permise",
+        "role": f"valeur non permise ; valeurs acceptées : {roles}",
         "email": "adresse e-mail invalide",
         "mobile": "numéro fixe : il ne peut pas recevoir de SMS",
     }

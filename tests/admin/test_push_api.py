@@ -122,7 +122,8 @@ async def test_malformed_subscriptions_are_refused_in_french(
     if field is None:
         assert error["message"] == "Adresse d'abonnement invalide : une URL https est attendue."
     else:
-        assert error["message"] == "Certaines données sont invalides."
+        assert error["message"].startswith("Certaines données sont invalides : « ")
+        assert field in error["message"]
         assert field in str(error["details"])
 
 

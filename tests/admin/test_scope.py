@@ -19,7 +19,16 @@ from broadcast.imports.service import create_run
 from broadcast.sandbox.smtp import SmtpSink
 from broadcast.settings import Settings
 from tests.inbound_support import alertmanager_payload, create_source, post_alertmanager
-from tests.support import World, add_contacts, api, auth, build_world, guardians, run_burst_workers
+from tests.support import (
+    World,
+    add_contacts,
+    api,
+    auth,
+    build_world,
+    guardians,
+    next_june,
+    run_burst_workers,
+)
 
 BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("GET", "/api/v1/organisations/{organisation_id}"): None,
@@ -51,7 +60,9 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("POST", "/api/v1/broadcasts/{broadcast_id}/resume"): None,
     ("POST", "/api/v1/broadcasts/{broadcast_id}/follow-up"): {},
     ("GET", "/api/v1/broadcasts/{broadcast_id}/deliveries"): None,
-    ("PATCH", "/api/v1/broadcasts/{broadcast_id}"): {"scheduled_at": "2099-06-01T09:30:00"},
+    ("PATCH", "/api/v1/broadcasts/{broadcast_id}"): {
+        "scheduled_at": f"{next_june()}-06-01T09:30:00"
+    },
     ("POST", "/api/v1/broadcasts/{broadcast_id}/approve"): None,
     ("POST", "/api/v1/broadcasts/{broadcast_id}/reject"): {"reason": "Hors sujet"},
     ("POST", "/api/v1/broadcasts/{broadcast_id}/override"): {"reason": "Urgence"},

@@ -257,6 +257,6 @@ async def test_pause_resume_and_cancel_refuse_the_wrong_state_in_french(
     assert not_paused.status_code == 409
     assert "seule une diffusion suspendue peut reprendre" in not_paused.json()["error"]["message"]
     assert done_pause.status_code == 409
-    assert "completed" in done_pause.json()["error"]["message"]
+    assert "Cette diffusion est terminée" in done_pause.json()["error"]["message"]
     assert done_cancel.status_code == 409
     assert viewer.status_code == 403

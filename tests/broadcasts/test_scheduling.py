@@ -15,18 +15,30 @@ from sqlmodel import col
 
 from broadcast.accounts.models import AuditEvent
 from broadcast.accounts.service import authenticate_api_key
-from broadcast.broadcasts.changes import BroadcastPatch, change_broadcast
+from broadcast.broadcasts.changes import change_broadcast
 from broadcast.broadcasts.models import Broadcast
 from broadcast.broadcasts.scheduling import PARIS, claim_due, paris_to_utc, queue_due_broadcasts
+from broadcast.broadcasts.schemas import BroadcastPatch
 from broadcast.core.db import SessionFactory, transaction
 from broadcast.core.errors import Conflict
 from broadcast.core.timeutil import utcnow
 from broadcast.jobs import JobQueue
 from broadcast.sandbox.smtp import SmtpSink
 from broadcast.settings import Settings
-from tests.support import World, add_contacts, api, auth, build_world, guardians, run_burst_workers
+from tests.support import (
+    World,
+    add_contacts,
+    api,
+    auth,
+    build_world,
+    guardians,
+    next_june,
+    run_burst_workers,
+)
 from workers.resources import Resources
 from workers.tasks import start_scheduled
+
+JUNE = next_june()
 
 
 class RecordingRedis:
@@ -198,10 +210,12 @@ async def test_a_scheduled_broadcast_changes_time_until_it_starts_and_cancels(
     async with api(settings) as client:
         first = await schedule(client, world, paris_in(timedelta(hours=2)))
         url = f"/api/v1/broadcasts/{first['id']}"
-        moved = await client.patch(url, headers=key, json={"scheduled_at": "2099-06-01T09:30:00"})
+        moved = await client.patch(
+            url, headers=key, json={"scheduled_at": f"{JUNE}-06-01T09:30:00"}
+        )
         assert moved.status_code == 200, moved.text
         assert moved.json()["status"] == "scheduled"
-        assert moved.json()["scheduled_at"].startswith("2099-06-01T07:30:00")  # summer in Paris
+        assert moved.json()["scheduled_at"].startswith(f"{JUNE}-06-01T07:30:00")  # summer in Paris
         past = await client.patch(url, headers=key, json={"scheduled_at": "2001-06-01T09:30:00"})
         assert past.status_code == 422
         wider = await client.patch(
@@ -210,16 +224,18 @@ async def test_a_scheduled_broadcast_changes_time_until_it_starts_and_cancels(
         assert wider.status_code == 404  # school Y is outside head X's scope
         cancelled = await client.post(f"{url}/cancel", headers=key)
         assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
-        late = await client.patch(url, headers=key, json={"scheduled_at": "2099-06-02T09:30:00"})
+        late = await client.patch(url, headers=key, json={"scheduled_at": f"{JUNE}-06-02T09:30:00"})
         assert late.status_code == 409
 
         second = await schedule(client, world, paris_in(timedelta(hours=2)))
         await make_due(factory, second["id"])
         await run_burst_workers(settings)  # the cron pass at start-up starts it
         url = f"/api/v1/broadcasts/{second['id']}"
-        started = await client.patch(url, headers=key, json={"scheduled_at": "2099-06-02T09:30:00"})
+        started = await client.patch(
+            url, headers=key, json={"scheduled_at": f"{JUNE}-06-02T09:30:00"}
+        )
         assert started.status_code == 409
-        assert started.json()["error"]["message"].startswith("Cette diffusion est « completed »")
+        assert started.json()["error"]["message"].startswith("Cette diffusion est terminée")
     assert len(sink.messages) == 2
     assert await audit_actions(factory, first["id"]) == [
         "broadcast.send",
@@ -264,7 +280,7 @@ async def test_a_change_read_before_the_scheduler_started_it_is_refused_not_writ
         stale = await session.get(Broadcast, scheduled["id"])
         assert stale is not None and stale.status == "scheduled"
         assert await claim_due(factory, scheduled["id"], utcnow() + timedelta(hours=2))
-        patch = BroadcastPatch(scheduled_at=datetime(2099, 6, 1, 9, 30))
+        patch = BroadcastPatch(scheduled_at=datetime(JUNE, 6, 1, 9, 30))
         with pytest.raises(Conflict, match="has just started"):
             await change_broadcast(session, operator, stale, patch, settings)
         await session.rollback()

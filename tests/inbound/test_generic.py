@@ -121,7 +121,10 @@ async def test_an_invalid_body_is_422_in_french_and_leaves_no_receipt(
 
     assert answer.status_code == 422
     details = {d["field"]: d["message"] for d in answer.json()["error"]["details"]}
-    assert details == {"status": "valeur non permise", "colour": "champ inconnu"}
+    assert details == {
+        "status": "valeur non permise ; valeurs acceptées : « firing », « resolved »",
+        "colour": "champ inconnu",
+    }
     assert await _count(factory, InboundReceipt) == 0
 
 

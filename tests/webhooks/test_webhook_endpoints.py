@@ -193,7 +193,17 @@ async def test_unknown_events_and_fields_are_refused_in_french(
         )
     for response in (unknown, none, secret_given):
         assert response.status_code == 422, response.text
-        assert response.json()["error"]["message"] == "Certaines données sont invalides."
+        assert response.json()["error"]["message"].startswith(
+            "Certaines données sont invalides : « "
+        )
+    assert unknown.json()["error"]["details"] == [
+        {
+            "field": "events.0",
+            "message": "valeur non permise ; valeurs acceptées : « notice.created », "
+            "« notice.updated », « notice.resolved », « broadcast.queued », "
+            "« broadcast.completed »",
+        }
+    ]
 
 
 async def test_creation_with_an_idempotency_key_creates_one_endpoint(

@@ -1,0 +1,144 @@
+"""Input and output shapes of notices and notice templates; separate from the table models."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from broadcast.core.validation import RowId, Text, refuse_nul
+from broadcast.notices.models import Notice, NoticeStatus, NoticeUpdate
+
+if TYPE_CHECKING:
+    from broadcast.notices.templates import NoticeTemplate, Placeholder
+
+Locale = Literal["fr", "en"]
+MAX_TITLE = 200
+MAX_MESSAGE = 5000
+MAX_VALUE = 500
+MAX_VALUES = 20
+MAX_VALUE_NAME = 64
+
+
+class NoticeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    organisation_id: RowId
+    title: Text = Field(min_length=3, max_length=MAX_TITLE)
+    message: Text = Field(min_length=1, max_length=MAX_MESSAGE)
+    status: NoticeStatus = NoticeStatus.investigating
+    public: bool = False
+
+
+class UpdateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    status: NoticeStatus
+    message: Text = Field(min_length=1, max_length=MAX_MESSAGE)
+
+
+class StatusIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: NoticeStatus
+
+
+class UpdateOut(BaseModel):
+    id: int
+    status: str
+    message: str
+    created_at: Any
+
+
+class NoticeOut(BaseModel):
+    id: int
+    organisation_id: int
+    title: str
+    status: str
+    public: bool
+    created_at: Any
+    updated_at: Any
+    updates: list[UpdateOut] = Field(default_factory=list)
+
+
+def update_out(update: NoticeUpdate) -> UpdateOut:
+    return UpdateOut.model_validate(update, from_attributes=True)
+
+
+def notice_out(notice: Notice, updates: Sequence[NoticeUpdate]) -> NoticeOut:
+    return NoticeOut(**notice.model_dump(), updates=[update_out(u) for u in updates])
+
+
+# -- templates -----------------------------------------------------------------------------
+
+Value = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=MAX_VALUE), AfterValidator(refuse_nul)
+]
+ValueName = Annotated[str, StringConstraints(max_length=MAX_VALUE_NAME), AfterValidator(refuse_nul)]
+Values = Annotated[dict[ValueName, Value], Field(max_length=MAX_VALUES)]
+
+
+class RenderIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    values: Values = Field(default_factory=dict)
+    locale: Locale = "fr"
+
+
+class FromTemplateIn(RenderIn):
+    """A notice started from a template, in one call."""
+
+    organisation_id: RowId
+    template: Text = Field(max_length=64)
+    public: bool = False
+
+
+class RenderedNoticeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    template: str
+    title: str
+    message: str
+    status: NoticeStatus
+    exercise: bool
+
+
+class PlaceholderOut(BaseModel):
+    name: str
+    label: str
+    example: str
+    required: bool
+    max_length: int
+
+
+class NoticeTemplateOut(BaseModel):
+    key: str
+    title: str
+    message: str
+    status: NoticeStatus
+    exercise: bool
+    placeholders: list[PlaceholderOut]
+
+
+def template_out(template: NoticeTemplate, locale: Locale) -> NoticeTemplateOut:
+    """The template as the console shows it: its texts unrendered and what it asks for."""
+    return NoticeTemplateOut(
+        key=template.key,
+        title=template.title[locale],
+        message=template.message[locale],
+        status=template.status,
+        exercise=template.exercise,
+        placeholders=[_placeholder_out(p, locale) for p in template.placeholders],
+    )
+
+
+def _placeholder_out(placeholder: Placeholder, locale: Locale) -> PlaceholderOut:
+    label = placeholder.label_en if locale == "en" else placeholder.label_fr
+    return PlaceholderOut(
+        name=placeholder.name,
+        label=label,
+        example=placeholder.example,
+        required=placeholder.required,
+        max_length=placeholder.max_length,
+    )
