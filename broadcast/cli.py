@@ -144,7 +144,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        proxy_headers=True,
+        proxy_headers=False,  # the app believes only BROADCAST_TRUSTED_PROXIES
     )
     return 0
 
