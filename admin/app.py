@@ -1,4 +1,6 @@
-"""The web face: the admin API under /api/v1, public unsubscribe, health, and the demo outbox."""
+"""The web face: the admin API under /api/v1, public unsubscribe, health, the API documentation
+and the demo outbox. The client address is the connection's, or the one a trusted proxy
+(``trusted_proxies``) forwards."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from admin import operations, providers, public
 from admin.api import (
@@ -30,6 +33,8 @@ from admin.api import (
 from admin.api.imports import router as imports_router
 from admin.bodylimit import BodyLimit, BodyTooLarge, too_large_message
 from admin.deps import locale_of
+from admin.docs import mount_docs
+from admin.security_headers import SecurityHeadersMiddleware
 from broadcast.core.db import create_engine, session_factory
 from broadcast.core.embedded_redis import redis_url_or_embedded
 from broadcast.core.errors import DomainError, InvalidInput
@@ -106,7 +111,12 @@ def create_app(
         summary="Avis d'incident aux familles et aux personnels, par e-mail, SMS et notification.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    app.add_middleware(SecurityHeadersMiddleware)
+    if settings.trusted_proxies:
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.add_middleware(BodyLimit, import_limit=settings.import_max_upload_mb << 20)
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
@@ -124,6 +134,7 @@ def create_app(
     app.include_router(imports_router, prefix="/api/v1")
     app.include_router(public.router)
     app.include_router(operations.router)
+    mount_docs(app)
     app.include_router(providers.router)
     if outbox is not None:
         app.include_router(public.outbox_router(outbox))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
@@ -12,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from admin.deps import SettingsDep, UowDep, requires
+from admin.pages import page
 from broadcast.accounts.permissions import Permission
 from broadcast.accounts.service import Principal
 from broadcast.channels.push.webpush import mask_endpoint
@@ -24,11 +24,6 @@ from broadcast.sandbox.twilio import SmsMessage, TwilioSandbox
 router = APIRouter(include_in_schema=False)
 me_router = APIRouter(tags=["account"])
 
-_PAGE = """<!doctype html><html lang="fr"><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Désinscription</title><body style="font-family:sans-serif;max-width:36rem;margin:3rem auto">
-{body}</body></html>"""
-
 
 @router.get("/healthz")
 async def health() -> dict[str, str]:
@@ -37,13 +32,7 @@ async def health() -> dict[str, str]:
 
 @router.get("/u/{token}", response_class=HTMLResponse)
 async def unsubscribe_page(token: str) -> HTMLResponse:
-    body = (
-        "<h1>Ne plus recevoir ces messages</h1>"
-        "<p>Vous ne recevrez plus d'avis par e-mail à cette adresse.</p>"
-        f'<form method="post" action="/u/{token}"><button type="submit">'
-        "Confirmer la désinscription</button></form>"
-    )
-    return HTMLResponse(_PAGE.format(body=body))
+    return page("unsubscribe.html", token=token)
 
 
 @router.post("/u/{token}", response_class=HTMLResponse)
@@ -55,8 +44,8 @@ async def unsubscribe_one_click(
     """Works without a session: the mail client's one-click POST or the page's button."""
     done = await unsubscribe(uow.session, settings.secret_key.get_secret_value(), token)
     if not done:
-        return HTMLResponse(_PAGE.format(body="<h1>Lien invalide ou expiré.</h1>"), status_code=404)
-    return HTMLResponse(_PAGE.format(body="<h1>C'est fait.</h1><p>Vous êtes désinscrit(e).</p>"))
+        return page("unsubscribe_invalid.html", status_code=404)
+    return page("unsubscribed.html")
 
 
 @me_router.get("/me")
@@ -124,37 +113,52 @@ def _sms_status(message: SmsMessage) -> str:
     return message.callbacks[-1] if message.callbacks else "queued"
 
 
-_OUTBOX_PAGE = """<!doctype html><html lang="fr"><meta charset="utf-8">
-<meta http-equiv="refresh" content="3">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Boîte d'envoi de la démo</title>
-<style>body{{font-family:sans-serif;margin:2rem}}table{{border-collapse:collapse;width:100%}}
-th,td{{border:1px solid #ccc;padding:.3rem .5rem;text-align:left;vertical-align:top}}
-th{{background:#f3f3f3}}</style>
-<body><h1>Boîte d'envoi de la démo</h1>
-<p>Messages reçus par les fournisseurs simulés, les plus récents d'abord (actualisé toutes les
-3 secondes). Les adresses sont masquées.</p>
-<h2>E-mails ({email_total})</h2>
-{email_table}
-<h2>SMS ({sms_total})</h2>
-{sms_table}
-<h2>Notifications web ({push_total})</h2>
-{push_table}
-</body></html>"""
-
-
-def _table(headers: list[str], rows: list[list[str]]) -> str:
-    if not rows:
-        return "<p>Aucun message pour l'instant.</p>"
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in rows
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+@dataclass(frozen=True)
+class OutboxTable:
+    title: str
+    total: int
+    headers: list[str]
+    rows: list[list[str]]
 
 
 def _when(moment: datetime) -> str:
     return moment.strftime("%d/%m/%Y %H:%M:%S UTC")
+
+
+def _outbox_tables(outbox: DemoOutbox, limit: int) -> list[OutboxTable]:
+    totals = outbox.totals()
+    return [
+        OutboxTable(
+            "E-mails",
+            totals["email"],
+            ["Reçu le", "Destinataire", "Objet"],
+            [[_when(m.received_at), mask_email(m.to), m.subject] for m in outbox.emails(limit)],
+        ),
+        OutboxTable(
+            "SMS",
+            totals["sms"],
+            ["Reçu le", "Destinataire", "Statut", "Texte"],
+            [
+                [_when(m.received_at), mask_phone(m.to), _sms_status(m), m.body]
+                for m in outbox.sms(limit)
+            ],
+        ),
+        OutboxTable(
+            "Notifications web",
+            totals["push"],
+            ["Reçu le", "Abonnement", "Urgence", "Titre", "Texte"],
+            [
+                [
+                    _when(m.received_at),
+                    _push_endpoint(outbox.push, m),
+                    m.urgency,
+                    _push_text(m, "title"),
+                    _push_text(m, "body"),
+                ]
+                for m in outbox.pushes(limit)
+            ],
+        ),
+    ]
 
 
 def outbox_router(outbox: DemoOutbox) -> APIRouter:
@@ -199,41 +203,7 @@ def outbox_router(outbox: DemoOutbox) -> APIRouter:
         }
 
     @router.get("/demo", response_class=HTMLResponse)
-    async def page(limit: int = 50) -> HTMLResponse:
-        totals = outbox.totals()
-        email_table = _table(
-            ["Reçu le", "Destinataire", "Objet"],
-            [[_when(m.received_at), mask_email(m.to), m.subject] for m in outbox.emails(limit)],
-        )
-        sms_table = _table(
-            ["Reçu le", "Destinataire", "Statut", "Texte"],
-            [
-                [_when(m.received_at), mask_phone(m.to), _sms_status(m), m.body]
-                for m in outbox.sms(limit)
-            ],
-        )
-        push_table = _table(
-            ["Reçu le", "Abonnement", "Urgence", "Titre", "Texte"],
-            [
-                [
-                    _when(m.received_at),
-                    _push_endpoint(outbox.push, m),
-                    m.urgency,
-                    _push_text(m, "title"),
-                    _push_text(m, "body"),
-                ]
-                for m in outbox.pushes(limit)
-            ],
-        )
-        return HTMLResponse(
-            _OUTBOX_PAGE.format(
-                email_total=totals["email"],
-                sms_total=totals["sms"],
-                push_total=totals["push"],
-                email_table=email_table,
-                sms_table=sms_table,
-                push_table=push_table,
-            )
-        )
+    async def outbox_page(limit: int = 50) -> HTMLResponse:
+        return page("outbox.html", tables=_outbox_tables(outbox, limit))
 
     return router

@@ -25,6 +25,7 @@ from broadcast.core.logsetup import configure_logging_from_env
 from broadcast.core.migrations import upgrade
 from broadcast.directory.models import Organisation
 from broadcast.imports import commands as import_commands
+from broadcast.jobs import QUEUE_NAMES, queues_named
 from broadcast.settings import Settings, get_settings
 
 log = logging.getLogger("broadcast")
@@ -143,16 +144,16 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        proxy_headers=True,
+        proxy_headers=False,  # the app believes only BROADCAST_TRUSTED_PROXIES
         log_config=None,  # uvicorn's lines go through our handler: masked, JSON on demand
     )
     return 0
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    queues = queues_named(args.queues)
     redis_url, embedded = redis_url_or_embedded(settings.redis_url, settings.var_dir)
     worker_main = importlib.import_module("workers.main")
-    queues = [f"broadcast:queue:{q}" for q in args.queues.split(",")]
     try:
         asyncio.run(worker_main.run_workers(settings, redis_url, queues, burst=args.burst))
     finally:
@@ -178,8 +179,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
-    worker = sub.add_parser("worker", help="run a worker (urgent and bulk queues)")
-    worker.add_argument("--queues", default="urgent,bulk")
+    worker = sub.add_parser("worker", help="run a worker (every queue unless --queues)")
+    worker.add_argument("--queues", default=",".join(QUEUE_NAMES), help=", ".join(QUEUE_NAMES))
     worker.add_argument("--burst", action="store_true", help="stop once the queues are empty")
     op = sub.add_parser("create-operator", help="create an operator")
     op.add_argument("--email", required=True)

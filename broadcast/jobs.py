@@ -17,12 +17,29 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from broadcast.broadcasts.models import Priority
+from broadcast.core.errors import InvalidInput
 
 URGENT_QUEUE = "broadcast:queue:urgent"
 BULK_QUEUE = "broadcast:queue:bulk"
 WEBHOOK_QUEUE = "broadcast:queue:webhooks"
 IMPORT_QUEUE = "broadcast:queue:imports"
 QUEUES = (URGENT_QUEUE, BULK_QUEUE, WEBHOOK_QUEUE, IMPORT_QUEUE)
+QUEUE_PREFIX = "broadcast:queue:"
+QUEUE_NAMES = tuple(queue.removeprefix(QUEUE_PREFIX) for queue in QUEUES)
+"""What ``broadcast worker --queues`` takes: urgent, bulk, webhooks, imports."""
+
+
+def queues_named(names: str) -> list[str]:
+    """``"urgent,bulk"`` -> those queues' Redis names; an unknown name is refused in French."""
+    wanted = [name.strip() for name in names.split(",") if name.strip()]
+    unknown = [name for name in wanted if name not in QUEUE_NAMES]
+    if unknown or not wanted:
+        known = ", ".join(QUEUE_NAMES)
+        raise InvalidInput(
+            f"File inconnue : {', '.join(unknown) or '(aucune)'}. Files possibles : {known}.",
+            f"Unknown queue: {', '.join(unknown) or '(none)'}. Known queues: {known}.",
+        )
+    return [QUEUE_PREFIX + name for name in wanted]
 
 
 def queue_for(priority: str) -> str:

@@ -7,6 +7,7 @@ of ``make demo``). Default secrets are refused unless ``BROADCAST_ENV=dev``.
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -152,6 +153,23 @@ class Settings(BaseSettings):
     public_base_url: str = "http://127.0.0.1:8000"
     metrics_token: SecretStr | None = None
     """When set, ``/metrics`` asks for it as a bearer token."""
+
+    trusted_proxies: list[str] = Field(default_factory=list)
+    """Addresses or networks (``10.0.0.0/8``) of the reverse proxies whose ``X-Forwarded-For``
+    and ``X-Forwarded-Proto`` are believed: a JSON list. Empty (the default): nobody's, and the
+    client address is the connection's (per-address rate limits count that)."""
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: list[str]) -> list[str]:
+        for proxy in value:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"trusted_proxies: not an IP address or network: {proxy!r}"
+                ) from None
+        return value
 
     email_from: str = "ne-pas-repondre@broadcast.invalid"
     email_from_name: str = "Académie - information"

@@ -33,7 +33,8 @@ ContactWriter = Annotated[Principal, requires(Permission.contacts_write)]
 
 PUBLIC_RATE = RateLimit(rate=1 / 6, burst=10)
 """Public follow and unsubscribe calls per client address: ten at once, then one every six
-seconds (behind a proxy, run uvicorn with ``--proxy-headers`` so the address is the client's)."""
+seconds. Behind a reverse proxy, name it in ``BROADCAST_TRUSTED_PROXIES`` so that the address is
+the client's it forwards; nobody else's ``X-Forwarded-For`` is believed."""
 
 
 async def public_rate_limit(request: Request) -> None:

@@ -284,13 +284,34 @@ class PersonExport(BaseModel):
         return len(self.contacts) + len(self.suppressions) + len(self.deliveries)
 
 
-async def export_person(session: AsyncSession, person: Person, now: datetime) -> PersonExport:
+async def export_person(
+    session: AsyncSession, person: Person, now: datetime, *, suppression_details: bool = False
+) -> PersonExport:
+    """``suppression_details``: the reason and time of each suppression, for the command line
+    only. A suppression is about an address, not a school: an operator who looks up an address
+    that another school's family stopped learns only that it does not receive messages."""
+    suppressions = await _suppressions_of(session, person.addresses)
     return PersonExport(
         generated_at=now,
         contacts=[await _contact_record(session, c) for c in person.contacts],
-        suppressions=await _suppressions_of(session, person.addresses),
+        suppressions=suppressions if suppression_details else _blocked(suppressions),
         deliveries=await _deliveries_of(session, person),
     )
+
+
+NO_MESSAGES = "Cette adresse ne reçoit pas de messages sur ce canal."
+
+
+def _blocked(suppressions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "channel": s["channel"],
+            "address": s["address"],
+            "receives_messages": False,
+            "message": NO_MESSAGES,
+        }
+        for s in suppressions
+    ]
 
 
 def _dump(row: Any, exclude: Sequence[str] = ()) -> dict[str, Any]:
@@ -416,7 +437,7 @@ async def access_export(
 ) -> PersonExport:
     """Everything held on one person within the caller's scope, audited (R3, R4)."""
     person = await find_person(session, principal, query)
-    export = await export_person(session, person, utcnow())
+    export = await export_person(session, person, utcnow(), suppression_details=principal is None)
     audit(
         session,
         principal,

@@ -145,7 +145,11 @@ async def run_demo(settings: Settings, *, host: str, port: int) -> int:
         outbox = importlib.import_module("admin.public").DemoOutbox(sink, sandbox, push)
         server = uvicorn.Server(
             uvicorn.Config(
-                create_app(app_settings, outbox=outbox), host=host, port=port, log_level="warning"
+                create_app(app_settings, outbox=outbox),
+                host=host,
+                port=port,
+                log_level="warning",
+                proxy_headers=False,  # the app believes only BROADCAST_TRUSTED_PROXIES
             )
         )
         serving = asyncio.ensure_future(server.serve())

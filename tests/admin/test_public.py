@@ -96,7 +96,7 @@ async def test_demo_page_shows_both_tables_escaped(settings: Settings, sink: Smt
     text = page.text
     assert "Boîte d'envoi de la démo" in text
     assert '<meta http-equiv="refresh" content="3">' in text
-    assert "Cours &lt;annulés&gt; &amp; &quot;reportés&quot;" in text
+    assert "Cours &lt;annulés&gt; &amp; &#34;reportés&#34;" in text
     assert "<annulés>" not in text
     assert "Rappel &lt;b&gt;demain&lt;/b&gt;" in text
     assert "delivered" in text

@@ -255,8 +255,8 @@ async def test_export_of_a_contact_holds_everything_on_the_person_and_is_audited
         ("email", SHARED),
         ("sms", "+33611223344"),
     }
-    assert [(s["channel"], s["address"], s["reason"]) for s in body["suppressions"]] == [
-        ("sms", "+33611223344", "stop")
+    assert [(s["channel"], s["address"], s["receives_messages"]) for s in body["suppressions"]] == [
+        ("sms", "+33611223344", False)
     ]
     assert [
         (d["broadcast_id"], d["channel"], d["address"], d["status"]) for d in body["deliveries"]
