@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 from twilio.base.exceptions import TwilioRestException
@@ -95,6 +96,19 @@ async def test_twilio_errors_are_classified(
     result = await channel.send(channel.prepare(CONTENT, "fr"), Recipient(1, "+33612345678", "fr"))
     assert (result.outcome, result.suppress) == (outcome, suppress)
     assert str(code) in (result.error or "")
+    assert sandbox.messages == []
+
+
+async def test_a_body_twilio_refuses_as_too_long_is_a_permanent_failure(
+    channel: SmsChannel, sandbox: TwilioSandbox
+) -> None:
+    """The sandbox answers 400 / 21617 as Twilio does; the number stays usable."""
+    long_update = replace(CONTENT, update_message="Les cours ont lieu normalement. " * 60)
+    result = await channel.send(
+        channel.prepare(long_update, "fr"), Recipient(1, "+33612345678", "fr")
+    )
+    assert (result.outcome, result.suppress) == (Outcome.permanent, False)
+    assert "21617" in (result.error or "")
     assert sandbox.messages == []
 
 
