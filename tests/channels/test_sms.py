@@ -60,18 +60,15 @@ async def test_sends_the_rendered_text_once_and_returns_the_sid(
     [message] = sandbox.messages
     assert result.provider_message_id == message.sid and message.sid.startswith("SM")
     assert message.to == "+33612345678" and message.sender == "Rectorat"
-    assert message.body == (
-        "[Collège Pasteur] ENT indisponible : Les cours ont lieu normalement. "
-        f"STOP au {STOP_NUMBER}"
+    assert (
+        message.body == f"[Collège Pasteur] Les cours ont lieu normalement. STOP au {STOP_NUMBER}"
     )
     assert message.status_callback == "https://broadcast.test/providers/twilio/status"
 
 
 async def test_no_stop_line_without_a_two_way_number(sandbox: TwilioSandbox) -> None:
     prepared = channel_for(sandbox, two_way_number=None).prepare(CONTENT, "en")
-    assert prepared.parts["text"] == (
-        "[Collège Pasteur] ENT indisponible: Les cours ont lieu normalement."
-    )
+    assert prepared.parts["text"] == "[Collège Pasteur] Les cours ont lieu normalement."
 
 
 @pytest.mark.parametrize(
