@@ -88,7 +88,10 @@ async def test_email_and_sms_reach_each_address_once_then_sms_show_delivered(
         {f"parent{n}@familles.fr": 1 for n in range(4)}
     )
     assert Counter(m.to for m in sandbox.messages) == Counter({mobile(n): 1 for n in range(4)})
-    assert {m.body.split(" : ")[0] for m in sandbox.messages} == {"[Org 0670100V] ENT indisponible"}
+    assert {m.body for m in sandbox.messages} == {
+        "[Collège Org 0670100V] L'ENT est indisponible ce matin. Les cours ont lieu normalement. "
+        "STOP au +33700000000"
+    }
     assert counters["sent"] == counters["failed"] == 0
     assert set(sandbox.callback_statuses) == {204}
     rows = await sms_rows(factory)

@@ -5,7 +5,9 @@ the recipients and passes the price per segment and the configured rates in.
 
 SMS are billed per segment, per recipient: a text in UCS-2 (one « ê » is enough) holds 70
 characters per SMS instead of 160, so the estimate gives, per locale, the encoding, the segments of
-one message, the total and the cost, and the warning naming the characters that forced UCS-2.
+one message, the total and the cost, the warning naming the characters that forced UCS-2, and a
+warning when one message bills more than three segments. A text over Twilio's 1,600-character
+limit is refused (:class:`SmsTooLong`, a 422): Twilio would refuse every message (error 21617).
 
 The expected duration is the recipients divided by the channel's configured rate: at 10 SMS per
 second, 200,000 SMS take 20,000 s (5 h 33 min). The service paces its own submissions at that rate
@@ -20,6 +22,13 @@ from collections.abc import Mapping
 from pydantic import BaseModel
 
 from broadcast.channels import sms_text
+from broadcast.core.errors import InvalidInput
+
+
+class SmsTooLong(InvalidInput):
+    """422: the rendered SMS is over Twilio's body limit; nothing of it could be sent."""
+
+    code = "sms_too_long"
 
 
 class SmsLocaleEstimate(BaseModel):
@@ -34,6 +43,8 @@ class SmsLocaleEstimate(BaseModel):
     cost_eur: float
     warning: str | None = None
     ucs2_characters: list[str] = []
+    segments_warning: str | None = None
+    """Set when one message bills more than three segments."""
 
 
 class SmsEstimate(BaseModel):
@@ -70,6 +81,7 @@ def sms_estimate(
                 cost_eur=round(total * price_per_segment, 2),
                 warning=sms_text.warning(analysis, "fr"),
                 ucs2_characters=list(analysis.ucs2_characters),
+                segments_warning=sms_text.segments_warning(analysis, "fr"),
             )
         )
     return SmsEstimate(
@@ -79,6 +91,21 @@ def sms_estimate(
         total_segments=sum(e.total_segments for e in locales),
         cost_eur=round(sum(e.cost_eur for e in locales), 2),
     )
+
+
+def refuse_too_long(rendered_text_by_locale: Mapping[str, str]) -> None:
+    """Raise :class:`SmsTooLong` naming the limit when a locale's text is over 1,600 characters."""
+    for locale in sorted(rendered_text_by_locale):
+        text = rendered_text_by_locale[locale]
+        refusal = sms_text.too_long_message(text)
+        if refusal is not None:
+            raise SmsTooLong(
+                refusal,
+                f"The SMS would be {sms_text.body_chars(text)} characters long: over the "
+                f"provider's {sms_text.MAX_BODY_CHARS}-character limit (Twilio error "
+                f"{sms_text.TWILIO_BODY_TOO_LONG}), it cannot be sent. Shorten the message.",
+                details=[{"field": "sms", "locale": locale, "limit": sms_text.MAX_BODY_CHARS}],
+            )
 
 
 def expected_duration_s(recipients: int, rate_per_s: float | None) -> float | None:

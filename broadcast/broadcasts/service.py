@@ -15,7 +15,12 @@ from broadcast.audiences.criteria import AudienceCriteria, for_notice, subtree_p
 from broadcast.audiences.preview import AudiencePreview
 from broadcast.audiences.saved import criteria_of
 from broadcast.broadcasts import approval
-from broadcast.broadcasts.estimates import expected_duration_s, format_duration_fr, sms_estimate
+from broadcast.broadcasts.estimates import (
+    expected_duration_s,
+    format_duration_fr,
+    refuse_too_long,
+    sms_estimate,
+)
 from broadcast.broadcasts.exercise import seed_list
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus, status_fr
 from broadcast.broadcasts.schemas import BroadcastIn
@@ -83,7 +88,9 @@ async def preview(
 ) -> AudiencePreview:
     """Recipients per channel and locale; with ``settings``, also each channel's expected
     duration at its configured rate and, for SMS, the encoding, segments and cost per locale
-    (RULES S4). No provider is contacted: the SMS text is rendered here as the channel would."""
+    (RULES S4). No provider is contacted: the SMS text is rendered here as the channel would.
+    A text over Twilio's 1,600-character limit is a 422 (``sms_too_long``): the draft routes
+    preview in the transaction that creates the draft, so such a draft is never kept."""
     notice = await get_notice(session, principal, broadcast.notice_id)
     criteria = AudienceCriteria.model_validate(broadcast.audience)
     paths = await _audience_paths(session, principal, notice, criteria)
@@ -101,6 +108,7 @@ async def preview(
         renderer = renderer or Renderer()
         stop = stop_number(settings)
         texts = {locale: render_sms_text(renderer, content, locale, stop) for locale in locales}
+        refuse_too_long(texts)
         result.sms = sms_estimate(
             texts, sms.recipients_by_locale, settings.sms_price_per_segment_eur
         )

@@ -28,7 +28,9 @@ from typing import Any, ClassVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broadcast.deliveries.models import DeliveryStatus
+from broadcast.directory.naming import short_name, without_leading_name, wording
 from broadcast.ratelimit import RateLimit
+from broadcast.rendering import PlainValue
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,33 @@ class MessageContent:
     public_url: str | None = None
     exercise: bool = False
     """An exercise: every channel prefixes what it sends with "EXERCICE"."""
+    organisation_kind: str | None = None
+    organisation_school_type: str | None = None
+    """With the name, what the French article depends on (:mod:`broadcast.directory.naming`)."""
+    follow_up: bool = False
+    """A later update of the notice: messages read as the update ("Résolu : ..."), not as the
+    incident its title names."""
+
+    def wording_context(self) -> dict[str, PlainValue]:
+        """What every channel's template may use to name the sender and the news:
+        ``organisation_label`` ("Collège Pasteur", short, for an SMS or a subject),
+        ``of_organisation`` ("du collège Pasteur"), ``notice_headline`` (the title without a
+        leading school name, as the label already gives it) and ``follow_up``."""
+        named = wording(
+            self.organisation_name, self.organisation_kind, self.organisation_school_type
+        )
+        headline = without_leading_name(
+            self.notice_title,
+            self.organisation_name,
+            short_name(self.organisation_name),
+            named.label,
+        )
+        return {
+            "organisation_label": named.label,
+            "of_organisation": named.of,
+            "notice_headline": headline,
+            "follow_up": self.follow_up,
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -316,4 +316,18 @@ async def message_content(session: AsyncSession, broadcast: Broadcast) -> Messag
         organisation_name=organisation.name,
         urgent=broadcast.priority == Priority.urgent,
         exercise=broadcast.is_exercise,
+        organisation_kind=organisation.kind,
+        organisation_school_type=organisation.school_type,
+        follow_up=broadcast.follow_up_of_id is not None
+        or await _is_later_update(session, update_row),
     )
+
+
+async def _is_later_update(session: AsyncSession, update_row: NoticeUpdate) -> bool:
+    """Whether the notice had an update before this one (the first one tells the incident)."""
+    first = await session.scalar(
+        select(func.min(col(NoticeUpdate.id))).where(
+            col(NoticeUpdate.notice_id) == update_row.notice_id
+        )
+    )
+    return first is not None and first != update_row.id

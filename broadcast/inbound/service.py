@@ -29,6 +29,7 @@ from broadcast.accounts.service import Principal, audit, principal_for
 from broadcast.audiences.criteria import AudienceCriteria
 from broadcast.broadcasts import service as broadcasts
 from broadcast.broadcasts.caps import CapExceeded
+from broadcast.broadcasts.estimates import SmsTooLong
 from broadcast.broadcasts.models import Broadcast, Priority
 from broadcast.broadcasts.schemas import BroadcastIn
 from broadcast.channels.base import AVAILABLE_CHANNELS, ChannelName
@@ -378,7 +379,8 @@ async def _auto_send(
 ) -> Broadcast | None:
     """The operator's rule: send the new notice at once to staff only, as that operator.
     Caps and approval apply as to any send: a broadcast held for approval waits for its
-    approvers (who are told), one over a cap stays a draft beside the notice, which is kept."""
+    approvers (who are told), one over a cap or with an SMS over Twilio's length limit stays a
+    draft beside the notice, which is kept."""
     if not source.auto_send_channels:
         return None
     principal = await _rule_owner(session, source)
@@ -396,8 +398,10 @@ async def _auto_send(
     draft = await broadcasts.create_draft(session, principal, data)
     try:
         confirmed = await broadcasts.confirm(session, principal, draft, settings)
-    except CapExceeded as refused:
-        log.warning("inbound source %s: auto-send over a volume cap, left as a draft", source.id)
+    except (CapExceeded, SmsTooLong) as refused:
+        log.warning(
+            "inbound source %s: auto-send refused (%s), left as a draft", source.id, refused.code
+        )
         audit(
             session,
             principal,

@@ -14,6 +14,9 @@ then, when ``StatusCallback`` was given, posts the callbacks "sent" and then "de
 final status set for that number), form-encoded and signed with ``X-Twilio-Signature`` exactly as
 Twilio signs them (:class:`twilio.request_validator.RequestValidator`).
 
+A body over 1,600 characters (UTF-16 code units) is refused as Twilio refuses it: 400 with error
+21617, nothing recorded.
+
 ``GET /2010-04-01/Accounts/{sid}/Messages.json`` lists the messages in Twilio's page format
 (newest first, filtered by ``To`` and ``From``, at most ``PageSize``; ``date_created`` in RFC 2822),
 with the same basic auth: what the sender reads to reconcile a create left without an answer.
@@ -57,6 +60,8 @@ Deliver = Callable[[str, dict[str, str], dict[str, str]], Awaitable[int]]
 """POST form ``params`` with ``headers`` to ``url``; returns the HTTP status."""
 
 API_VERSION = "2010-04-01"
+MAX_BODY_CHARS = 1600
+"""Twilio's body limit; over it a create is refused with error 21617."""
 _MESSAGES_PATH = f"/{API_VERSION}/Accounts/{{sid}}/Messages.json"
 _ERROR_MESSAGES = {
     400: "The 'To' number is not a valid phone number.",
@@ -65,6 +70,8 @@ _ERROR_MESSAGES = {
     500: "Internal Server Error",
     503: "Service Unavailable",
 }
+
+_BODY_TOO_LONG = f"The concatenated message body exceeds the {MAX_BODY_CHARS} character limit."
 
 
 @dataclass
@@ -271,6 +278,8 @@ class TwilioSandbox:
             return await _drop(request, loss[1])
         if not form.get("To") or not (form.get("From") or form.get("MessagingServiceSid")):
             return _error(_Failure(400, 21604, "A 'To' and a 'From' are required."))
+        if len(form.get("Body", "").encode("utf-16-le")) // 2 > MAX_BODY_CHARS:
+            return _error(_Failure(400, 21617, _BODY_TOO_LONG))
         message = SmsMessage(
             sid=_new_sid(),
             to=form["To"],

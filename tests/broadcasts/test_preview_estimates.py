@@ -239,3 +239,66 @@ async def test_an_address_shared_across_locales_is_counted_once(
     assert sms["excluded"]["duplicate"] == 1
     assert sms["recipients_by_locale"] == {"fr": 2, "en": 1}
     assert preview["sms"]["recipients"] == 3
+
+
+def test_above_three_segments_the_estimate_warns_in_french() -> None:
+    three = sms_estimate({"fr": "a" * 153 * 3}, {"fr": 10}, 0.05)
+    assert three.locales[0].segments_warning is None
+    four = sms_estimate({"fr": "a" * (153 * 3 + 1)}, {"fr": 10}, 0.05)
+    assert four.locales[0].segments_per_message == 4
+    assert four.locales[0].segments_warning == (
+        "Chaque SMS sera facturé 4 segments (plus de 3) : raccourcissez le message pour "
+        "réduire le coût."
+    )
+
+
+async def test_a_long_update_previews_with_the_segments_warning(
+    settings: Settings, factory: SessionFactory
+) -> None:
+    world = await build_world(factory)
+    await add_contacts(factory, parents(world.school_x, range(2), "fr"))
+    async with api(settings) as client:
+        preview = await draft(
+            client, world.keys["head_x"], world.school_x, "Repas froid ce midi. " * 25, ["sms"]
+        )
+    (fr,) = preview["sms"]["locales"]
+    assert fr["segments_per_message"] == 4
+    assert fr["segments_warning"] == (
+        "Chaque SMS sera facturé 4 segments (plus de 3) : raccourcissez le message pour "
+        "réduire le coût."
+    )
+
+
+async def test_an_sms_over_1600_characters_is_refused_at_draft_time(
+    settings: Settings, factory: SessionFactory
+) -> None:
+    """Twilio would refuse every message (error 21617): the draft is refused, nothing is kept;
+    the same notice by email alone is fine."""
+    world = await build_world(factory)
+    await add_contacts(factory, parents(world.school_x, range(2), "fr"))
+    key = world.keys["head_x"]
+    async with api(settings) as client:
+        notice = await client.post(
+            "/api/v1/notices",
+            headers=auth(key),
+            json={"organisation_id": world.school_x, "title": "Cantine", "message": "a" * 1600},
+        )
+        assert notice.status_code == 201, notice.text
+        body = {
+            "notice_id": notice.json()["id"],
+            "audience": {"organisation_ids": [world.school_x]},
+            "channels": ["email", "sms"],
+        }
+        refused = await client.post("/api/v1/broadcasts", headers=auth(key), json=body)
+        listed = await client.get("/api/v1/broadcasts", headers=auth(key))
+        by_email = await client.post(
+            "/api/v1/broadcasts", headers=auth(key), json={**body, "channels": ["email"]}
+        )
+
+    assert refused.status_code == 422
+    error = refused.json()["error"]
+    assert error["code"] == "sms_too_long"
+    limit = "au-delà de 1600 caractères, limite de l'opérateur (Twilio, erreur 21617)"
+    assert error["message"].startswith("Le SMS ferait 16") and limit in error["message"]
+    assert listed.json()["items"] == []
+    assert by_email.status_code == 201

@@ -157,7 +157,12 @@ async def test_payload_title_topic_ttl_and_urgency_reach_the_browser(
         )
         assert (second.urgency, second.topic) == ("normal", first.topic)
         assert first.data["title"] == "ENT indisponible"
-        assert second.data["body"].startswith(("Résolu – L'ENT fonctionne", "Resolved – "))
+        # The update reads as the update, not as the incident its title names.
+        assert second.data["title"] in (
+            "Résolu : L'ENT fonctionne de nouveau.",
+            "Resolved: L'ENT fonctionne de nouveau.",
+        )
+        assert second.data["body"].startswith("L'ENT fonctionne de nouveau.\nCollège Org")
     assert push.messages_for(english)[0].data["body"].startswith("Incident under investigation")
     assert {m.vapid_sub for m in push.messages} == {"mailto:dsi@ac-test.fr"}
     deliveries = await push_deliveries(factory, urgent["id"])

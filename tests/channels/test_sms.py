@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 from twilio.base.exceptions import TwilioRestException
@@ -60,18 +61,15 @@ async def test_sends_the_rendered_text_once_and_returns_the_sid(
     [message] = sandbox.messages
     assert result.provider_message_id == message.sid and message.sid.startswith("SM")
     assert message.to == "+33612345678" and message.sender == "Rectorat"
-    assert message.body == (
-        "[Collège Pasteur] ENT indisponible : Les cours ont lieu normalement. "
-        f"STOP au {STOP_NUMBER}"
+    assert (
+        message.body == f"[Collège Pasteur] Les cours ont lieu normalement. STOP au {STOP_NUMBER}"
     )
     assert message.status_callback == "https://broadcast.test/providers/twilio/status"
 
 
 async def test_no_stop_line_without_a_two_way_number(sandbox: TwilioSandbox) -> None:
     prepared = channel_for(sandbox, two_way_number=None).prepare(CONTENT, "en")
-    assert prepared.parts["text"] == (
-        "[Collège Pasteur] ENT indisponible: Les cours ont lieu normalement."
-    )
+    assert prepared.parts["text"] == "[Collège Pasteur] Les cours ont lieu normalement."
 
 
 @pytest.mark.parametrize(
@@ -96,6 +94,19 @@ async def test_twilio_errors_are_classified(
     result = await channel.send(channel.prepare(CONTENT, "fr"), Recipient(1, "+33612345678", "fr"))
     assert (result.outcome, result.suppress) == (outcome, suppress)
     assert str(code) in (result.error or "")
+    assert sandbox.messages == []
+
+
+async def test_a_body_twilio_refuses_as_too_long_is_a_permanent_failure(
+    channel: SmsChannel, sandbox: TwilioSandbox
+) -> None:
+    """The sandbox answers 400 / 21617 as Twilio does; the number stays usable."""
+    long_update = replace(CONTENT, update_message="Les cours ont lieu normalement. " * 60)
+    result = await channel.send(
+        channel.prepare(long_update, "fr"), Recipient(1, "+33612345678", "fr")
+    )
+    assert (result.outcome, result.suppress) == (Outcome.permanent, False)
+    assert "21617" in (result.error or "")
     assert sandbox.messages == []
 
 

@@ -136,3 +136,24 @@ async def test_loses_a_create_before_or_after_recording_it(
         await create(sandbox, To="+33600000001", From="R", Body="x")
     assert len(sandbox.messages) == recorded
     assert (await create(sandbox, To="+33600000001", From="R", Body="x")).status == 201
+
+
+@pytest.mark.parametrize(("body", "status"), [("a" * 1600, 201), ("🚌" * 800, 201)])
+async def test_accepts_a_body_at_twilios_limit(
+    sandbox: TwilioSandbox, body: str, status: int
+) -> None:
+    answer = await create(sandbox, To="+33600000001", From="Rectorat", Body=body)
+    assert answer.status == status
+    assert [m.body for m in sandbox.messages] == [body]
+
+
+@pytest.mark.parametrize("body", ["a" * 1601, "a" * 1599 + "🚌"])
+async def test_refuses_a_body_over_1600_characters_as_twilio_does(
+    sandbox: TwilioSandbox, body: str
+) -> None:
+    answer = await create(sandbox, To="+33600000001", From="Rectorat", Body=body)
+    assert answer.status == 400
+    error = await answer.json()
+    assert (error["code"], error["status"]) == (21617, 400)
+    assert error["message"] == "The concatenated message body exceeds the 1600 character limit."
+    assert sandbox.messages == []

@@ -353,6 +353,7 @@ def _template_context(content: MessageContent) -> dict[str, PlainValue]:
         "exercise": content.exercise,
         "public_url": content.public_url,
         "unsubscribe_url": None if content.urgent else UNSUBSCRIBE_PLACEHOLDER,
+        **content.wording_context(),
     }
 
 

@@ -154,6 +154,7 @@ def render_push_payload(renderer: Renderer, content: MessageContent, locale: str
         "organisation_name": content.organisation_name,
         "urgent": content.urgent,
         "public_url": content.public_url,
+        **content.wording_context(),
     }
     rendered = renderer.render("push", TEMPLATE_NAME, locale, context)
     title = " ".join(rendered["title"].split())

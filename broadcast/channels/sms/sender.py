@@ -147,6 +147,7 @@ def render_sms_text(
         "exercise": content.exercise,
         "public_url": content.public_url,
         "stop_number": stop,
+        **content.wording_context(),
     }
     rendered = renderer.render("sms", TEMPLATE_NAME, locale, context)
     return " ".join(rendered["text"].split())
