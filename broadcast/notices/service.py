@@ -2,21 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from broadcast.accounts.service import Principal, audit
+from broadcast.broadcasts.scheduling import paris_to_utc
 from broadcast.core.errors import NotFound
 from broadcast.core.sqlutil import row_id
 from broadcast.core.timeutil import utcnow
 from broadcast.directory.models import Organisation
+from broadcast.notices.catalogue import DEFAULT_CATALOGUE, ServiceCatalogue
 from broadcast.notices.models import Notice, NoticeStatus, NoticeUpdate
+from broadcast.status.changes import status_changed
 from broadcast.webhooks.events import emit_notice_event
 from broadcast.webhooks.models import WebhookEvent
+
+MAX_SERVICES = 20
+
+
+def _ahead(value: datetime) -> datetime:
+    if value <= utcnow():
+        raise ValueError("l'heure de la prochaine mise à jour doit être à venir")
+    return value
+
+
+NextUpdateAt = Annotated[datetime, AfterValidator(paris_to_utc), AfterValidator(_ahead)]
+"""When the author commits to post the next update: naive means Europe/Paris; must be ahead."""
+ServiceCodes = Annotated[list[str], Field(max_length=MAX_SERVICES)]
 
 
 class NoticeIn(BaseModel):
@@ -27,13 +44,31 @@ class NoticeIn(BaseModel):
     message: str = Field(min_length=1, max_length=5000)
     status: NoticeStatus = NoticeStatus.investigating
     public: bool = False
+    is_exercise: bool = False
+    services: ServiceCodes = Field(default_factory=list)
+    next_update_at: NextUpdateAt | None = None
 
 
 class UpdateIn(BaseModel):
+    """Each update replaces the author's commitment: without ``next_update_at``, none is shown."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     status: NoticeStatus
     message: str = Field(min_length=1, max_length=5000)
+    next_update_at: NextUpdateAt | None = None
+    services: ServiceCodes | None = None
+    """Given: the services concerned from now on; left out: unchanged."""
+
+
+class NoticeEdit(BaseModel):
+    """What may change on a notice without an update: only the fields given change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    public: bool | None = None
+    services: ServiceCodes | None = None
+    next_update_at: NextUpdateAt | None = None
 
 
 class StatusIn(BaseModel):
@@ -55,24 +90,39 @@ class NoticeOut(BaseModel):
     title: str
     status: str
     public: bool
+    is_exercise: bool = False
+    services: list[str] = Field(default_factory=list)
+    next_update_at: datetime | None = None
     created_at: Any
     updated_at: Any
     updates: list[UpdateOut] = Field(default_factory=list)
 
 
-async def create_notice(session: AsyncSession, principal: Principal, data: NoticeIn) -> Notice:
+async def create_notice(
+    session: AsyncSession,
+    principal: Principal,
+    data: NoticeIn,
+    catalogue: ServiceCatalogue = DEFAULT_CATALOGUE,
+) -> Notice:
+    """``catalogue``: the services a notice may name (:func:`~broadcast.notices.catalogue.
+    catalogue_of` the settings; the built-in six by default)."""
     organisation = principal.ensure_covers(await session.get(Organisation, data.organisation_id))
     notice = Notice(
         organisation_id=data.organisation_id,
         title=data.title,
         status=data.status,
         public=data.public,
+        is_exercise=data.is_exercise,
+        services=catalogue.check(data.services),
         created_by_id=principal.operator_id,
     )
     session.add(notice)
     await session.flush()
     first = await _append_update(
-        session, principal, notice, UpdateIn(status=data.status, message=data.message)
+        session,
+        principal,
+        notice,
+        UpdateIn(status=data.status, message=data.message, next_update_at=data.next_update_at),
     )
     await emit_notice_event(session, WebhookEvent.notice_created, notice, first)
     audit(
@@ -108,11 +158,17 @@ async def list_notices(
 
 
 async def add_update(
-    session: AsyncSession, principal: Principal, notice: Notice, data: UpdateIn
+    session: AsyncSession,
+    principal: Principal,
+    notice: Notice,
+    data: UpdateIn,
+    catalogue: ServiceCatalogue = DEFAULT_CATALOGUE,
 ) -> NoticeUpdate:
     """Append an update; subscribers get ``notice.updated``, and ``notice.resolved`` when it
     resolves the notice."""
     was_resolved = notice.status == NoticeStatus.resolved
+    if data.services is not None:
+        notice.services = catalogue.check(data.services)
     update = await _append_update(session, principal, notice, data)
     await emit_notice_event(session, WebhookEvent.notice_updated, notice, update)
     if data.status == NoticeStatus.resolved and not was_resolved:
@@ -130,10 +186,42 @@ async def _append_update(
         created_by_id=principal.operator_id,
     )
     notice.status = data.status
+    notice.next_update_at = None if data.status == NoticeStatus.resolved else data.next_update_at
     notice.updated_at = utcnow()
     session.add(update)
     await session.flush()
+    status_changed(session, notice)
     return update
+
+
+async def edit_notice(
+    session: AsyncSession,
+    principal: Principal,
+    notice: Notice,
+    data: NoticeEdit,
+    catalogue: ServiceCatalogue = DEFAULT_CATALOGUE,
+) -> Notice:
+    """Publish or withdraw a notice, change its services or the time of its next update."""
+    given = data.model_fields_set
+    if "public" in given and data.public is not None:
+        notice.public = data.public
+    if "services" in given:
+        notice.services = catalogue.check(data.services or [])
+    if "next_update_at" in given:
+        notice.next_update_at = data.next_update_at
+    notice.updated_at = utcnow()
+    audit(
+        session,
+        principal,
+        "notice.edit",
+        organisation_id=notice.organisation_id,
+        object_type="notice",
+        object_id=notice.id,
+        details=data.model_dump(mode="json", include=given),
+    )
+    await session.flush()
+    status_changed(session, notice)
+    return notice
 
 
 async def change_status(
@@ -142,6 +230,9 @@ async def change_status(
     if notice.status != status:
         notice.status = status
         notice.updated_at = utcnow()
+        if status == NoticeStatus.resolved:
+            notice.next_update_at = None
+        status_changed(session, notice)
         audit(
             session,
             principal,
