@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from admin import providers, public
+from admin import providers, public, status_pages
 from admin.api import (
     audiences,
     audit,
@@ -37,6 +37,7 @@ from broadcast.imports.progress import ImportProgress
 from broadcast.jobs import JobQueue
 from broadcast.ratelimit import RateLimiter
 from broadcast.settings import Settings, get_settings
+from broadcast.status.site import StatusSite
 
 
 def _error(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
@@ -89,6 +90,7 @@ def create_app(
         app.state.limiter = RateLimiter(redis)
         app.state.early_statuses = EarlyStatuses(redis)
         app.state.import_progress = ImportProgress(redis)
+        app.state.status_site = StatusSite(app.state.session_factory, redis, settings)
         try:
             yield
         finally:
@@ -118,6 +120,8 @@ def create_app(
     app.include_router(webhooks.router, prefix="/api/v1")
     app.include_router(imports_router, prefix="/api/v1")
     app.include_router(public.router)
+    for path in ("/status", "/status/{rest:path}"):
+        app.add_route(path, status_pages.status_resource, methods=["GET", "HEAD"])
     app.include_router(providers.router)
     if outbox is not None:
         app.include_router(public.outbox_router(outbox))
