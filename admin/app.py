@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from admin import operations, providers, public
+from admin import operations, providers, public, status_pages
 from admin.api import (
     audiences,
     audit,
@@ -45,6 +45,7 @@ from broadcast.imports.progress import ImportProgress
 from broadcast.jobs import JobQueue
 from broadcast.ratelimit import RateLimiter
 from broadcast.settings import Settings, get_settings
+from broadcast.status.site import StatusSite
 
 
 def _error(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
@@ -98,6 +99,7 @@ def create_app(
         app.state.limiter = RateLimiter(redis)
         app.state.early_statuses = EarlyStatuses(redis)
         app.state.import_progress = ImportProgress(redis)
+        app.state.status_site = StatusSite(app.state.session_factory, redis, settings)
         try:
             yield
         finally:
@@ -135,6 +137,8 @@ def create_app(
     app.include_router(public.router)
     app.include_router(operations.router)
     mount_docs(app)
+    for path in ("/status", "/status/{rest:path}"):
+        app.add_route(path, status_pages.status_resource, methods=["GET", "HEAD"])
     app.include_router(providers.router)
     if outbox is not None:
         app.include_router(public.outbox_router(outbox))

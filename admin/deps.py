@@ -15,6 +15,7 @@ from broadcast.accounts.service import Principal, authenticate_api_key
 from broadcast.core.errors import Unauthenticated
 from broadcast.jobs import JobQueue
 from broadcast.settings import Settings
+from broadcast.status.changes import take_status_changes
 from broadcast.webhooks.events import take_emitted
 
 
@@ -43,6 +44,7 @@ async def unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
     for work in uow._after_commit:
         await work()
     await _enqueue_webhooks(request, take_emitted(uow.session))
+    await _refresh_status_pages(request, take_status_changes(uow.session))
 
 
 async def _enqueue_webhooks(request: Request, message_ids: list[int]) -> None:
@@ -50,6 +52,12 @@ async def _enqueue_webhooks(request: Request, message_ids: list[int]) -> None:
     if message_ids:
         queue: JobQueue = request.app.state.queue
         await queue.enqueue_webhooks(message_ids)
+
+
+async def _refresh_status_pages(request: Request, organisation_ids: set[int]) -> None:
+    """The public pages showing notices the request changed, rendered now that it committed."""
+    if organisation_ids:
+        await request.app.state.status_site.refresh(organisation_ids)
 
 
 UowDep = Annotated[UnitOfWork, Depends(unit_of_work)]

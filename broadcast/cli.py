@@ -1,5 +1,5 @@
 """The ``broadcast`` command: demo, serve, worker, migrate, create-operator, create-api-key,
-vapid-keys."""
+vapid-keys, export-status."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from broadcast.directory.models import Organisation
 from broadcast.imports import commands as import_commands
 from broadcast.jobs import QUEUE_NAMES, queues_named
 from broadcast.settings import Settings, get_settings
+from broadcast.status import export as status_export
 
 log = logging.getLogger("broadcast")
 
@@ -196,6 +197,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("vapid-keys", help="print a new VAPID key pair for web push (not stored)")
     import_commands.add_parsers(sub)
     cli_privacy.add_parsers(sub)
+    status_export.add_parser(sub)
     return parser
 
 
@@ -210,6 +212,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Any], Any]] = {
     "vapid-keys": cmd_vapid_keys,
     **import_commands.COMMANDS,
     **cli_privacy.COMMANDS,
+    **status_export.COMMANDS,
 }
 
 

@@ -17,6 +17,7 @@ from broadcast.directory.models import (
 from broadcast.imports.models import ImportRun
 from broadcast.inbound.models import InboundAlert, InboundReceipt, InboundSource
 from broadcast.notices.models import Notice, NoticeUpdate
+from broadcast.status.models import EmailFollowRequest
 from broadcast.webhooks.models import WebhookEndpoint, WebhookMessage
 
 metadata = SQLModel.metadata
@@ -28,6 +29,7 @@ __all__ = [
     "Contact",
     "ContactPoint",
     "Delivery",
+    "EmailFollowRequest",
     "IdempotencyRecord",
     "ImportRun",
     "InboundAlert",

@@ -8,6 +8,7 @@ of ``make demo``). Default secrets are refused unless ``BROADCAST_ENV=dev``.
 from __future__ import annotations
 
 import ipaddress
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -73,6 +74,13 @@ class TwilioAccount(BaseModel):
 
     def __str__(self) -> str:  # never print credentials
         return f"twilio://{self.name}"
+
+
+class ServiceLabels(BaseModel):
+    """How a service a notice may name is shown: French, and English (French when unset)."""
+
+    fr: str = Field(min_length=1, max_length=60)
+    en: str | None = Field(default=None, max_length=60)
 
 
 SCOPE_KINDS = ("etablissement", "departement", "academie", "region_academique")
@@ -198,6 +206,24 @@ class Settings(BaseSettings):
         return value
 
     channel_rates: dict[str, RateLimit] = Field(default_factory=dict)
+
+    extra_notice_services: dict[str, ServiceLabels] = Field(default_factory=dict)
+    """Services a notice may name beside the built-in ENT, messagerie, vie scolaire, téléphone,
+    restauration and transport (broadcast.notices.catalogue): code -> labels."""
+    status_export_dir: Path | None = None
+    """When set, a static copy of the public status site is kept up to date here on each change
+    (``broadcast export-status DIR`` writes one on demand)."""
+    status_check_interval_s: float = Field(default=0.25, gt=0, le=1)
+    """How often a process asks Redis whether the status pages it holds in memory changed: a
+    page is never stale by more than this after an update."""
+
+    @field_validator("extra_notice_services")
+    @classmethod
+    def _service_codes(cls, value: dict[str, ServiceLabels]) -> dict[str, ServiceLabels]:
+        bad = [code for code in value if not re.fullmatch(r"[a-z][a-z0-9_]{1,31}", code)]
+        if bad:
+            raise ValueError(f"service codes are lowercase letters, digits and _: {bad}")
+        return value
 
     fanout_chunk_size: int = Field(default=10_000, ge=1)
     dispatch_batch_size: int = Field(default=250, ge=1)

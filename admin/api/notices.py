@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
+from pydantic import BaseModel
 
 from admin.api.answers import notice_answer
 from admin.api.pages import CursorParam, LimitParam, Page, page_of
-from admin.deps import UowDep, requires
+from admin.deps import SettingsDep, UowDep, locale_of, requires
 from admin.idempotency import idempotent
 from broadcast.accounts.permissions import Permission
 from broadcast.accounts.service import Principal
 from broadcast.core.validation import RowId
 from broadcast.notices import service
+from broadcast.notices.catalogue import catalogue_of
 from broadcast.notices.schemas import (
+    NoticeEdit,
     NoticeIn,
     NoticeOut,
     StatusIn,
@@ -31,9 +34,26 @@ Writer = Annotated[Principal, requires(Permission.notices_write)]
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=NoticeOut)
 @idempotent
-async def create_notice(uow: UowDep, principal: Writer, notice: NoticeIn) -> NoticeOut:
-    created = await service.create_notice(uow.session, principal, notice)
+async def create_notice(
+    uow: UowDep, principal: Writer, settings: SettingsDep, notice: NoticeIn
+) -> NoticeOut:
+    created = await service.create_notice(uow.session, principal, notice, catalogue_of(settings))
     return await notice_answer(uow.session, created)
+
+
+class ServiceOut(BaseModel):
+    code: str
+    label: str
+
+
+@router.get("/services", response_model=list[ServiceOut])
+async def list_services(
+    request: Request, principal: Reader, settings: SettingsDep
+) -> list[ServiceOut]:
+    """The services a notice may name (``services``), labelled in the caller's language."""
+    catalogue = catalogue_of(settings)
+    locale = locale_of(request)
+    return [ServiceOut(code=code, label=catalogue.label(code, locale)) for code in catalogue.labels]
 
 
 @router.get("", response_model=Page[NoticeOut])
@@ -54,11 +74,23 @@ async def read_notice(uow: UowDep, principal: Reader, notice_id: RowId) -> Notic
 @router.post("/{notice_id}/updates", status_code=status.HTTP_201_CREATED, response_model=UpdateOut)
 @idempotent
 async def add_update(
-    uow: UowDep, principal: Writer, notice_id: RowId, update: UpdateIn
+    uow: UowDep, principal: Writer, settings: SettingsDep, notice_id: RowId, update: UpdateIn
 ) -> UpdateOut:
     notice = await service.get_notice(uow.session, principal, notice_id)
-    created = await service.add_update(uow.session, principal, notice, update)
+    created = await service.add_update(
+        uow.session, principal, notice, update, catalogue_of(settings)
+    )
     return update_out(created)
+
+
+@router.patch("/{notice_id}", response_model=NoticeOut)
+async def edit_notice(
+    uow: UowDep, principal: Writer, settings: SettingsDep, notice_id: RowId, body: NoticeEdit
+) -> NoticeOut:
+    """Publish (``public``) or withdraw, the services concerned, the next update's time."""
+    notice = await service.get_notice(uow.session, principal, notice_id)
+    await service.edit_notice(uow.session, principal, notice, body, catalogue_of(settings))
+    return await notice_answer(uow.session, notice)
 
 
 @router.post("/{notice_id}/status", response_model=NoticeOut)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Text
 from sqlmodel import Field, SQLModel
 
-from broadcast.core.dbtypes import timestamp_field
+from broadcast.core.dbtypes import Json, UtcDateTime, timestamp_field
 
 
 class NoticeStatus(enum.StrEnum):
@@ -24,6 +25,12 @@ class Notice(SQLModel, table=True):
     title: str = Field(max_length=200)
     status: str = Field(default=NoticeStatus.investigating, max_length=16)
     public: bool = False
+    is_exercise: bool = False
+    """An exercise notice never appears on the public status pages."""
+    services: list[Any] = Field(default_factory=list, sa_type=Json)
+    """Codes of the services concerned (broadcast.notices.catalogue)."""
+    next_update_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    """When the author committed to post the next update; cleared by each update."""
     created_by_id: int | None = Field(default=None, foreign_key="operator.id")
     created_at: datetime = timestamp_field()
     updated_at: datetime = timestamp_field()

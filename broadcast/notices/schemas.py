@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from broadcast.core.validation import RowId, Text, refuse_nul
+from broadcast.broadcasts.scheduling import paris_to_utc
+from broadcast.core.timeutil import utcnow
+from broadcast.core.validation import Moment, RowId, Text, refuse_nul
 from broadcast.notices.models import Notice, NoticeStatus, NoticeUpdate
 
 if TYPE_CHECKING:
@@ -21,6 +24,22 @@ MAX_VALUES = 20
 MAX_VALUE_NAME = 64
 
 
+MAX_SERVICES = 20
+MAX_SERVICE_CODE = 32
+
+
+def _ahead(value: datetime) -> datetime:
+    if value <= utcnow():
+        raise ValueError("l'heure de la prochaine mise à jour doit être à venir")
+    return value
+
+
+NextUpdateAt = Annotated[Moment, AfterValidator(paris_to_utc), AfterValidator(_ahead)]
+"""When the author commits to post the next update: naive means Europe/Paris; must be ahead."""
+ServiceCode = Annotated[Text, StringConstraints(max_length=MAX_SERVICE_CODE)]
+ServiceCodes = Annotated[list[ServiceCode], Field(max_length=MAX_SERVICES)]
+
+
 class NoticeIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -29,13 +48,31 @@ class NoticeIn(BaseModel):
     message: Text = Field(min_length=1, max_length=MAX_MESSAGE)
     status: NoticeStatus = NoticeStatus.investigating
     public: bool = False
+    is_exercise: bool = False
+    services: ServiceCodes = Field(default_factory=list)
+    next_update_at: NextUpdateAt | None = None
 
 
 class UpdateIn(BaseModel):
+    """Each update replaces the author's commitment: without ``next_update_at``, none is shown."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     status: NoticeStatus
     message: Text = Field(min_length=1, max_length=MAX_MESSAGE)
+    next_update_at: NextUpdateAt | None = None
+    services: ServiceCodes | None = None
+    """Given: the services concerned from now on; left out: unchanged."""
+
+
+class NoticeEdit(BaseModel):
+    """What may change on a notice without an update: only the fields given change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    public: bool | None = None
+    services: ServiceCodes | None = None
+    next_update_at: NextUpdateAt | None = None
 
 
 class StatusIn(BaseModel):
@@ -57,6 +94,9 @@ class NoticeOut(BaseModel):
     title: str
     status: str
     public: bool
+    is_exercise: bool = False
+    services: list[str] = Field(default_factory=list)
+    next_update_at: datetime | None = None
     created_at: Any
     updated_at: Any
     updates: list[UpdateOut] = Field(default_factory=list)

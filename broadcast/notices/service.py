@@ -11,25 +11,39 @@ from broadcast.core.errors import NotFound
 from broadcast.core.sqlutil import row_id
 from broadcast.core.timeutil import utcnow
 from broadcast.directory.models import Organisation
+from broadcast.notices.catalogue import DEFAULT_CATALOGUE, ServiceCatalogue
 from broadcast.notices.models import Notice, NoticeStatus, NoticeUpdate
-from broadcast.notices.schemas import NoticeIn, UpdateIn
+from broadcast.notices.schemas import NoticeEdit, NoticeIn, UpdateIn
+from broadcast.status.changes import status_changed
 from broadcast.webhooks.events import emit_notice_event
 from broadcast.webhooks.models import WebhookEvent
 
 
-async def create_notice(session: AsyncSession, principal: Principal, data: NoticeIn) -> Notice:
+async def create_notice(
+    session: AsyncSession,
+    principal: Principal,
+    data: NoticeIn,
+    catalogue: ServiceCatalogue = DEFAULT_CATALOGUE,
+) -> Notice:
+    """``catalogue``: the services a notice may name (:func:`~broadcast.notices.catalogue.
+    catalogue_of` the settings; the built-in six by default)."""
     organisation = principal.ensure_covers(await session.get(Organisation, data.organisation_id))
     notice = Notice(
         organisation_id=data.organisation_id,
         title=data.title,
         status=data.status,
         public=data.public,
+        is_exercise=data.is_exercise,
+        services=catalogue.check(data.services),
         created_by_id=principal.operator_id,
     )
     session.add(notice)
     await session.flush()
     first = await _append_update(
-        session, principal, notice, UpdateIn(status=data.status, message=data.message)
+        session,
+        principal,
+        notice,
+        UpdateIn(status=data.status, message=data.message, next_update_at=data.next_update_at),
     )
     await emit_notice_event(session, WebhookEvent.notice_created, notice, first)
     audit(
@@ -65,11 +79,17 @@ async def list_notices(
 
 
 async def add_update(
-    session: AsyncSession, principal: Principal, notice: Notice, data: UpdateIn
+    session: AsyncSession,
+    principal: Principal,
+    notice: Notice,
+    data: UpdateIn,
+    catalogue: ServiceCatalogue = DEFAULT_CATALOGUE,
 ) -> NoticeUpdate:
     """Append an update; subscribers get ``notice.updated``, and ``notice.resolved`` when it
     resolves the notice."""
     was_resolved = notice.status == NoticeStatus.resolved
+    if data.services is not None:
+        notice.services = catalogue.check(data.services)
     update = await _append_update(session, principal, notice, data)
     await emit_notice_event(session, WebhookEvent.notice_updated, notice, update)
     if data.status == NoticeStatus.resolved and not was_resolved:
@@ -87,10 +107,42 @@ async def _append_update(
         created_by_id=principal.operator_id,
     )
     notice.status = data.status
+    notice.next_update_at = None if data.status == NoticeStatus.resolved else data.next_update_at
     notice.updated_at = utcnow()
     session.add(update)
     await session.flush()
+    status_changed(session, notice)
     return update
+
+
+async def edit_notice(
+    session: AsyncSession,
+    principal: Principal,
+    notice: Notice,
+    data: NoticeEdit,
+    catalogue: ServiceCatalogue = DEFAULT_CATALOGUE,
+) -> Notice:
+    """Publish or withdraw a notice, change its services or the time of its next update."""
+    given = data.model_fields_set
+    if "public" in given and data.public is not None:
+        notice.public = data.public
+    if "services" in given:
+        notice.services = catalogue.check(data.services or [])
+    if "next_update_at" in given:
+        notice.next_update_at = data.next_update_at
+    notice.updated_at = utcnow()
+    audit(
+        session,
+        principal,
+        "notice.edit",
+        organisation_id=notice.organisation_id,
+        object_type="notice",
+        object_id=notice.id,
+        details=data.model_dump(mode="json", include=given),
+    )
+    await session.flush()
+    status_changed(session, notice)
+    return notice
 
 
 async def change_status(
@@ -99,6 +151,9 @@ async def change_status(
     if notice.status != status:
         notice.status = status
         notice.updated_at = utcnow()
+        if status == NoticeStatus.resolved:
+            notice.next_update_at = None
+        status_changed(session, notice)
         audit(
             session,
             principal,

@@ -221,6 +221,7 @@ def notice_from_template(data: FromTemplateIn) -> NoticeIn:
         message=rendered.message,
         status=rendered.status,
         public=data.public,
+        is_exercise=rendered.exercise,
     )
 
 
