@@ -25,6 +25,8 @@ _UNSUBSCRIBE = "one-click unsubscribe (RULES E1): the signed token is the creden
 
 PUBLIC_ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/healthz"): "load balancer probe; says nothing but ok",
+    ("GET", "/status"): "public status pages: no account, no cookie",
+    ("GET", "/status/{rest:path}"): "public status pages, feeds and JSON: no account, no cookie",
     ("GET", "/livez"): "liveness probe; depends on nothing",
     ("GET", "/readyz"): "readiness probe: the database and Redis answer, or 503",
     ("GET", "/metrics"): "Prometheus scrape; a bearer token when BROADCAST_METRICS_TOKEN is set",

@@ -80,12 +80,18 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return _error(422, InvalidInput.code, summary(details, locale), details)
 
 
+def create_served_app() -> FastAPI:
+    """The app of a process started by ``broadcast serve``: uvicorn's worker processes do not
+    run the command's own logging set-up, so each sets it up here (masked, JSON on demand)."""
+    if not logging.getLogger().handlers:
+        configure_logging_from_env()
+    return create_app()
+
+
 def create_app(
     settings: Settings | None = None, *, outbox: public.DemoOutbox | None = None
 ) -> FastAPI:
     settings = settings or get_settings()
-    if not logging.getLogger().handlers:  # an API process spawned by `broadcast serve --workers`
-        configure_logging_from_env()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

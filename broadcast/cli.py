@@ -140,7 +140,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     uvicorn.run(
-        "admin.app:create_app",
+        "admin.app:create_served_app",
         factory=True,
         host=args.host,
         port=args.port,

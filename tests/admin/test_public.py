@@ -63,7 +63,7 @@ async def test_demo_outbox_lists_what_the_sink_and_the_sandbox_received(
     assert "@familles.fr" not in first["to"]  # masked
     assert [m["status"] for m in outbox["sms"]] == ["delivered", "delivered"]
     sms = outbox["sms"][0]
-    assert sms["body"].startswith("[Org 0670100V] ENT indisponible : ")
+    assert sms["body"].startswith("[Collège Org 0670100V] L'ENT est indisponible ce matin.")
     assert sms["to"].startswith("+336") and "*" in sms["to"]  # masked
     assert sms["received_at"] >= outbox["sms"][1]["received_at"]  # newest first
 

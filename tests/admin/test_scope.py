@@ -52,6 +52,7 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
         "message": "Cause trouvée",
     },
     ("POST", "/api/v1/notices/{notice_id}/status"): {"status": "monitoring"},
+    ("PATCH", "/api/v1/notices/{notice_id}"): {"public": True},
     ("GET", "/api/v1/broadcasts/{broadcast_id}"): None,
     ("GET", "/api/v1/broadcasts/{broadcast_id}/preview"): None,
     ("POST", "/api/v1/broadcasts/{broadcast_id}/confirm"): None,

@@ -90,7 +90,7 @@ async def test_an_exercise_with_a_seed_list_reaches_only_it_and_says_exercice_fi
     assert "<strong>EXERCICE</strong>" in html.get_content()
     [sms] = sandbox.messages
     assert sms.to == "+33612345678"
-    assert sms.body.startswith("EXERCICE - [Org ")
+    assert sms.body.startswith("EXERCICE - [Collège Org ")
 
 
 async def test_an_exercise_without_a_seed_list_reaches_its_audience_marked_exercice(
