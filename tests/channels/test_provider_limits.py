@@ -14,6 +14,7 @@ from broadcast.channels.email.sender import EmailChannel
 from broadcast.channels.push.sender import PushChannel
 from broadcast.channels.push.webpush import MAX_PAYLOAD_BYTES
 from broadcast.channels.sms.sender import SmsChannel
+from broadcast.core.logsetup import mask_text
 from broadcast.directory.models import PushSubscription
 from broadcast.ratelimit import RateLimit, RateLimiter
 from broadcast.sandbox.smtp import SmtpSink
@@ -69,10 +70,12 @@ def test_an_account_without_a_rate_is_said_in_the_log(
         EmailChannel(settings)
 
     said = [r.getMessage() for r in caplog.records if "no rate configured" in r.getMessage()]
-    assert said == [
+    expected = (
         f"email smtp://free@127.0.0.1:{sink.port}: no rate configured: "
         "using the provider default (unlimited)"
-    ]
+    )
+    # the relay's user@host reads as an address once a command has set up masked logging
+    assert said in ([expected], [mask_text(expected)])
 
 
 def test_a_configured_rate_wins_over_the_default(caplog: pytest.LogCaptureFixture) -> None:
