@@ -165,6 +165,8 @@ class RateLimiter:
             return time.time()
         while True:
             if urgent is not None and await self._yield_to_urgent(buckets, urgent):
+                if deadline is not None and time.monotonic() + YIELD_S > deadline:
+                    raise RateLimitTimeout(buckets, YIELD_S)
                 await asyncio.sleep(YIELD_S)
                 continue
             wait, granted_at = await self._try(buckets, n)

@@ -42,9 +42,13 @@ async def _scrape(client: httpx.AsyncClient) -> Samples:
     answer = await client.get("/metrics")
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/plain")
+    return _samples(answer.text)
+
+
+def _samples(exposition: str) -> Samples:
     return {
         (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(answer.text)
+        for family in text_string_to_metric_families(exposition)
         for sample in family.samples
     }
 
@@ -213,9 +217,5 @@ def test_several_processes_are_added_up_in_multiprocess_mode(tmp_path: Path) -> 
         [sys.executable, "-c", scrape], env=environment, check=True, capture_output=True,
         text=True,
     ).stdout
-    samples = {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
+    samples = _samples(text)
     assert _value(samples, "broadcast_messages_total", channel="sms", outcome="sent") == 6

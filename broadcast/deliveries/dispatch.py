@@ -14,6 +14,7 @@ import enum
 import logging
 import random
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -50,7 +51,7 @@ from broadcast.deliveries.timings import BroadcastTimings
 from broadcast.directory.models import Organisation
 from broadcast.jobs import DispatchBatch, JobQueue
 from broadcast.notices.models import Notice, NoticeUpdate
-from broadcast.ratelimit import RateLimit, RateLimiter
+from broadcast.ratelimit import RateLimit, RateLimiter, RateLimitTimeout
 from broadcast.webhooks.events import take_emitted
 
 log = logging.getLogger(__name__)
@@ -198,7 +199,13 @@ class Dispatcher:
             if time.monotonic() > stop_at:
                 return _Ended.out_of_time
             group = pending_ids[start : start + size]
-            if not await self._send_group(batch, broadcast, prepared, group, past_deadline):
+            try:
+                going_on = await self._send_group(
+                    batch, broadcast, prepared, group, past_deadline, stop_at
+                )
+            except RateLimitTimeout:  # tokens come after this run's budget: the next try waits
+                return _Ended.out_of_time
+            if not going_on:
                 return _Ended.stopped
         return _Ended.done
 
@@ -209,13 +216,16 @@ class Dispatcher:
         prepared: _PreparedByLocale,
         ids: Sequence[int],
         past_deadline: bool,
+        stop_at: float,
     ) -> bool:
         """Claim, send and record one group; False once the broadcast is no longer sending
         (paused or cancelled: the claim re-reads its status, so no group starts after that)."""
         channel = self.channels[batch.channel]
         urgent = broadcast.priority == Priority.urgent
         with timed(RATE_LIMIT_WAIT, batch.channel):
-            await self.limiter.acquire(channel.rate_limits(), n=len(ids), urgent=urgent)
+            await self.limiter.acquire(
+                channel.rate_limits(), n=len(ids), deadline=stop_at, urgent=urgent
+            )
         stale_before = utcnow() - timedelta(seconds=self.stale_claim_s)
         async with transaction(self.factory) as session:
             claimed = await claim(session, batch.broadcast_id, ids, stale_before)
@@ -234,22 +244,21 @@ class Dispatcher:
             )
         if self.early_statuses is not None and channel.status_callbacks:
             await self.early_statuses.apply_recorded(self.factory, batch.channel, results)
-        await self._count(batch.channel, broadcast, results)
-        if results and all(result.outcome == Outcome.transient for result in results):
+        outcomes = Counter(result.outcome for result in results)
+        await self._count(batch.channel, broadcast, outcomes)
+        if outcomes and set(outcomes) == {Outcome.transient}:
             # the provider refuses everything (429, down): every worker waits rather than
             # bouncing an outage's worth of deliveries at full rate
             await self.limiter.slow_down(channel.rate_limits(), PROVIDER_PAUSE_S)
         return True
 
-    async def _count(
-        self, channel: str, broadcast: Broadcast, results: Sequence[SendResult]
-    ) -> None:
-        for result in results:
-            MESSAGES.labels(channel, result.outcome).inc()
+    async def _count(self, channel: str, broadcast: Broadcast, outcomes: Counter[Outcome]) -> None:
+        """The group's outcomes in the metrics, once per group rather than per message."""
+        for outcome, count in outcomes.items():
+            MESSAGES.labels(channel, outcome).inc(count)
         if self.timings is not None:
-            sent = sum(result.outcome == Outcome.sent for result in results)
             await self.timings.record_sent(
-                broadcast.id or 0, broadcast.priority, broadcast.queued_at, sent
+                broadcast.id or 0, broadcast.priority, broadcast.queued_at, outcomes[Outcome.sent]
             )
 
     async def _send_all(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from broadcast.sandbox.twilio import TwilioSandbox
 from broadcast.settings import Settings, TwilioAccount
 from tests.faults.harness import (
     GROUP_SIZE,
+    Outcome,
     Workers,
     check_outcome,
     completed,
@@ -80,29 +82,50 @@ async def _finish(workers: Workers, factory: SessionFactory, broadcast_id: int) 
         await workers.stop()
 
 
+async def _email_send_through(
+    settings: Settings,
+    factory: SessionFactory,
+    sink: SmtpSink,
+    inject: Callable[[Workers, int], Awaitable[str]],
+    *,
+    after: int,
+    duplicates_at_most: int,
+) -> tuple[Outcome, str]:
+    """Two workers send to every family by email; once ``after`` messages arrived, ``inject``
+    breaks something and says what. Ends once the broadcast completed, counted and checked."""
+    broadcast_id = await _send(settings, factory, ["email"])
+    workers = Workers(_environment(settings, sink))
+    await workers.start()
+    try:
+        await wait_for(lambda: len(sink.messages) >= after, 60, "first messages")
+        injected = await inject(workers, broadcast_id)
+    finally:
+        await _finish(workers, factory, broadcast_id)
+    outcome = check_outcome(
+        await ledger(factory, broadcast_id), _received(sink),
+        expected=FAMILIES, duplicates_at_most=duplicates_at_most,
+    )
+    assert outcome.final == Counter({"sent": FAMILIES})
+    return outcome, injected
+
+
 async def test_smtp_relay_refusing_connections_then_back(
     fault_settings: Settings,
     fault_factory: SessionFactory,
     sink: SmtpSink,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    broadcast_id = await _send(fault_settings, fault_factory, ["email"])
-    workers = Workers(_environment(fault_settings, sink))
-    await workers.start()
-    try:
-        await wait_for(lambda: len(sink.messages) >= 300, 60, "first messages")
+    async def relay_down(workers: Workers, broadcast_id: int) -> str:
         await sink.stop()
         await asyncio.sleep(4)
         received_during = len(sink.messages)
         await sink.start()
-    finally:
-        await _finish(workers, fault_factory, broadcast_id)
-    outcome = check_outcome(
-        await ledger(fault_factory, broadcast_id), _received(sink),
-        expected=FAMILIES, duplicates_at_most=IN_FLIGHT,
+        return f"SMTP relay down 4 s at {received_during} received"
+
+    outcome, injected = await _email_send_through(
+        fault_settings, fault_factory, sink, relay_down, after=300, duplicates_at_most=IN_FLIGHT
     )
-    assert outcome.final == Counter({"sent": FAMILIES})
-    _report(capsys, outcome.line(f"SMTP relay down 4 s at {received_during} received"))
+    _report(capsys, outcome.line(injected))
 
 
 async def test_smtp_relay_answering_421_and_451(
@@ -111,21 +134,15 @@ async def test_smtp_relay_answering_421_and_451(
     sink: SmtpSink,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    broadcast_id = await _send(fault_settings, fault_factory, ["email"])
-    workers = Workers(_environment(fault_settings, sink))
-    await workers.start()
-    try:
-        await wait_for(lambda: len(sink.messages) >= 200, 60, "first messages")
+    async def temporary_refusals(workers: Workers, broadcast_id: int) -> str:
         sink.fail_next(451, times=150)
         sink.fail_next(421, times=50, stage="DATA")
-    finally:
-        await _finish(workers, fault_factory, broadcast_id)
-    outcome = check_outcome(
-        await ledger(fault_factory, broadcast_id), _received(sink),
-        expected=FAMILIES, duplicates_at_most=0,
+        return "SMTP 451 to 150 recipients, 421 to 50 messages"
+
+    outcome, injected = await _email_send_through(
+        fault_settings, fault_factory, sink, temporary_refusals, after=200, duplicates_at_most=0
     )
-    assert outcome.final == Counter({"sent": FAMILIES})
-    _report(capsys, outcome.line("SMTP 451 to 150 recipients, 421 to 50 messages"))
+    _report(capsys, outcome.line(injected))
 
 
 async def test_a_worker_killed_with_sigkill_mid_batch(
@@ -134,30 +151,22 @@ async def test_a_worker_killed_with_sigkill_mid_batch(
     sink: SmtpSink,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    broadcast_id = await _send(fault_settings, fault_factory, ["email"])
-    workers = Workers(_environment(fault_settings, sink))
-    await workers.start()
-    try:
-        await wait_for(lambda: len(sink.messages) >= 300, 60, "first messages")
+    async def kill_a_worker(workers: Workers, broadcast_id: int) -> str:
         await workers.kill_one()
         left_sending = await count_sending(fault_factory, broadcast_id)
         resumed_after = await wait_for(
             lambda: _all_claims_settled(fault_factory, broadcast_id), 45, "the killed work resumed"
         )
-    finally:
-        await _finish(workers, fault_factory, broadcast_id)
-    outcome = check_outcome(
-        await ledger(fault_factory, broadcast_id), _received(sink),
-        expected=FAMILIES, duplicates_at_most=MAX_JOBS * GROUP_SIZE,
-    )
-    assert outcome.final == Counter({"sent": FAMILIES})
-    _report(
-        capsys,
-        outcome.line(
+        return (
             f"one of two workers killed -9 with {left_sending} deliveries sending; "
             f"all settled {resumed_after:.1f} s later"
-        ),
+        )
+
+    outcome, injected = await _email_send_through(
+        fault_settings, fault_factory, sink, kill_a_worker,
+        after=300, duplicates_at_most=MAX_JOBS * GROUP_SIZE,
     )
+    _report(capsys, outcome.line(injected))
 
 
 async def _all_claims_settled(factory: SessionFactory, broadcast_id: int) -> bool:
@@ -166,37 +175,24 @@ async def _all_claims_settled(factory: SessionFactory, broadcast_id: int) -> boo
     )
 
 
-@pytest.mark.parametrize("keeps_data", [True], ids=["with-aof"])
-async def test_redis_killed_and_restarted_mid_send(
-    keeps_data: bool,
+async def test_redis_killed_and_restarted_with_its_data_mid_send(
     fault_settings: Settings,
     fault_factory: SessionFactory,
     fault_redis: EmbeddedRedis,
     sink: SmtpSink,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    broadcast_id = await _send(fault_settings, fault_factory, ["email"])
-    workers = Workers(_environment(fault_settings, sink))
-    await workers.start()
-    try:
-        await wait_for(lambda: len(sink.messages) >= 300, 60, "first messages")
+    async def redis_crash(workers: Workers, broadcast_id: int) -> str:
         fault_redis.kill()
         await asyncio.sleep(3)
-        if not keeps_data:
-            for path in fault_redis.directory.rglob("*.aof*"):
-                if path.is_file():
-                    path.unlink()
         fault_redis.start()
         assert len(workers.alive()) == 2, "a worker exited when Redis went away"
-    finally:
-        await _finish(workers, fault_factory, broadcast_id)
-    outcome = check_outcome(
-        await ledger(fault_factory, broadcast_id), _received(sink),
-        expected=FAMILIES, duplicates_at_most=IN_FLIGHT,
+        return "Redis killed -9, restarted with its data (AOF) after 3 s"
+
+    outcome, injected = await _email_send_through(
+        fault_settings, fault_factory, sink, redis_crash, after=300, duplicates_at_most=IN_FLIGHT
     )
-    assert outcome.final == Counter({"sent": FAMILIES})
-    kind = "with its data (AOF)" if keeps_data else "empty"
-    _report(capsys, outcome.line(f"Redis killed -9, restarted {kind} after 3 s"))
+    _report(capsys, outcome.line(injected))
 
 
 async def test_twilio_down_then_429_and_500_in_bursts(
