@@ -21,6 +21,8 @@ from broadcast.channels.sms.callbacks import INBOUND_PATH, STATUS_CALLBACK_PATH
 
 _DOCS = "the API description"
 _DEMO = "demo only (mounted by `broadcast demo`): masked outbox of the local providers"
+_SIGN_IN = "console sign-in (RULES A3): throttled, its form token in a cookie"
+_SECOND_FACTOR = "the session opened by the password, before its second factor"
 _UNSUBSCRIBE = "one-click unsubscribe (RULES E1): the signed token is the credential"
 
 PUBLIC_ROUTES: dict[tuple[str, str], str] = {
@@ -50,6 +52,14 @@ PUBLIC_ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/docs/swagger-init.js"): _DOCS,
     ("GET", "/docs-assets"): "the documentation's scripts and styles (fastapi-offline)",
     ("GET", "/redoc"): _DOCS,
+    ("GET", "/console/connexion"): _SIGN_IN,
+    ("POST", "/console/connexion"): _SIGN_IN,
+    ("GET", "/console/connexion/code"): _SECOND_FACTOR,
+    ("POST", "/console/connexion/code"): _SECOND_FACTOR,
+    ("GET", "/console/connexion/activer"): _SECOND_FACTOR,
+    ("POST", "/console/connexion/activer"): _SECOND_FACTOR,
+    ("POST", "/console/deconnexion"): "ends the cookie's session, if any (with its CSRF token)",
+    ("GET", "/console/static/{name}"): "the console's stylesheet and scripts",
     ("GET", "/demo"): _DEMO,
     ("GET", "/demo/outbox"): _DEMO,
 }

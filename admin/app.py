@@ -12,7 +12,7 @@ from typing import Any
 from arq.connections import RedisSettings, create_pool
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -32,6 +32,11 @@ from admin.api import (
 )
 from admin.api.imports import router as imports_router
 from admin.bodylimit import BodyLimit, BodyTooLarge, too_large_message
+from admin.console import assets as console_assets
+from admin.console import auth as console_auth
+from admin.console import dashboard as console_dashboard
+from admin.console.deps import SignInRequired
+from admin.console.errors import error_page, is_console, sign_in_required
 from admin.deps import locale_of
 from admin.docs import mount_docs
 from admin.security_headers import SecurityHeadersMiddleware
@@ -53,8 +58,10 @@ def _error(status: int, code: str, message: str, details: Any = None) -> JSONRes
     return JSONResponse(status_code=status, content=body)
 
 
-async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+async def _domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
+    if is_console(request):
+        return error_page(request, exc.status_code, exc.message(locale_of(request)))
     return _error(exc.status_code, exc.code, exc.message(locale_of(request)), exc.details)
 
 
@@ -64,19 +71,26 @@ _HTTP_MESSAGES = {
 }
 
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if isinstance(exc, BodyTooLarge):
-        return _error(413, "payload_too_large", too_large_message(exc.limit, locale_of(request)))
+        message = too_large_message(exc.limit, locale_of(request))
+        if is_console(request):
+            return error_page(request, 413, message)
+        return _error(413, "payload_too_large", message)
     french, english = _HTTP_MESSAGES.get(exc.status_code, (str(exc.detail), str(exc.detail)))
     message = english if locale_of(request) == "en" else french
+    if is_console(request):
+        return error_page(request, exc.status_code, message)
     return _error(exc.status_code, "http_error", message)
 
 
-async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     locale = locale_of(request)
     details = describe_errors(exc.errors(), locale)
+    if is_console(request):
+        return error_page(request, 422, summary(details, locale))
     return _error(422, InvalidInput.code, summary(details, locale), details)
 
 
@@ -129,6 +143,7 @@ def create_app(
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(SignInRequired, sign_in_required)
     app.include_router(privacy.router, prefix="/api/v1")  # before /contacts/{contact_id}
     for router in (directory.router, notices.router, broadcasts.router, public.me_router):
         app.include_router(router, prefix="/api/v1")
@@ -146,6 +161,8 @@ def create_app(
     for path in ("/status", "/status/{rest:path}"):
         app.add_route(path, status_pages.status_resource, methods=["GET", "HEAD"])
     app.include_router(providers.router)
+    for console in (console_auth, console_dashboard, console_assets):
+        app.include_router(console.router)
     if outbox is not None:
         app.include_router(public.outbox_router(outbox))
     return app

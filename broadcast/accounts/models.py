@@ -6,6 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import BigInteger
 from sqlmodel import Field, SQLModel
 
 from broadcast.core.dbtypes import Json, UtcDateTime, timestamp_field
@@ -27,6 +28,25 @@ class Operator(SQLModel, table=True):
     password_hash: str | None = Field(default=None, max_length=255)
     active: bool = True
     created_at: datetime = timestamp_field()
+    totp_secret: str | None = Field(default=None, max_length=64)
+    totp_last_step: int | None = Field(default=None, sa_type=BigInteger)
+    """The last time step a code was accepted for: a code is good once (RFC 6238, 5.2)."""
+    recovery_codes: list[str] = Field(default_factory=list, sa_type=Json)
+    """Argon2 hashes of the unused recovery codes."""
+    locale: str = Field(default="fr", max_length=2)
+
+
+class ConsoleSession(SQLModel, table=True):
+    """A signed-in browser: the cookie holds a random token, the table its SHA-256 only."""
+
+    __tablename__ = "console_session"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    operator_id: int = Field(foreign_key="operator.id", index=True)
+    created_at: datetime = timestamp_field()
+    last_seen_at: datetime = timestamp_field()
+    second_factor_done: bool = False
+    csrf_token: str = Field(max_length=64)
 
 
 class ApiKey(SQLModel, table=True):

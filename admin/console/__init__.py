@@ -1,0 +1,1 @@
+"""The console: server-rendered pages for communication officers and head teachers."""

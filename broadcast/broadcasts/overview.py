@@ -1,0 +1,165 @@
+"""What an operator sees first: open incidents, sends in flight with their progress per channel,
+sends waiting for his approval, scheduled and recent sends, all within his scope (RULES A1)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from broadcast.accounts.permissions import Permission
+from broadcast.accounts.service import Principal
+from broadcast.broadcasts.approval import requesters
+from broadcast.broadcasts.models import Broadcast, BroadcastStatus
+from broadcast.broadcasts.service import counters
+from broadcast.core.timeutil import as_utc, utcnow
+from broadcast.deliveries.models import DeliveryStatus
+from broadcast.directory.models import Organisation
+from broadcast.notices.models import Notice, NoticeStatus
+
+IN_FLIGHT = (BroadcastStatus.queued, BroadcastStatus.sending, BroadcastStatus.paused)
+FINISHED = (BroadcastStatus.completed, BroadcastStatus.cancelled, BroadcastStatus.rejected)
+_DONE = (DeliveryStatus.sent, DeliveryStatus.delivered, DeliveryStatus.failed)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelProgress:
+    channel: str
+    planned: int
+    done: int
+    failed: int
+    per_minute: float | None
+    expected_end: datetime | None
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.done / self.planned) if self.planned else 0
+
+
+@dataclass(frozen=True, slots=True)
+class SendLine:
+    broadcast: Broadcast
+    title: str
+    organisation: str
+    progress: list[ChannelProgress]
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentLine:
+    notice: Notice
+    organisation: str
+
+
+@dataclass(frozen=True, slots=True)
+class Dashboard:
+    incidents: list[IncidentLine]
+    in_flight: list[SendLine]
+    awaiting_me: list[SendLine]
+    scheduled: list[SendLine]
+    recent: list[SendLine]
+
+
+def channel_progress(
+    channel: str, statuses: dict[str, int], started: datetime | None, now: datetime
+) -> ChannelProgress:
+    """Sent so far against planned, the rate since the send started and when it should end."""
+    planned = sum(count for status, count in statuses.items() if status != DeliveryStatus.cancelled)
+    done = sum(statuses.get(status, 0) for status in _DONE)
+    per_minute = expected_end = None
+    elapsed = (now - as_utc(started)).total_seconds() if started else 0.0
+    if done and elapsed > 1:
+        per_minute = done / elapsed * 60
+        if planned > done:
+            expected_end = now + timedelta(minutes=(planned - done) / per_minute)
+    failed = statuses.get(DeliveryStatus.failed, 0)
+    return ChannelProgress(channel, planned, done, failed, per_minute, expected_end)
+
+
+async def progress_of(session: AsyncSession, broadcast: Broadcast) -> list[ChannelProgress]:
+    assert broadcast.id is not None
+    by_channel = await counters(session, broadcast.id)
+    now = utcnow()
+    return [
+        channel_progress(channel, by_channel.get(channel, {}), broadcast.queued_at, now)
+        for channel in broadcast.channels
+    ]
+
+
+Query = TypeVar("Query", bound=Select[*tuple[Any, ...]])
+
+
+def _in_scope(principal: Principal, query: Query, organisation_of: Any) -> Query:
+    return query.join(Organisation, col(Organisation.id) == organisation_of).where(
+        col(Organisation.path).startswith(principal.scope_path)
+    )
+
+
+async def _sends(
+    session: AsyncSession,
+    principal: Principal,
+    statuses: tuple[str, ...],
+    *,
+    newest_first: bool = True,
+    limit: int = 10,
+) -> list[tuple[Broadcast, str, str]]:
+    query = _in_scope(
+        principal,
+        select(Broadcast, col(Notice.title), col(Organisation.name)).join(
+            Notice, col(Notice.id) == col(Broadcast.notice_id)
+        ),
+        col(Broadcast.organisation_id),
+    ).where(col(Broadcast.status).in_(statuses))
+    order = col(Broadcast.id).desc() if newest_first else col(Broadcast.scheduled_at)
+    rows = await session.execute(query.order_by(order).limit(limit))
+    return [(broadcast, title, name) for broadcast, title, name in rows.all()]
+
+
+async def _lines(
+    session: AsyncSession, rows: list[tuple[Broadcast, str, str]], *, with_progress: bool
+) -> list[SendLine]:
+    return [
+        SendLine(b, title, name, await progress_of(session, b) if with_progress else [])
+        for b, title, name in rows
+    ]
+
+
+async def open_incidents(
+    session: AsyncSession, principal: Principal, limit: int = 20
+) -> list[IncidentLine]:
+    query = _in_scope(
+        principal, select(Notice, col(Organisation.name)), col(Notice.organisation_id)
+    ).where(col(Notice.status) != NoticeStatus.resolved, col(Notice.is_exercise).is_(False))
+    rows = await session.execute(query.order_by(col(Notice.updated_at).desc()).limit(limit))
+    return [IncidentLine(notice, name) for notice, name in rows.all()]
+
+
+async def awaiting_approval_by(
+    session: AsyncSession, principal: Principal, limit: int = 20
+) -> list[tuple[Broadcast, str, str]]:
+    """Pending sends this operator may approve: in his scope, not his own request."""
+    if not principal.can(Permission.broadcasts_approve):
+        return []
+    pending = await _sends(session, principal, (BroadcastStatus.pending_approval,), limit=limit)
+    return [
+        row for row in pending if principal.operator_id not in await requesters(session, row[0])
+    ]
+
+
+async def dashboard(session: AsyncSession, principal: Principal) -> Dashboard:
+    in_flight = await _sends(session, principal, IN_FLIGHT)
+    scheduled = await _sends(session, principal, (BroadcastStatus.scheduled,), newest_first=False)
+    return Dashboard(
+        incidents=await open_incidents(session, principal),
+        in_flight=await _lines(session, in_flight, with_progress=True),
+        awaiting_me=await _lines(
+            session, await awaiting_approval_by(session, principal), with_progress=False
+        ),
+        scheduled=await _lines(session, scheduled, with_progress=False),
+        recent=await _lines(
+            session, await _sends(session, principal, FINISHED), with_progress=True
+        ),
+    )
