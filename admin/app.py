@@ -45,6 +45,7 @@ from broadcast.core.embedded_redis import redis_url_or_embedded
 from broadcast.core.errors import DomainError, InvalidInput
 from broadcast.core.logsetup import configure_logging_from_env
 from broadcast.core.validation import describe_errors, summary
+from broadcast.deliveries.callback_stream import CallbackStream
 from broadcast.deliveries.early_status import EarlyStatuses
 from broadcast.imports.progress import ImportProgress
 from broadcast.jobs import JobQueue
@@ -118,6 +119,7 @@ def create_app(
         app.state.queue = JobQueue(redis)
         app.state.limiter = RateLimiter(redis)
         app.state.early_statuses = EarlyStatuses(redis)
+        app.state.callbacks = CallbackStream(redis)
         app.state.import_progress = ImportProgress(redis)
         app.state.status_site = StatusSite(app.state.session_factory, redis, settings)
         try:

@@ -6,10 +6,13 @@ Thin: the signature check and what each callback says live in
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, HTTPException, Request, Response
+from starlette.requests import ClientDisconnect
 
 from admin.deps import SettingsDep, UowDep
-from broadcast.channels.base import ChannelName
+from broadcast.channels.base import ChannelName, ProviderStatus
 from broadcast.channels.sms.callbacks import (
     INBOUND_PATH,
     STATUS_CALLBACK_PATH,
@@ -17,11 +20,14 @@ from broadcast.channels.sms.callbacks import (
     parse_status,
     twilio_account_for,
 )
+from broadcast.core.db import transaction
 from broadcast.core.metrics import CALLBACK_LAG, CALLBACKS, timed
+from broadcast.core.outages import is_outage
 from broadcast.deliveries.early_status import receive_status
 from broadcast.deliveries.provider_status import apply_opt_out
 from broadcast.settings import Settings
 
+log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 
 _EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
@@ -31,8 +37,13 @@ async def _signed_params(request: Request, settings: Settings) -> dict[str, str]
     """The form parameters, once ``X-Twilio-Signature`` proves Twilio sent them; 403 otherwise.
 
     The signature covers the public URL Twilio called, not the one this process sees behind
-    its proxy, so the URL is rebuilt from ``public_base_url``."""
-    form = await request.form()
+    its proxy, so the URL is rebuilt from ``public_base_url``. A caller that hangs up before
+    its form is read gets nothing, and leaves one line in the log, not a traceback."""
+    try:
+        form = await request.form()
+    except ClientDisconnect:
+        log.info("a provider callback hung up before its form was read")
+        raise HTTPException(status_code=400, detail="Requête interrompue.") from None
     params = {key: value for key, value in form.multi_items() if isinstance(value, str)}
     url = settings.public_base_url.rstrip("/") + request.url.path
     if request.url.query:
@@ -45,15 +56,30 @@ async def _signed_params(request: Request, settings: Settings) -> dict[str, str]
 
 
 @router.post(STATUS_CALLBACK_PATH)
-async def twilio_status(request: Request, uow: UowDep, settings: SettingsDep) -> Response:
+async def twilio_status(request: Request, settings: SettingsDep) -> Response:
+    """Checked, appended to the callback stream and answered, with no database connection
+    (:mod:`broadcast.deliveries.callback_stream`); applied here only when Redis fails."""
     news = parse_status(await _signed_params(request, settings))
-    moved = False
-    if news is not None:
-        early = request.app.state.early_statuses
-        with timed(CALLBACK_LAG, "twilio"):
-            moved = await receive_status(uow.session, early, ChannelName.sms, news)
-    CALLBACKS.labels("twilio", "applied" if moved else "unchanged").inc()
+    if news is None:
+        CALLBACKS.labels("twilio", "unchanged").inc()
+        return Response(status_code=204)
+    try:
+        await request.app.state.callbacks.append(ChannelName.sms, news)
+        CALLBACKS.labels("twilio", "queued").inc()
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        log.warning("callback stream unavailable (%s): status applied directly", type(exc).__name__)
+        await _apply_directly(request, news)
     return Response(status_code=204)
+
+
+async def _apply_directly(request: Request, news: ProviderStatus) -> None:
+    early = request.app.state.early_statuses
+    with timed(CALLBACK_LAG, "twilio"):
+        async with transaction(request.app.state.session_factory) as session:
+            moved = await receive_status(session, early, ChannelName.sms, news)
+    CALLBACKS.labels("twilio", "applied" if moved else "unchanged").inc()
 
 
 @router.post(INBOUND_PATH)

@@ -7,8 +7,12 @@ from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 
 import httpx
+from redis.asyncio import Redis
 from twilio.request_validator import RequestValidator
 
+from broadcast.core.db import create_engine, session_factory
+from broadcast.deliveries.callback_stream import CallbackStream
+from broadcast.deliveries.early_status import EarlyStatuses
 from broadcast.directory.models import ContactRole
 from broadcast.directory.schemas import ContactIn
 from broadcast.sandbox.twilio import Deliver, TwilioSandbox
@@ -67,14 +71,29 @@ def mobile(n: int) -> str:
     return f"+336000000{n:02d}"
 
 
-def through(client: httpx.AsyncClient) -> Deliver:
-    """Deliver the sandbox's callbacks to the in-process app, at the path of the public URL."""
+def through(client: httpx.AsyncClient, settings: Settings) -> Deliver:
+    """Deliver the sandbox's callbacks to the in-process app, at the path of the public URL,
+    and apply each as a worker does, from the callback stream."""
 
     async def deliver(url: str, params: dict[str, str], headers: dict[str, str]) -> int:
         response = await client.post(urlsplit(url).path, data=params, headers=headers)
+        await apply_callbacks(settings)
         return response.status_code
 
     return deliver
+
+
+async def apply_callbacks(settings: Settings) -> int:
+    """What a worker's callback applier does: the stream drained into the ledger."""
+    assert settings.redis_url is not None
+    redis = Redis.from_url(settings.redis_url)
+    engine = create_engine(settings)
+    try:
+        stream = CallbackStream(redis)
+        return await stream.drain(session_factory(engine), EarlyStatuses(redis), "tests")
+    finally:
+        await engine.dispose()
+        await redis.aclose()
 
 
 def sign(settings: Settings, path: str, params: dict[str, str]) -> dict[str, str]:

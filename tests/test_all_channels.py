@@ -55,7 +55,7 @@ async def test_email_sms_and_push_reach_one_class_once_each(
     )
     [outside] = await add_contacts(factory, [other_class])
     async with api(settings) as client:
-        twilio.deliver = through(client)
+        twilio.deliver = through(client, settings)
         browsers = [browser_subscription(push) for _ in in_class]
         for contact_id, subscription in zip(in_class, browsers, strict=True):
             await subscribe_contact(client, key, contact_id, subscription)

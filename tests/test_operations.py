@@ -123,11 +123,14 @@ async def test_metrics_after_an_email_and_sms_send_hold_the_series_a_dsi_watches
     world = await build_world(factory)
     await add_contacts(factory, families(world.school_x, 6))
     async with api(settings) as client:
-        sandbox.deliver = through(client)
+        sandbox.deliver = through(client, settings)
         before = await _scrape(client)
         await send_broadcast(
-            client, world.keys["head_x"], world.school_x,
-            {"organisation_ids": [world.school_x]}, ["email", "sms"],
+            client,
+            world.keys["head_x"],
+            world.school_x,
+            {"organisation_ids": [world.school_x]},
+            ["email", "sms"],
         )
         queued = await _scrape(client)
         await run_burst_workers(settings)
@@ -207,14 +210,15 @@ def test_json_lines_are_one_object_per_event_with_addresses_masked() -> None:
 def test_several_processes_are_added_up_in_multiprocess_mode(tmp_path: Path) -> None:
     """API processes and workers write to one directory; any of them serves the sum."""
     environment = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
-    count_one = (
-        "from broadcast.core.metrics import MESSAGES; MESSAGES.labels('sms', 'sent').inc(3)"
-    )
+    count_one = "from broadcast.core.metrics import MESSAGES; MESSAGES.labels('sms', 'sent').inc(3)"
     for _ in range(2):  # two worker processes
         subprocess.run([sys.executable, "-c", count_one], env=environment, check=True)
     scrape = "from broadcast.core.metrics import exposition; print(exposition()[0].decode())"
     text = subprocess.run(
-        [sys.executable, "-c", scrape], env=environment, check=True, capture_output=True,
+        [sys.executable, "-c", scrape],
+        env=environment,
+        check=True,
+        capture_output=True,
         text=True,
     ).stdout
     samples = _samples(text)

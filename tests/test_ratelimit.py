@@ -172,7 +172,7 @@ async def test_an_urgent_send_takes_the_tokens_before_a_bulk_one(limiter: RateLi
     first_urgent = grants.index("urgent")
     assert first_urgent > 0
     # after the urgent send's first grant, at most one bulk grant already waiting slips in
-    assert grants[first_urgent:first_urgent + 9].count("bulk") <= 1
+    assert grants[first_urgent : first_urgent + 9].count("bulk") <= 1
     assert grants[-1] == "bulk"
 
 

@@ -20,6 +20,7 @@ from broadcast.sandbox.twilio import TwilioSandbox
 from broadcast.settings import Settings
 from tests.sms_support import (
     ACCOUNT_SID,
+    apply_callbacks,
     families,
     mobile,
     running_sandbox,
@@ -76,7 +77,7 @@ async def test_email_and_sms_reach_each_address_once_then_sms_show_delivered(
     key = world.keys["head_x"]
     await add_contacts(factory, families(world.school_x, 4))
     async with api(settings) as client:
-        sandbox.deliver = through(client)
+        sandbox.deliver = through(client, settings)
         draft = await send_to_families(client, key, world.school_x, ["email", "sms"])
         assert [c["recipients"] for c in draft["preview"]["channels"]] == [4, 4]
         await run_burst_workers(settings)
@@ -105,7 +106,7 @@ async def test_a_bad_signature_is_403_and_a_late_sent_changes_nothing(
     world = await build_world(factory)
     await add_contacts(factory, families(world.school_x, 1))
     async with api(settings) as client:
-        sandbox.deliver = through(client)
+        sandbox.deliver = through(client, settings)
         await send_to_families(client, world.keys["head_x"], world.school_x, ["sms"])
         await run_burst_workers(settings)
         [message] = sandbox.messages
@@ -131,6 +132,7 @@ async def test_a_bad_signature_is_403_and_a_late_sent_changes_nothing(
                 STATUS_PATH, data=late, headers=sign(settings, STATUS_PATH, late)
             )
             assert answer.status_code == 204
+        assert await apply_callbacks(settings) == 2
     [row] = await sms_rows(factory)
     assert row.status == "delivered"
     async with transaction(factory) as session:
@@ -146,7 +148,7 @@ async def test_stop_excludes_the_number_from_the_next_preview_and_start_restores
     await add_contacts(factory, families(world.school_x, 3))
     audience = {"organisation_ids": [world.school_x]}
     async with api(settings) as client:
-        sandbox.deliver = through(client)
+        sandbox.deliver = through(client, settings)
         sandbox.inbound_url = settings.public_base_url + INBOUND_PATH
 
         async def sms_preview() -> dict[str, Any]:
@@ -204,7 +206,7 @@ async def test_30005_fails_the_delivery_and_suppresses_the_number(
     await add_contacts(factory, families(world.school_x, 3))
     sandbox.final_status(mobile(2), "undelivered", 30005)
     async with api(settings) as client:
-        sandbox.deliver = through(client)
+        sandbox.deliver = through(client, settings)
         draft = await send_to_families(client, key, world.school_x, ["sms"])
         await run_burst_workers(settings)
         await sandbox.release_callbacks()

@@ -10,14 +10,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import socket
 from collections.abc import Sequence
 
 from arq.connections import RedisSettings
 from arq.cron import CronJob, cron
 from arq.worker import Function, Worker, func
 
-from broadcast.core.outages import retry_on_outage, wait_out_outages
+from broadcast.core.outages import is_outage, retry_on_outage, wait_out_outages
+from broadcast.deliveries.callback_stream import CallbackStream
+from broadcast.deliveries.early_status import EarlyStatuses
 from broadcast.imports.recovery import IMPORT_JOB_TIMEOUT_S, IMPORT_JOB_TRIES
 from broadcast.jobs import BULK_QUEUE, IMPORT_QUEUE, QUEUES
 from broadcast.settings import Settings
@@ -99,6 +103,8 @@ async def run_workers(
         asyncio.ensure_future(_serve_queue(resources, redis_url, queue, burst=burst))
         for queue in queues
     ]
+    if not burst:
+        tasks.append(asyncio.ensure_future(_apply_callbacks(resources)))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -132,6 +138,26 @@ async def _serve_queue(resources: Resources, redis_url: str, queue: str, *, burs
             await _close_quietly(worker)
 
     await wait_out_outages(run_once, name=queue)
+
+
+async def _apply_callbacks(resources: Resources) -> None:
+    """The provider callbacks the API appended to the stream, applied in bulk as they come
+    (each worker process is one consumer of the group; a dead one's entries are claimed)."""
+    stream = CallbackStream(resources.redis)
+    early = EarlyStatuses(resources.redis)
+    consumer = f"{socket.gethostname()}-{os.getpid()}"
+
+    async def apply_forever() -> None:
+        while True:
+            try:
+                await stream.apply_batch(resources.factory, early, consumer, block_ms=1000)
+            except Exception as exc:
+                if is_outage(exc):
+                    raise
+                log.exception("callbacks: a batch failed; its entries are claimed again later")
+                await asyncio.sleep(1)
+
+    await wait_out_outages(apply_forever, name="callbacks")
 
 
 async def _close_quietly(worker: Worker) -> None:

@@ -51,12 +51,13 @@ RATE_LIMIT_WAIT = Histogram(
 )
 CALLBACKS = Counter(
     "broadcast_provider_callbacks",
-    "Provider status callbacks, by provider and outcome (applied, unchanged, refused).",
+    "Provider status callbacks, by provider and outcome (queued, applied, unchanged, refused).",
     ["provider", "outcome"],
 )
 CALLBACK_LAG = Histogram(
     "broadcast_callback_lag_seconds",
-    "From a provider callback's arrival to its status written in the ledger.",
+    "From a provider callback's arrival to its status written in the ledger (through the "
+    "callback stream).",
     ["provider"],
     buckets=_LATENCY_BUCKETS,
 )

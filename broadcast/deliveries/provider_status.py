@@ -8,6 +8,8 @@ so a late or repeated callback changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -53,13 +55,20 @@ async def apply_opt_out(session: AsyncSession, opt_out: OptOut) -> None:
 async def _move_forward(
     session: AsyncSession, delivery_id: int, status: DeliveryStatus, error: str | None
 ) -> bool:
+    return bool(await move_forward(session, [delivery_id], status, error))
+
+
+async def move_forward(
+    session: AsyncSession, delivery_ids: Sequence[int], status: DeliveryStatus, error: str | None
+) -> int:
+    """Move the deliveries still below ``status`` to it, in one statement; how many moved."""
     lower = [s.value for s, rank in STATUS_RANK.items() if rank < STATUS_RANK[status]]
     values: dict[str, object] = {"status": status.value, "updated_at": utcnow()}
     if error is not None:
         values["error"] = error
     result = await session.execute(
         update(Delivery)
-        .where(col(Delivery.id) == delivery_id, col(Delivery.status).in_(lower))
+        .where(col(Delivery.id).in_(delivery_ids), col(Delivery.status).in_(lower))
         .values(**values)
     )
-    return bool(getattr(result, "rowcount", 0))
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -45,7 +45,7 @@ async def test_demo_outbox_lists_what_the_sink_and_the_sandbox_received(
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-                sandbox.deliver = through(client)
+                sandbox.deliver = through(client, settings)
                 await send_broadcast(
                     client,
                     world.keys["head_x"],

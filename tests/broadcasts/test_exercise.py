@@ -60,7 +60,7 @@ async def test_an_exercise_with_a_seed_list_reaches_only_it_and_says_exercice_fi
     await add_contacts(factory, families(world.school_x, 3))
     key = auth(world.keys["head_x"])
     async with api(settings) as client:
-        sandbox.deliver = through(client)
+        sandbox.deliver = through(client, settings)
         created = await draft(
             client,
             key,

@@ -23,6 +23,7 @@ from broadcast.sandbox.twilio import TwilioSandbox
 from broadcast.settings import Settings
 from tests.sms_support import (
     ACCOUNT_SID,
+    apply_callbacks,
     families,
     mobile,
     running_sandbox,
@@ -81,7 +82,7 @@ async def test_callbacks_before_the_sid_is_stored_are_applied_when_it_is(
     await add_contacts(factory, families(world.school_x, 3))
     sandbox.final_status(mobile(2), "undelivered", 30005)
     async with api(settings) as client:
-        sandbox.deliver = through(client)
+        sandbox.deliver = through(client, settings)
         await send_broadcast(
             client,
             world.keys["head_x"],
@@ -120,6 +121,7 @@ async def test_a_status_for_an_unknown_sid_is_kept_an_hour_and_changes_nothing(
                 STATUS_PATH, data=params, headers=sign(settings, STATUS_PATH, params)
             )
             answers.append(answer.status_code)
+        assert await apply_callbacks(settings) == 2
 
     assert answers == [204, 204]
     kept = await redis.hget(KEY, sid)

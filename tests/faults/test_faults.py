@@ -48,8 +48,11 @@ async def _send(settings: Settings, factory: SessionFactory, channels: list[str]
     await add_contacts(factory, families(world.school_x, FAMILIES, with_mobile="sms" in channels))
     async with api(settings) as client:
         draft = await send_broadcast(
-            client, world.keys["head_x"], world.school_x,
-            {"organisation_ids": [world.school_x]}, channels,
+            client,
+            world.keys["head_x"],
+            world.school_x,
+            {"organisation_ids": [world.school_x]},
+            channels,
         )
     return int(draft["id"])
 
@@ -102,8 +105,10 @@ async def _email_send_through(
     finally:
         await _finish(workers, factory, broadcast_id)
     outcome = check_outcome(
-        await ledger(factory, broadcast_id), _received(sink),
-        expected=FAMILIES, duplicates_at_most=duplicates_at_most,
+        await ledger(factory, broadcast_id),
+        _received(sink),
+        expected=FAMILIES,
+        duplicates_at_most=duplicates_at_most,
     )
     assert outcome.final == Counter({"sent": FAMILIES})
     return outcome, injected
@@ -163,16 +168,18 @@ async def test_a_worker_killed_with_sigkill_mid_batch(
         )
 
     outcome, injected = await _email_send_through(
-        fault_settings, fault_factory, sink, kill_a_worker,
-        after=300, duplicates_at_most=MAX_JOBS * GROUP_SIZE,
+        fault_settings,
+        fault_factory,
+        sink,
+        kill_a_worker,
+        after=300,
+        duplicates_at_most=MAX_JOBS * GROUP_SIZE,
     )
     _report(capsys, outcome.line(injected))
 
 
 async def _all_claims_settled(factory: SessionFactory, broadcast_id: int) -> bool:
-    return await count_sending(factory, broadcast_id) == 0 or await completed(
-        factory, broadcast_id
-    )
+    return await count_sending(factory, broadcast_id) == 0 or await completed(factory, broadcast_id)
 
 
 async def test_redis_killed_and_restarted_with_its_data_mid_send(
@@ -205,8 +212,11 @@ async def test_twilio_down_then_429_and_500_in_bursts(
     sandbox.hold_callbacks = True  # no API in this test: the SMS end "sent"
     await sandbox.start()
     account = {
-        "name": "principal", "account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN,
-        "sender_id": "Rectorat", "base_url": sandbox.base_url,
+        "name": "principal",
+        "account_sid": ACCOUNT_SID,
+        "auth_token": AUTH_TOKEN,
+        "sender_id": "Rectorat",
+        "base_url": sandbox.base_url,
     }
     try:
         with_sms = fault_settings.model_copy(
@@ -229,9 +239,7 @@ async def test_twilio_down_then_429_and_500_in_bursts(
     finally:
         await sandbox.stop()
     rows = await ledger(fault_factory, broadcast_id)
-    outcome = check_outcome(
-        rows, received, expected=FAMILIES, channel="sms", duplicates_at_most=0
-    )
+    outcome = check_outcome(rows, received, expected=FAMILIES, channel="sms", duplicates_at_most=0)
     # Creates cut off when Twilio went down, whose reconciliation could not reach it either,
     # are failed as uncertain rather than risk a second SMS (RULES D5): at most those in flight.
     uncertain = await errors_of(fault_factory, broadcast_id, "failed")

@@ -1,0 +1,195 @@
+"""Provider status callbacks at line rate (issue 13, item 4): the API checks a callback's
+signature, appends the parsed status to a Redis stream and answers, with no database
+connection; the workers read the stream in a consumer group and apply what it holds in bulk,
+one transaction per batch, forward-only (RULES D5).
+
+Nothing is lost: an entry is acknowledged only once its batch committed, and the entries a
+killed worker had read are claimed by another after :data:`CLAIM_IDLE_MS`. A status whose
+message id no delivery holds yet is kept for the dispatcher (:mod:`early_status`), as a
+callback applied directly would be. When Redis cannot take the entry the API applies the
+status itself, so a Redis blip does not lose it either.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from broadcast.channels.base import ChannelName, ProviderStatus
+from broadcast.core.db import SessionFactory, transaction
+from broadcast.core.metrics import CALLBACK_LAG, CALLBACKS
+from broadcast.deliveries.early_status import EarlyStatuses
+from broadcast.deliveries.models import STATUS_RANK, Delivery, DeliveryStatus
+from broadcast.deliveries.provider_status import move_forward
+from broadcast.directory.service import suppress
+
+log = logging.getLogger(__name__)
+
+STREAM = "broadcast:callbacks"
+GROUP = "appliers"
+MAX_LENGTH = 2_000_000
+"""Entries kept at most (approximately): far more than a day of an académie's SMS callbacks."""
+BATCH = 1000
+CLAIM_IDLE_MS = 30_000
+
+Entry = tuple[str, ProviderStatus]
+
+
+PROVIDER_OF = {ChannelName.sms.value: "twilio"}
+"""The provider label of a channel's callbacks in the metrics."""
+
+
+def encode(channel: ChannelName, news: ProviderStatus) -> dict[str, str]:
+    return {
+        "c": channel.value,
+        "s": json.dumps(dataclasses.asdict(news)),
+        "t": repr(time.time()),
+    }
+
+
+def decode(fields: dict[bytes, bytes]) -> Entry | None:
+    """The entry's channel and status; None (logged) for an entry no version of us wrote."""
+    try:
+        values = json.loads(fields[b"s"])
+        values["status"] = DeliveryStatus(values["status"])
+        return fields[b"c"].decode(), ProviderStatus(**values)
+    except (KeyError, ValueError, TypeError):
+        log.error("callback stream: an unreadable entry was dropped")
+        return None
+
+
+def _observe_lag(rows: Sequence[tuple[bytes, dict[bytes, bytes]]], moved: int) -> None:
+    now = time.time()
+    provider = ""
+    for _, fields in rows:
+        channel = fields.get(b"c", b"").decode()
+        provider = PROVIDER_OF.get(channel, channel)
+        CALLBACK_LAG.labels(provider).observe(max(0.0, now - float(fields.get(b"t", now))))
+    CALLBACKS.labels(provider, "applied").inc(moved)
+    CALLBACKS.labels(provider, "unchanged").inc(len(rows) - moved)
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackStream:
+    redis: Redis
+
+    async def append(self, channel: ChannelName, news: ProviderStatus) -> None:
+        fields = encode(channel, news)
+        await self.redis.xadd(STREAM, fields, maxlen=MAX_LENGTH, approximate=True)  # type: ignore[arg-type]
+
+    async def _ensure_group(self) -> None:
+        try:
+            await self.redis.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def _read(
+        self, consumer: str, block_ms: int | None, claim_idle_ms: int
+    ) -> list[tuple[bytes, dict[bytes, bytes]]]:
+        """Entries left by a dead consumer first, then new ones."""
+        claimed = await self.redis.xautoclaim(
+            STREAM, GROUP, consumer, min_idle_time=claim_idle_ms, start_id="0-0", count=BATCH
+        )
+        rows = list(claimed[1])
+        if not rows:
+            found = await self.redis.xreadgroup(
+                GROUP, consumer, {STREAM: ">"}, count=BATCH, block=block_ms
+            )
+            rows = [row for _, stream_rows in found for row in stream_rows]
+        return [(entry_id, fields) for entry_id, fields in rows if fields]
+
+    async def apply_batch(
+        self,
+        factory: SessionFactory,
+        early: EarlyStatuses,
+        consumer: str,
+        *,
+        block_ms: int | None = None,
+        claim_idle_ms: int = CLAIM_IDLE_MS,
+    ) -> int:
+        """Read up to :data:`BATCH` entries, apply them in one transaction, acknowledge them.
+        Returns how many were read (0: the stream is drained)."""
+        await self._ensure_group()
+        rows = await self._read(consumer, block_ms, claim_idle_ms)
+        if not rows:
+            return 0
+        async with transaction(factory) as session:
+            entries = [entry for _, fields in rows if (entry := decode(fields)) is not None]
+            moved = await apply_entries(session, early, entries)
+        _observe_lag(rows, moved)
+        ids = [entry_id for entry_id, _ in rows]
+        await self.redis.xack(STREAM, GROUP, *ids)
+        await self.redis.xdel(STREAM, *ids)
+        return len(rows)
+
+    async def drain(self, factory: SessionFactory, early: EarlyStatuses, consumer: str) -> int:
+        """Apply every entry there is now; the total applied."""
+        total = 0
+        while applied := await self.apply_batch(factory, early, consumer):
+            total += applied
+        return total
+
+
+async def apply_entries(
+    session: AsyncSession, early: EarlyStatuses, entries: Sequence[Entry]
+) -> int:
+    """Apply parsed statuses, finding their deliveries with one query per channel and moving
+    them with one statement per status, lowest rank first: each delivery ends at the most
+    advanced status it was told, as one by one and forward-only (D5). A status for an id no
+    delivery holds yet is kept for the dispatcher. The number of moves."""
+    moved = 0
+    for channel in {channel for channel, _ in entries}:
+        news = [n for c, n in entries if c == channel]
+        found = await _found_or_kept(session, early, channel, news)
+        groups: dict[tuple[DeliveryStatus, str | None], list[int]] = defaultdict(list)
+        for item in news:
+            delivery = found.get(item.provider_message_id)
+            if delivery is None or delivery.id is None:
+                continue
+            if item.suppress_reason is not None:
+                await suppress(session, delivery.channel, delivery.address, item.suppress_reason)
+            if item.moves:
+                groups[(item.status, item.error)].append(delivery.id)
+        for (status, error), ids in sorted(groups.items(), key=lambda g: STATUS_RANK[g[0][0]]):
+            moved += await move_forward(session, ids, status, error)
+    return moved
+
+
+async def _found_or_kept(
+    session: AsyncSession, early: EarlyStatuses, channel: str, news: list[ProviderStatus]
+) -> dict[str, Delivery]:
+    """The deliveries the statuses name; those not recorded yet are kept for the dispatcher,
+    then looked for again (it commits the id, then reads what was kept)."""
+    found = await _deliveries(session, channel, [n.provider_message_id for n in news])
+    early_ones = [n for n in news if n.provider_message_id not in found]
+    for item in early_ones:
+        await early.keep(ChannelName(channel), item)
+    if early_ones:
+        ids = [n.provider_message_id for n in early_ones]
+        found |= await _deliveries(session, channel, ids)
+        await early.forget([i for i in ids if i in found])
+    return found
+
+
+async def _deliveries(
+    session: AsyncSession, channel: str, message_ids: list[str]
+) -> dict[str, Delivery]:
+    rows = await session.execute(
+        select(Delivery).where(
+            col(Delivery.channel) == channel,
+            col(Delivery.provider_message_id).in_(sorted(set(message_ids))),
+        )
+    )
+    return {d.provider_message_id: d for d in rows.scalars() if d.provider_message_id}
