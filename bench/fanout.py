@@ -11,6 +11,9 @@ What runs, as a deployment would run it:
   (``python -m broadcast.sandbox.smtp --counting``, or the aiosmtpd one with
   ``--recording-sink``) and ``--workers`` processes of ``broadcast worker``, each
   in its own process, with rate limits off and one relay of ``--smtp-connections`` connections.
+  ``--smtp HOST:PORT`` sends to an SMTP server already running instead (another mailer's
+  sink, say, so that both are measured against the very same one); what it received is then
+  its own to count, and ``sink_received`` is not checked.
 
 Seeding (N contacts with one email each in ten schools of one académie, then ``ANALYZE``, as
 autovacuum would have done on a real directory) is not measured. The clock starts when the
@@ -103,6 +106,8 @@ class Options:
     worker_env: Mapping[str, str]
     as_json: bool
     recording_sink: bool = False
+    smtp: tuple[str, int] | None = None
+    """An SMTP server already running, instead of the benchmark's own sink."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +149,7 @@ class Result:
     worker_peak_rss: dict[int, int] = field(default_factory=dict)
     sink_received: int | None = None
     error: str | None = None
+    external_sink: bool = False
 
     @property
     def ok(self) -> bool:
@@ -151,7 +157,7 @@ class Result:
             self.error is None
             and self.timings.completed_s is not None
             and self.timings.sent == self.recipients
-            and self.sink_received == self.recipients
+            and (self.external_sink or self.sink_received == self.recipients)
         )
 
     def rate(self, seconds: float | None) -> float | None:
@@ -414,11 +420,16 @@ def start_sink(directory: Path, recording: bool) -> Sink:
 
 
 def worker_environment(
-    database_url: str, redis_url: str, sink_port: int, connections: int, extra: Mapping[str, str]
+    database_url: str,
+    redis_url: str,
+    sink_port: int,
+    connections: int,
+    extra: Mapping[str, str],
+    sink_host: str = "127.0.0.1",
 ) -> dict[str, str]:
     """The environment of a deployed worker; no inherited BROADCAST_* setting leaks in."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("BROADCAST_")}
-    relay = {"host": "127.0.0.1", "port": sink_port, "connections": connections}
+    relay = {"host": sink_host, "port": sink_port, "connections": connections}
     env.update(
         BROADCAST_ENV="dev",
         BROADCAST_DATABASE_URL=database_url,
@@ -469,7 +480,7 @@ def _redis_clients(redis_url: str) -> int:
 
 def wait_until_ready(
     workers: Sequence[subprocess.Popen[bytes]],
-    sink: Sink,
+    sink_port: int,
     connections: int,
     redis_url: str,
     directory: Path,
@@ -478,7 +489,7 @@ def wait_until_ready(
     """Each worker has opened its SMTP pool and its three Redis pools (resources, two queues)."""
     while True:
         _ensure_alive(workers, directory)
-        pools_open = all(_sink_connections(w.pid, sink.port) >= connections for w in workers)
+        pools_open = all(_sink_connections(w.pid, sink_port) >= connections for w in workers)
         if pools_open and _redis_clients(redis_url) >= 3 * len(workers) + 1:
             time.sleep(0.5)  # from the pools being open to the first poll of the queues
             return
@@ -651,21 +662,24 @@ def _run_pipeline(
     result: Result,
     deadline: Deadline,
     stack: contextlib.ExitStack,
-) -> Sink:
+) -> Sink | None:
     redis_server = EmbeddedRedis(directory / "redis")
     redis_url = redis_server.start()
     stack.callback(redis_server.stop)
-    sink = start_sink(directory, options.recording_sink)
-    stack.callback(stop_processes, [sink.process])
+    sink = None
+    if options.smtp is None:
+        sink = start_sink(directory, options.recording_sink)
+        stack.callback(stop_processes, [sink.process])
+    host, port = options.smtp or ("127.0.0.1", sink.port if sink else 0)
     env = worker_environment(
-        database_url, redis_url, sink.port, options.smtp_connections, options.worker_env
+        database_url, redis_url, port, options.smtp_connections, options.worker_env, host
     )
     workers = start_workers(options.workers, env, directory)
     stack.callback(stop_processes, workers)
     sampler = RssSampler([w.pid for w in workers])
     sampler.start()
     stack.callback(_keep_peaks, sampler, result)
-    wait_until_ready(workers, sink, options.smtp_connections, redis_url, directory, deadline)
+    wait_until_ready(workers, port, options.smtp_connections, redis_url, directory, deadline)
     sampler.sample()
     result.worker_idle_rss = dict(sampler.latest)
     result.timings = asyncio.run(
@@ -691,6 +705,7 @@ def run(options: Options) -> Result:
     deadline = Deadline.after(options.timeout_s)
     server = server_url()
     result = Result(options.recipients, options.workers, server.get_backend_name())
+    result.external_sink = options.smtp is not None
     with (
         tempfile.TemporaryDirectory(prefix="bench-fanout-") as tmp,
         fresh_database(server) as database_url,
@@ -703,7 +718,8 @@ def run(options: Options) -> Result:
         result.seed_s = time.perf_counter() - seeding
         with contextlib.ExitStack() as stack:
             sink = _run_pipeline(options, database_url, seeded, directory, result, deadline, stack)
-        result.sink_received = sink.received()  # written once more by the sink on exit
+        if sink is not None:
+            result.sink_received = sink.received()  # written once more by the sink on exit
     _check(result, deadline)
     return result
 
@@ -716,7 +732,9 @@ def _check(result: Result, deadline: Deadline) -> None:
             f"broadcast {where}: {timings.planned} planned, {timings.sent} sent "
             f"of {result.recipients}"
         )
-    elif timings.sent != result.recipients or result.sink_received != result.recipients:
+    elif timings.sent != result.recipients or (
+        not result.external_sink and result.sink_received != result.recipients
+    ):
         result.error = (
             f"{timings.sent} deliveries sent and {result.sink_received} messages "
             f"received, for {result.recipients} recipients"
@@ -731,6 +749,13 @@ def key_value(raw: str) -> tuple[str, str]:
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, not {raw!r}")
     return key, value
+
+
+def host_port(raw: str) -> tuple[str, int]:
+    host, sep, port = raw.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, not {raw!r}")
+    return host, int(port)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> Options:
@@ -760,6 +785,12 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         action="store_true",
         help="use the aiosmtpd sink of the tests instead of the count-only responder",
     )
+    parser.add_argument(
+        "--smtp",
+        type=host_port,
+        metavar="HOST:PORT",
+        help="send to this SMTP server, already running, instead of the benchmark's own sink",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON line")
     args = parser.parse_args(argv)
     if args.recipients < 1 or args.workers < 1:
@@ -772,6 +803,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         dict(args.worker_env),
         args.json,
         args.recording_sink,
+        args.smtp,
     )
 
 
@@ -807,7 +839,8 @@ def readable(result: Result) -> str:
             f"{_mb(result.worker_idle_rss.get(pid, 0))} -> {_mb(peak)}"
             for pid, peak in result.worker_peak_rss.items()
         ),
-        f"  sink received           {result.sink_received}",
+        "  sink received           "
+        + ("(an outside SMTP server)" if result.external_sink else f"{result.sink_received}"),
     ]
     if result.error:
         lines.append(f"  ERROR: {result.error}")

@@ -342,7 +342,7 @@ def _run_pipeline(
     sampler = fanout.RssSampler([w.pid for w in workers])
     sampler.start()
     stack.callback(fanout._keep_peaks, sampler, result)
-    fanout.wait_until_ready(workers, sink, SMTP_CONNECTIONS, redis_url, directory, deadline)
+    fanout.wait_until_ready(workers, sink.port, SMTP_CONNECTIONS, redis_url, directory, deadline)
     sampler.sample()
     result.worker_idle_rss = dict(sampler.latest)
     asyncio.run(
