@@ -123,6 +123,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
+    app.add_middleware(status_pages.StatusFastPath)  # inside the two below
     app.add_middleware(SecurityHeadersMiddleware)
     if settings.trusted_proxies:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)

@@ -8,10 +8,12 @@ button confirms. These answers are plain HTML in the reader's language, never ca
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from broadcast.core.db import SessionFactory, transaction
 from broadcast.core.errors import DomainError
@@ -28,6 +30,11 @@ _NOT_FOUND = (
     '<a href="/status/">Voir la liste des académies</a>.</p></html>'
 ).encode()
 
+_NOT_FOUND_HEADERS = [
+    ("content-type", "text/html; charset=utf-8"),
+    ("content-length", str(len(_NOT_FOUND))),
+]
+
 CLIENT_RATE = RateLimit(rate=1 / 6, burst=10)
 """Follow requests per client address: ten at once, then one every six seconds."""
 ADDRESS_RATE = RateLimit(rate=1 / 600, burst=3)
@@ -36,28 +43,62 @@ ADDRESS_RATE = RateLimit(rate=1 / 600, burst=3)
 router = APIRouter(include_in_schema=False)
 
 
-async def status_resource(request: Request) -> Response:
-    """GET or HEAD of any resource of the site; English pages for ``Accept-Language: en``."""
-    key = urls.key_of_path(request.url.path)
-    site: StatusSite = request.app.state.status_site
+async def status_answer(
+    site: StatusSite, path: str, method: str, headers: Mapping[str, str]
+) -> tuple[int, list[tuple[str, str]], bytes]:
+    """Status, headers and body of a GET or HEAD of ``path``; English pages for
+    ``Accept-Language: en``."""
+    key = urls.key_of_path(path)
     entry = None
     if key is not None:
-        language = request.headers.get("accept-language", "")
-        negotiated = urls.negotiated(key, language)
-        entry = await site.get(negotiated)
+        entry = await site.get(urls.negotiated(key, headers.get("accept-language", "")))
     if key is None or entry is None:
-        return Response(_NOT_FOUND, status_code=404, media_type="text/html")
+        return 404, _NOT_FOUND_HEADERS, _NOT_FOUND
     result = answer(
         entry,
-        accept_encoding=request.headers.get("accept-encoding", ""),
-        if_none_match=request.headers.get("if-none-match"),
+        accept_encoding=headers.get("accept-encoding", ""),
+        if_none_match=headers.get("if-none-match"),
         vary_language=urls.negotiated(key, "en") != key,
         embeddable="/banner/" in key,
-        head=request.method == "HEAD",
+        head=method == "HEAD",
     )
-    response = Response(result.body, status_code=result.status)
-    response.headers.update(dict(result.headers))
+    return result.status, result.headers, result.body
+
+
+async def status_resource(request: Request) -> Response:
+    """The routes ``/status`` and ``/status/{rest:path}``; :class:`StatusFastPath` answers
+    them first, so that these run only for an app built without it."""
+    site: StatusSite = request.app.state.status_site
+    code, headers, body = await status_answer(
+        site, request.url.path, request.method, request.headers
+    )
+    response = Response(body, status_code=code)
+    response.headers.update(dict(headers))
     return response
+
+
+class StatusFastPath:
+    """GET and HEAD under ``/status`` answered before the router: matching a path against the
+    app's hundred routes cost about three quarters of a hit (profiled), and a hit is bytes
+    from memory. Placed inside the security headers and proxy middlewares."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        if path != "/status" and not path.startswith("/status/"):
+            await self.app(scope, receive, send)
+            return
+        site: StatusSite = scope["app"].state.status_site
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        code, answer_headers, body = await status_answer(site, path, scope["method"], headers)
+        raw = [(k.encode(), v.encode()) for k, v in answer_headers]
+        await send({"type": "http.response.start", "status": code, "headers": raw})
+        await send({"type": "http.response.body", "body": body})
 
 
 def _locale(value: object, request: Request) -> str:
