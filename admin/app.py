@@ -22,6 +22,7 @@ from admin.api import (
     audit,
     broadcasts,
     directory,
+    followers,
     governance,
     inbound,
     notice_templates,
@@ -138,6 +139,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
+    app.add_middleware(status_pages.StatusFastPath)  # inside the two below
     app.add_middleware(SecurityHeadersMiddleware)
     if settings.trusted_proxies:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
@@ -150,6 +152,7 @@ def create_app(
     for router in (directory.router, notices.router, broadcasts.router, public.me_router):
         app.include_router(router, prefix="/api/v1")
     app.include_router(push.router, prefix="/api/v1")
+    app.include_router(followers.router, prefix="/api/v1")
     app.include_router(audiences.router, prefix="/api/v1")
     app.include_router(audit.router, prefix="/api/v1")
     app.include_router(notice_templates.router, prefix="/api/v1")
@@ -160,6 +163,7 @@ def create_app(
     app.include_router(public.router)
     app.include_router(operations.router)
     mount_docs(app)
+    app.include_router(status_pages.router)  # before the catch-all of the status site
     for path in ("/status", "/status/{rest:path}"):
         app.add_route(path, status_pages.status_resource, methods=["GET", "HEAD"])
     app.include_router(providers.router)

@@ -96,19 +96,58 @@ async def register_for_contact(
 async def follow(
     session: AsyncSession, settings: Settings, data: FollowIn
 ) -> tuple[PushSubscription, Contact]:
-    """Public: an anonymous follower of an organisation, its subscription and contact point."""
+    """Public: a browser follows an organisation's page, anonymously. One browser may follow
+    several pages: its one subscription gets a follower contact per organisation followed, each
+    holding the subscription's contact point, so that a broadcast reaching two of them (the
+    académie and its school) plans the address once (RULES D1)."""
     check_endpoint(settings, data.endpoint)
     organisation = await _followed_organisation(session, data)
     existing = await _by_endpoint(session, data.endpoint)
-    contact = await session.get(Contact, existing.contact_id) if existing else None
-    if contact is None or contact.role != ContactRole.follower:
-        contact = Contact(organisation_id=row_id(organisation), role=ContactRole.follower)
-        session.add(contact)
-    contact.organisation_id = row_id(organisation)
+    owner = await session.get(Contact, existing.contact_id) if existing else None
+    if existing is None or owner is None or owner.role != ContactRole.follower:
+        contact = await _new_follower(session, organisation, data.locale)
+        return await attach_subscription(session, contact, data), contact
+    _renew_keys(existing, data)
+    address = str(row_id(existing))
+    found = await _follower_of(session, organisation, address)
+    contact = found or await _new_follower(session, organisation, data.locale)
+    if found is None:
+        session.add(ContactPoint(contact_id=row_id(contact), channel=PUSH, address=address))
     contact.locale = data.locale
     contact.updated_at = utcnow()
     await session.flush()
-    return await attach_subscription(session, contact, data), contact
+    return existing, contact
+
+
+async def _new_follower(session: AsyncSession, organisation: Organisation, locale: str) -> Contact:
+    contact = Contact(
+        organisation_id=row_id(organisation), role=ContactRole.follower, locale=locale
+    )
+    session.add(contact)
+    await session.flush()
+    return contact
+
+
+async def _follower_of(
+    session: AsyncSession, organisation: Organisation, address: str
+) -> Contact | None:
+    """The follower contact of ``organisation`` holding the subscription ``address``."""
+    return await session.scalar(
+        select(Contact)
+        .join(ContactPoint, col(ContactPoint.contact_id) == col(Contact.id))
+        .where(
+            col(Contact.organisation_id) == organisation.id,
+            col(Contact.role) == ContactRole.follower,
+            col(ContactPoint.channel) == PUSH,
+            col(ContactPoint.address) == address,
+        )
+    )
+
+
+def _renew_keys(subscription: PushSubscription, data: SubscriptionIn) -> None:
+    subscription.p256dh = data.keys.p256dh
+    subscription.auth = data.keys.auth
+    subscription.user_agent = data.user_agent
 
 
 async def _followed_organisation(session: AsyncSession, data: FollowIn) -> Organisation:
@@ -148,27 +187,46 @@ async def attach_subscription(
             contact_id=contact_id, endpoint=data.endpoint, p256dh="", auth=""
         )
         session.add(subscription)
-    previous_contact = subscription.contact_id
-    subscription.p256dh = data.keys.p256dh
-    subscription.auth = data.keys.auth
-    subscription.user_agent = data.user_agent
+    _renew_keys(subscription, data)
     subscription.contact_id = contact_id
     await session.flush()
     await _point_to(session, contact_id, str(row_id(subscription)))
-    if previous_contact != contact_id:
-        await _drop_orphan_followers(session, [previous_contact])
     return subscription
 
 
 async def _point_to(session: AsyncSession, contact_id: int, address: str) -> None:
-    """The subscription's one contact point, belonging to ``contact_id``."""
-    moved = await session.execute(
-        update(ContactPoint)
-        .where(col(ContactPoint.channel) == PUSH, col(ContactPoint.address) == address)
-        .values(contact_id=contact_id)
-        .execution_options(synchronize_session=False)
+    """The subscription's one contact point, belonging to ``contact_id``: the points other
+    contacts held (the pages it followed) go, and so do the followers left without any."""
+    others = list(
+        (
+            await session.execute(
+                select(col(ContactPoint.contact_id)).where(
+                    col(ContactPoint.channel) == PUSH,
+                    col(ContactPoint.address) == address,
+                    col(ContactPoint.contact_id) != contact_id,
+                )
+            )
+        ).scalars()
     )
-    if not getattr(moved, "rowcount", 0):
+    if others:
+        await session.execute(
+            delete(ContactPoint)
+            .where(
+                col(ContactPoint.channel) == PUSH,
+                col(ContactPoint.address) == address,
+                col(ContactPoint.contact_id) != contact_id,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        await drop_orphan_followers(session, others)
+    held = await session.scalar(
+        select(col(ContactPoint.id)).where(
+            col(ContactPoint.contact_id) == contact_id,
+            col(ContactPoint.channel) == PUSH,
+            col(ContactPoint.address) == address,
+        )
+    )
+    if held is None:
         session.add(ContactPoint(contact_id=contact_id, channel=PUSH, address=address))
         await session.flush()
 
@@ -191,7 +249,10 @@ async def delete_subscriptions(session: AsyncSession, ids: Sequence[int]) -> int
     contact_ids = list(
         (
             await session.execute(
-                select(col(PushSubscription.contact_id)).where(col(PushSubscription.id).in_(ids))
+                select(col(ContactPoint.contact_id)).where(
+                    col(ContactPoint.channel) == PUSH,
+                    col(ContactPoint.address).in_([str(i) for i in ids]),
+                )
             )
         ).scalars()
     )
@@ -208,7 +269,7 @@ async def delete_subscriptions(session: AsyncSession, ids: Sequence[int]) -> int
         .where(col(PushSubscription.id).in_(ids))
         .execution_options(synchronize_session=False)
     )
-    await _drop_orphan_followers(session, contact_ids)
+    await drop_orphan_followers(session, contact_ids)
     return int(getattr(result, "rowcount", 0) or 0)
 
 
@@ -224,7 +285,7 @@ async def record_push_successes(session: AsyncSession, ids: Sequence[int]) -> No
         )
 
 
-async def _drop_orphan_followers(session: AsyncSession, contact_ids: Sequence[int]) -> None:
+async def drop_orphan_followers(session: AsyncSession, contact_ids: Sequence[int]) -> None:
     """A follower exists only for its subscriptions: without a contact point, it goes."""
     if not contact_ids:
         return

@@ -11,10 +11,14 @@ import hashlib
 import hmac
 import re
 
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from broadcast.core.validation import INT64_MAX
 from broadcast.deliveries.models import Delivery
+from broadcast.directory.models import Contact, ContactPoint, ContactRole
+from broadcast.directory.push import drop_orphan_followers
 from broadcast.directory.service import suppress
 
 _TAG_BYTES = 16
@@ -50,10 +54,42 @@ def unsubscribe_url(public_base_url: str, secret: str, delivery_id: int) -> str:
 
 
 async def unsubscribe(session: AsyncSession, secret: str, token: str) -> bool:
-    """Suppress the address a genuine token was sent to; False for an unknown token."""
+    """Suppress the address a genuine token was sent to, and forget the status pages it
+    followed (no use keeping them); False for an unknown token."""
     delivery_id = read_unsubscribe_token(secret, token)
     delivery = await session.get(Delivery, delivery_id) if delivery_id is not None else None
     if delivery is None:
         return False
     await suppress(session, delivery.channel, delivery.address, "unsubscribe")
+    await forget_follows(session, delivery.channel, delivery.address)
     return True
+
+
+async def forget_follows(session: AsyncSession, channel: str, address: str) -> None:
+    """The address stops following every status page: its follower contact points go, and the
+    follower contacts left without any."""
+    followers = list(
+        (
+            await session.execute(
+                select(col(ContactPoint.contact_id))
+                .join(Contact, col(Contact.id) == col(ContactPoint.contact_id))
+                .where(
+                    col(ContactPoint.channel) == channel,
+                    col(ContactPoint.address) == address,
+                    col(Contact.role) == ContactRole.follower,
+                )
+            )
+        ).scalars()
+    )
+    if not followers:
+        return
+    await session.execute(
+        delete(ContactPoint)
+        .where(
+            col(ContactPoint.channel) == channel,
+            col(ContactPoint.address) == address,
+            col(ContactPoint.contact_id).in_(followers),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    await drop_orphan_followers(session, followers)

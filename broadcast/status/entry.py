@@ -155,3 +155,15 @@ def _headers(
             ("content-security-policy", _CSP.format(ancestors="*" if embeddable else "'self'"))
         )
     return headers
+
+
+def follow_page_headers() -> list[tuple[str, str]]:
+    """The email follow's answers: HTML made for one person, never stored by a cache, and
+    never sending the link's token on as a referrer."""
+    return [
+        ("content-type", CONTENT_TYPES[".html"]),
+        ("cache-control", "no-store"),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+        ("content-security-policy", _CSP.format(ancestors="'self'")),
+    ]

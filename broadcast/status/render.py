@@ -20,7 +20,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from broadcast.notices.catalogue import ServiceCatalogue
 from broadcast.status import urls
 from broadcast.status.pages import AcademieEntry, Incident, OrgRef, Relation, StatusPage
-from broadcast.status.texts import KIND, LIFECYCLE, WORDS
+from broadcast.status.texts import FOLLOW_PAGES, KIND, LIFECYCLE, WORDS
 from broadcast.status.timefmt import ago, clock, date_and_clock
 
 TEMPLATES_DIR = Path(__file__).parent.parent.parent / "templates" / "status"
@@ -75,6 +75,31 @@ class StatusRenderer:
             t=words,
             academies=entries,
             other_language_url=urls.index_path("en" if locale == "fr" else "fr"),
+        )
+
+    def follow_page(
+        self,
+        locale: str,
+        *,
+        title: str,
+        text: str,
+        back_url: str,
+        other_language_url: str,
+        form_action: str | None = None,
+        button: str | None = None,
+    ) -> bytes:
+        """A page of the email follow (sent, confirm, confirmed, refused): not cached."""
+        return self._render(
+            "follow.html",
+            locale=locale,
+            t=WORDS[locale],
+            title=title,
+            text=text,
+            back_url=back_url,
+            back=FOLLOW_PAGES[locale]["back"],
+            form_action=form_action,
+            button=button,
+            other_language_url=other_language_url,
         )
 
     def asset(self, name: str) -> bytes:

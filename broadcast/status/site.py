@@ -75,6 +75,10 @@ class StatusSite:
         self._version: bytes | None = None
         self._checked_at = 0.0
 
+    @property
+    def renderer(self) -> StatusRenderer:
+        return self._renderer
+
     def _asset(self, key: str) -> bytes:
         return self._renderer.asset(key.removeprefix(urls.ROOT + "/"))
 

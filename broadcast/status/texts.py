@@ -127,3 +127,55 @@ WORDS: dict[str, dict[str, str]] = {
         "independent": "This site is hosted independently of the ENT.",
     },
 }
+
+FOLLOW_MAIL: dict[str, dict[str, str]] = {
+    "fr": {
+        "subject": "Confirmez votre abonnement : {name}",
+        "text": "Bonjour,\n\n"
+        "Vous avez demandé à recevoir par e-mail les avis publiés sur la page d'état des "
+        "services de {name}.\n\n"
+        "Pour confirmer, ouvrez ce lien puis validez : {link}\n\n"
+        "Ce lien ne sert qu'une fois et expire dans trois jours. Si vous n'êtes pas à "
+        "l'origine de cette demande, ignorez ce message : vous ne recevrez rien.\n\n"
+        "Chaque avis envoyé contiendra un lien de désinscription.\n",
+    },
+    "en": {
+        "subject": "Confirm your subscription: {name}",
+        "text": "Hello,\n\n"
+        "You asked to receive by email the notices published on the service status page of "
+        "{name}.\n\n"
+        "To confirm, open this link and validate: {link}\n\n"
+        "This link works once and expires in three days. If you did not ask for this, ignore "
+        "this message: you will receive nothing.\n\n"
+        "Every notice sent will hold an unsubscribe link.\n",
+    },
+}
+
+FOLLOW_PAGES: dict[str, dict[str, str]] = {
+    "fr": {
+        "sent_title": "Vérifiez votre messagerie",
+        "sent": "Un e-mail de confirmation vient d'être envoyé à {email}. Ouvrez le lien qu'il "
+        "contient pour suivre la page de {name}. Sans confirmation, vous ne recevrez rien.",
+        "confirm_title": "Confirmer l'abonnement",
+        "confirm": "Recevoir par e-mail les avis de {name} à l'adresse {email} ?",
+        "confirm_button": "Confirmer l'abonnement",
+        "confirmed_title": "Abonnement confirmé",
+        "confirmed": "Vous recevrez par e-mail les avis de {name}. Chaque message contient un "
+        "lien de désinscription.",
+        "error_title": "Demande non aboutie",
+        "back": "Retour à la page d'état des services",
+    },
+    "en": {
+        "sent_title": "Check your mailbox",
+        "sent": "A confirmation email was just sent to {email}. Open its link to follow the page "
+        "of {name}. Without confirmation, you will receive nothing.",
+        "confirm_title": "Confirm the subscription",
+        "confirm": "Receive by email the notices of {name} at {email}?",
+        "confirm_button": "Confirm the subscription",
+        "confirmed_title": "Subscription confirmed",
+        "confirmed": "You will receive the notices of {name} by email. Every message holds an "
+        "unsubscribe link.",
+        "error_title": "Request not completed",
+        "back": "Back to the service status page",
+    },
+}

@@ -47,6 +47,9 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
         },
     },
     ("GET", "/api/v1/notices/{notice_id}"): None,
+    ("GET", "/api/v1/notices/{notice_id}/followers"): None,
+    ("POST", "/api/v1/notices/{notice_id}/notify-followers"): {},
+    ("GET", "/api/v1/organisations/{organisation_id}/followers"): None,
     ("POST", "/api/v1/notices/{notice_id}/updates"): {
         "status": "identified",
         "message": "Cause trouvée",
