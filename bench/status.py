@@ -291,7 +291,7 @@ def run(options: argparse.Namespace) -> Result:
         result.publication_ms = publication_latency(base, site, options.publications)
         workers = start_workers(options.workers, env, directory)
         stack.callback(stop_processes, workers)
-        wait_until_ready(workers, sink, 8, redis_url, directory, deadline)
+        wait_until_ready(workers, sink.port, 8, redis_url, directory, deadline)
         result.send_solo_per_s = timed_send(
             database_url, redis_url, site, options.recipients, deadline
         )
