@@ -8,12 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, status
 
 from admin.api.answers import broadcast_answer
-from admin.deps import QueueDep, SettingsDep, UnitOfWork, UowDep, requires
+from admin.deps import QueueDep, SettingsDep, UowDep, requires
 from broadcast.accounts.permissions import Permission
 from broadcast.accounts.service import Principal
 from broadcast.broadcasts import approval, changes, service
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus
 from broadcast.broadcasts.schemas import BroadcastOut, BroadcastPatch, ReasonIn
+from broadcast.core.uow import UnitOfWork
 from broadcast.core.validation import RowId
 from broadcast.jobs import JobQueue
 

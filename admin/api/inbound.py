@@ -24,12 +24,13 @@ from pydantic import BaseModel, ValidationError
 from admin.api.answers import notice_answer
 from admin.api.governance import enqueue_after_commit
 from admin.api.pages import CursorParam, LimitParam, Page, page_of
-from admin.deps import QueueDep, SettingsDep, UnitOfWork, UowDep, requires
+from admin.deps import QueueDep, SettingsDep, UowDep, requires
 from admin.idempotency import idempotent
 from broadcast.accounts.permissions import Permission
 from broadcast.accounts.service import Principal
 from broadcast.core.errors import PayloadTooLarge
 from broadcast.core.timeutil import utcnow
+from broadcast.core.uow import UnitOfWork
 from broadcast.core.validation import RowId
 from broadcast.inbound import service
 from broadcast.inbound.alertmanager import AlertmanagerPayload, alert_events
