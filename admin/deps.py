@@ -16,7 +16,6 @@ from broadcast.core.uow import unit_of_work as open_unit_of_work
 from broadcast.jobs import JobQueue
 from broadcast.settings import Settings
 from broadcast.status.changes import take_status_changes
-from broadcast.webhooks.events import take_emitted
 
 
 async def unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
@@ -24,16 +23,8 @@ async def unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
     services asked for are enqueued and the public pages it changed are rendered again."""
     factory, redis = request.app.state.session_factory, request.app.state.redis
     async with open_unit_of_work(factory, redis) as uow:
-        uow.after_commit(lambda: _enqueue_webhooks(request, take_emitted(uow.session)))
         uow.after_commit(lambda: _refresh_status_pages(request, take_status_changes(uow.session)))
         yield uow
-
-
-async def _enqueue_webhooks(request: Request, message_ids: list[int]) -> None:
-    """Webhook messages the request's services emitted, enqueued now that they are visible."""
-    if message_ids:
-        queue: JobQueue = request.app.state.queue
-        await queue.enqueue_webhooks(message_ids)
 
 
 async def _refresh_status_pages(request: Request, organisation_ids: set[int]) -> None:

@@ -120,3 +120,14 @@ class JobQueue:
 
     async def enqueue_webhooks(self, message_ids: Sequence[int]) -> None:
         await _enqueue(self._redis, [webhook_job(message_id) for message_id in message_ids])
+
+    async def enqueue_job(
+        self,
+        function: str,
+        *args: object,
+        _job_id: str | None = None,
+        _queue_name: str | None = None,
+    ) -> object:
+        return await self._redis.enqueue_job(
+            function, *args, _job_id=_job_id, _queue_name=_queue_name
+        )

@@ -35,7 +35,6 @@ from broadcast.deliveries.ledger import complete_if_done
 from broadcast.deliveries.models import Delivery, DeliveryStatus
 from broadcast.directory.models import Organisation
 from broadcast.jobs import DispatchBatch, JobQueue
-from broadcast.webhooks.events import take_emitted
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +55,8 @@ async def run_fanout(
     while await _plan_one_chunk(factory, broadcast_id, settings.chunk_size):
         await enqueue_pending_batches(factory, queue, broadcast_id, settings.batch_size)
     await enqueue_pending_batches(factory, queue, broadcast_id, settings.batch_size)
-    async with transaction(factory) as session:
+    async with transaction(factory, queue) as session:
         await complete_if_done(session, broadcast_id)
-    await queue.enqueue_webhooks(take_emitted(session))
 
 
 async def _plan_one_chunk(factory: SessionFactory, broadcast_id: int, chunk_size: int) -> bool:

@@ -29,7 +29,7 @@ from broadcast.core.db import SessionFactory, transaction
 from broadcast.core.timeutil import utcnow
 from broadcast.core.validation import Moment
 from broadcast.jobs import JobQueue
-from broadcast.webhooks.events import emit_broadcast_event, take_emitted
+from broadcast.webhooks.events import emit_broadcast_event
 from broadcast.webhooks.models import WebhookEvent
 
 log = logging.getLogger(__name__)
@@ -103,11 +103,8 @@ async def claim_due(
     """Move one due broadcast from ``scheduled`` to ``queued``: True for the one caller whose
     conditional update changed the row, False for every other (and for one changed meanwhile).
     The ``broadcast.queued`` webhooks go to ``queue`` once that commits."""
-    async with transaction(factory) as session:
-        claimed = await _claim(session, broadcast_id, now)
-    if claimed and queue is not None:
-        await queue.enqueue_webhooks(take_emitted(session))
-    return claimed
+    async with transaction(factory, queue) as session:
+        return await _claim(session, broadcast_id, now)
 
 
 async def _claim(session: AsyncSession, broadcast_id: int, now: datetime) -> bool:

@@ -52,7 +52,6 @@ from broadcast.directory.models import Organisation
 from broadcast.jobs import DispatchBatch, JobQueue
 from broadcast.notices.models import Notice, NoticeUpdate
 from broadcast.ratelimit import RateLimit, RateLimiter, RateLimitTimeout
-from broadcast.webhooks.events import take_emitted
 
 log = logging.getLogger(__name__)
 
@@ -139,10 +138,9 @@ class Dispatcher:
         if ended == _Ended.stopped:
             await self._settle_if_cancelled(batch.broadcast_id)
             return
-        async with transaction(self.factory) as session:
+        async with transaction(self.factory, self.queue) as session:
             completed = await complete_if_done(session, batch.broadcast_id)
             still_open = await count_open(session, batch)
-        await self._enqueue_webhooks(session)
         if completed and self.timings is not None:
             await self.timings.completed(broadcast.id or 0, broadcast.priority, broadcast.queued_at)
         if still_open:
@@ -160,18 +158,12 @@ class Dispatcher:
             if status == BroadcastStatus.cancelled:
                 await cancel_queued(session, broadcast_id)
 
-    async def _enqueue_webhooks(self, committed: AsyncSession) -> None:
-        emitted = take_emitted(committed)
-        if emitted and self.queue is not None:
-            await self.queue.enqueue_webhooks(emitted)
-
     async def _fail_unsendable(self, batch: DispatchBatch) -> None:
         """No provider account for this channel on this worker: waiting would not help."""
         error = _NO_ACCOUNT.get(batch.channel, f"aucun compte {batch.channel} configuré")
-        async with transaction(self.factory) as session:
+        async with transaction(self.factory, self.queue) as session:
             failed = await fail_open(session, batch, error)
             await complete_if_done(session, batch.broadcast_id)
-        await self._enqueue_webhooks(session)
         if failed:
             log.warning(
                 "broadcast %s: %d %s deliveries failed: %s",
