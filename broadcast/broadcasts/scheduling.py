@@ -25,6 +25,7 @@ from sqlmodel import col
 
 from broadcast.accounts.service import audit
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus
+from broadcast.broadcasts.transitions import follow_status
 from broadcast.core.db import SessionFactory, transaction
 from broadcast.core.timeutil import utcnow
 from broadcast.core.validation import Moment
@@ -74,9 +75,8 @@ async def queue_due_broadcasts(
     """Start the scheduled broadcasts whose time has come; returns the ids this caller started."""
     now = now or utcnow()
     started = []
-    for broadcast_id, priority in await due_broadcasts(factory, now):
+    for broadcast_id, _priority in await due_broadcasts(factory, now):
         if await claim_due(factory, broadcast_id, now, queue):
-            await queue.enqueue_fanout(broadcast_id, priority)
             started.append(broadcast_id)
     if started:
         log.info("scheduler: started broadcasts %s", started)
@@ -102,7 +102,7 @@ async def claim_due(
 ) -> bool:
     """Move one due broadcast from ``scheduled`` to ``queued``: True for the one caller whose
     conditional update changed the row, False for every other (and for one changed meanwhile).
-    The ``broadcast.queued`` webhooks go to ``queue`` once that commits."""
+    Its fan-out and the ``broadcast.queued`` webhooks go to ``queue`` once that commits."""
     async with transaction(factory, queue) as session:
         return await _claim(session, broadcast_id, now)
 
@@ -131,5 +131,6 @@ async def _claim(session: AsyncSession, broadcast_id: int, now: datetime) -> boo
         object_id=broadcast_id,
         details={"at": now.isoformat()},
     )
+    follow_status(session, broadcast)
     await emit_broadcast_event(session, WebhookEvent.broadcast_queued, broadcast)
     return True
