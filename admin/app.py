@@ -42,7 +42,6 @@ from broadcast.core.logsetup import configure_logging_from_env
 from broadcast.core.validation import describe_errors, summary
 from broadcast.deliveries.early_status import EarlyStatuses
 from broadcast.imports.progress import ImportProgress
-from broadcast.jobs import JobQueue
 from broadcast.ratelimit import RateLimiter
 from broadcast.settings import Settings, get_settings
 from broadcast.status.site import StatusSite
@@ -101,7 +100,6 @@ def create_app(
         app.state.settings = settings
         app.state.session_factory = session_factory(engine)
         app.state.redis = redis
-        app.state.queue = JobQueue(redis)
         app.state.limiter = RateLimiter(redis)
         app.state.early_statuses = EarlyStatuses(redis)
         app.state.import_progress = ImportProgress(redis)

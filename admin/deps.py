@@ -13,7 +13,6 @@ from broadcast.accounts.service import Principal, authenticate_api_key
 from broadcast.core.errors import Unauthenticated
 from broadcast.core.uow import UnitOfWork
 from broadcast.core.uow import unit_of_work as open_unit_of_work
-from broadcast.jobs import JobQueue
 from broadcast.settings import Settings
 from broadcast.status.changes import take_status_changes
 
@@ -59,13 +58,7 @@ def get_settings_dep(request: Request) -> Settings:
     return settings
 
 
-def get_queue(request: Request) -> JobQueue:
-    queue: JobQueue = request.app.state.queue
-    return queue
-
-
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
-QueueDep = Annotated[JobQueue, Depends(get_queue)]
 
 
 def locale_of(request: Request) -> str:

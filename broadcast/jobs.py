@@ -14,12 +14,11 @@ de-duplication.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from broadcast.broadcasts.models import Priority
 from broadcast.core.errors import InvalidInput
-from broadcast.core.uow import Enqueuer, Job, _enqueue
+from broadcast.core.uow import Job
 
 URGENT_QUEUE = "broadcast:queue:urgent"
 BULK_QUEUE = "broadcast:queue:bulk"
@@ -96,38 +95,3 @@ def webhook_job(message_id: int) -> Job:
 
 def webhook_job_id(message_id: int) -> str:
     return f"webhook:{message_id}"
-
-
-class JobQueue:
-    """Transitional: the call sites not yet moved to the unit of work enqueue through it."""
-
-    def __init__(self, redis: Enqueuer) -> None:
-        self._redis = redis
-
-    async def enqueue_fanout(self, broadcast_id: int, priority: str, resumed: str = "") -> None:
-        await _enqueue(self._redis, [fanout_job(broadcast_id, priority, resumed)])
-
-    async def enqueue_approval_request(self, broadcast_id: int, priority: str) -> None:
-        await _enqueue(self._redis, [approval_request_job(broadcast_id, priority)])
-
-    async def enqueue_import(self, run_id: int) -> None:
-        await _enqueue(self._redis, [import_job(run_id)])
-
-    async def enqueue_dispatch(
-        self, batch: DispatchBatch, priority: str, resumed: str = ""
-    ) -> None:
-        await _enqueue(self._redis, [dispatch_job(batch, priority, resumed)])
-
-    async def enqueue_webhooks(self, message_ids: Sequence[int]) -> None:
-        await _enqueue(self._redis, [webhook_job(message_id) for message_id in message_ids])
-
-    async def enqueue_job(
-        self,
-        function: str,
-        *args: object,
-        _job_id: str | None = None,
-        _queue_name: str | None = None,
-    ) -> object:
-        return await self._redis.enqueue_job(
-            function, *args, _job_id=_job_id, _queue_name=_queue_name
-        )

@@ -136,6 +136,6 @@ async def purge_personal_data(ctx: dict[str, Any]) -> dict[str, int]:
     """Cron, daily: delete the contacts who left long enough ago and mask old delivery
     addresses (RULES R2, :mod:`broadcast.directory.privacy`); audited with its counts."""
     resources = _resources(ctx)
-    async with transaction(resources.factory) as session:
+    async with transaction(resources.factory, resources.queue) as session:
         report = await purge_due(session, resources.settings, trigger="cron")
     return report.model_dump(include={"contacts", "contact_points", "deliveries_masked"})

@@ -30,11 +30,11 @@ from broadcast.core.db import SessionFactory, transaction
 from broadcast.core.dbtypes import UtcDateTime
 from broadcast.core.sqlutil import insert_ignoring_conflicts
 from broadcast.core.timeutil import utcnow
-from broadcast.core.uow import enqueue_after_commit
+from broadcast.core.uow import Enqueuer, enqueue_after_commit
 from broadcast.deliveries.ledger import complete_if_done
 from broadcast.deliveries.models import Delivery, DeliveryStatus
 from broadcast.directory.models import Organisation
-from broadcast.jobs import DispatchBatch, JobQueue, dispatch_job
+from broadcast.jobs import DispatchBatch, dispatch_job
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ class PlannerSettings:
 
 
 async def run_fanout(
-    factory: SessionFactory, queue: JobQueue, settings: PlannerSettings, broadcast_id: int
+    factory: SessionFactory, queue: Enqueuer, settings: PlannerSettings, broadcast_id: int
 ) -> None:
     """Plan every chunk of the broadcast's audience, then hand the deliveries to dispatch."""
     while await _plan_one_chunk(factory, broadcast_id, settings.chunk_size):
@@ -222,7 +222,7 @@ def group_into_batches(
 
 
 async def enqueue_pending_batches(
-    factory: SessionFactory, queue: JobQueue, broadcast_id: int, batch_size: int
+    factory: SessionFactory, queue: Enqueuer, broadcast_id: int, batch_size: int
 ) -> int:
     """Enqueue dispatch jobs for deliveries past ``dispatch_cursor``, then move the cursor past
     them; returns how many jobs."""

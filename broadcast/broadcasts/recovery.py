@@ -19,15 +19,15 @@ from broadcast.broadcasts.planner import ACTIVE, group_into_batches
 from broadcast.core.db import SessionFactory, transaction
 from broadcast.core.sqlutil import row_id
 from broadcast.core.timeutil import as_utc, utcnow
-from broadcast.core.uow import Job, enqueue_after_commit
+from broadcast.core.uow import Enqueuer, Job, enqueue_after_commit
 from broadcast.deliveries.models import OPEN_STATUSES, Delivery
-from broadcast.jobs import JobQueue, dispatch_job, fanout_job
+from broadcast.jobs import dispatch_job, fanout_job
 
 RESUME_LIMIT = 50_000  # per broadcast and pass; the next pass takes the rest
 
 
 async def resume_stalled(
-    factory: SessionFactory, queue: JobQueue, *, batch_size: int, stalled_after_s: float
+    factory: SessionFactory, queue: Enqueuer, *, batch_size: int, stalled_after_s: float
 ) -> int:
     """Enqueue again what stalled; returns how many jobs were enqueued."""
     now = utcnow()

@@ -28,8 +28,8 @@ from broadcast.broadcasts.models import Broadcast, BroadcastStatus
 from broadcast.broadcasts.transitions import follow_status
 from broadcast.core.db import SessionFactory, transaction
 from broadcast.core.timeutil import utcnow
+from broadcast.core.uow import Enqueuer
 from broadcast.core.validation import Moment
-from broadcast.jobs import JobQueue
 from broadcast.webhooks.events import emit_broadcast_event
 from broadcast.webhooks.models import WebhookEvent
 
@@ -70,7 +70,7 @@ year at most."""
 
 
 async def queue_due_broadcasts(
-    factory: SessionFactory, queue: JobQueue, now: datetime | None = None
+    factory: SessionFactory, queue: Enqueuer, now: datetime | None = None
 ) -> list[int]:
     """Start the scheduled broadcasts whose time has come; returns the ids this caller started."""
     now = now or utcnow()
@@ -98,7 +98,7 @@ async def due_broadcasts(factory: SessionFactory, now: datetime) -> list[tuple[i
 
 
 async def claim_due(
-    factory: SessionFactory, broadcast_id: int, now: datetime, queue: JobQueue | None = None
+    factory: SessionFactory, broadcast_id: int, now: datetime, queue: Enqueuer | None = None
 ) -> bool:
     """Move one due broadcast from ``scheduled`` to ``queued``: True for the one caller whose
     conditional update changed the row, False for every other (and for one changed meanwhile).

@@ -80,7 +80,8 @@ async def unit_of_work(
 ) -> AsyncIterator[UnitOfWork]:
     """Commit on success, then enqueue what was asked for and run the after-commit work; roll
     back on error and enqueue nothing. Without ``enqueuer`` (a command), the jobs asked for are
-    left to the recovery sweeps, which find their rows again."""
+    logged, not enqueued: the recovery sweeps find stalled fan-outs, imports and webhook
+    messages again."""
     async with factory() as session:
         uow = UnitOfWork(session)
         async with session.begin():
@@ -92,9 +93,12 @@ async def unit_of_work(
 
 
 async def _enqueue(enqueuer: Enqueuer | None, jobs: Sequence[Job]) -> None:
+    jobs = list({job.job_id: job for job in jobs}.values())  # asked twice, enqueued once
     if enqueuer is None:
         if jobs:
-            log.info("%d job(s) left to the recovery sweeps: %s", len(jobs), _names(jobs))
+            log.warning(
+                "%d job(s) asked for without a queue, not enqueued: %s", len(jobs), _names(jobs)
+            )
         return
     await asyncio.gather(
         *(

@@ -36,6 +36,7 @@ from broadcast.channels.base import (
 from broadcast.core.db import SessionFactory, transaction
 from broadcast.core.metrics import MESSAGES, PROVIDER_LATENCY, RATE_LIMIT_WAIT, timed
 from broadcast.core.timeutil import as_utc, utcnow
+from broadcast.core.uow import Enqueuer
 from broadcast.deliveries.early_status import EarlyStatuses
 from broadcast.deliveries.ledger import (
     PendingDelivery,
@@ -49,7 +50,7 @@ from broadcast.deliveries.ledger import (
 from broadcast.deliveries.models import OPEN_STATUSES, Delivery
 from broadcast.deliveries.timings import BroadcastTimings
 from broadcast.directory.models import Organisation
-from broadcast.jobs import DispatchBatch, JobQueue
+from broadcast.jobs import DispatchBatch
 from broadcast.notices.models import Notice, NoticeUpdate
 from broadcast.ratelimit import RateLimit, RateLimiter, RateLimitTimeout
 
@@ -116,7 +117,7 @@ class Dispatcher:
     retry: RetryPolicy
     stale_claim_s: float
     time_budget_s: float
-    queue: JobQueue | None = None
+    queue: Enqueuer | None = None
     """Enqueues the webhooks a completion emits; without it the recovery sweep finds them."""
     early_statuses: EarlyStatuses | None = None
     """Applies the Twilio callbacks that came before their SID, once the SIDs are recorded."""

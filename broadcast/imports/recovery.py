@@ -12,11 +12,11 @@ from sqlmodel import col
 
 from broadcast.core.db import SessionFactory, transaction
 from broadcast.core.timeutil import utcnow
-from broadcast.core.uow import enqueue_after_commit
+from broadcast.core.uow import Enqueuer, enqueue_after_commit
 from broadcast.imports.models import ImportRun, ImportStatus
 from broadcast.imports.service import fail_run
 from broadcast.imports.uploads import discard_upload, stored_upload
-from broadcast.jobs import JobQueue, import_job
+from broadcast.jobs import import_job
 
 IMPORT_JOB_TIMEOUT_S = 3600
 """One transaction per file: a job may run that long (arq does not retry a timeout)."""
@@ -28,7 +28,7 @@ LOST_AFTER = timedelta(seconds=(IMPORT_JOB_TRIES + 1) * (IMPORT_JOB_TIMEOUT_S + 
 INTERRUPTED = "Import interrompu : rien n'a été modifié. Déposez le fichier à nouveau."
 
 
-async def resume_stalled_imports(factory: SessionFactory, queue: JobQueue, var_dir: Path) -> int:
+async def resume_stalled_imports(factory: SessionFactory, queue: Enqueuer, var_dir: Path) -> int:
     """Queue again the uploaded runs still pending after a while (arq ignores the job id while
     the first job is queued or running); fail the runs no job will finish."""
     async with transaction(factory, queue) as session:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from arq.connections import ArqRedis, RedisSettings, create_pool
@@ -16,6 +17,8 @@ from broadcast.core.uow import enqueue_after_commit, pending_jobs, unit_of_work
 from broadcast.directory.models import Organisation, OrganisationKind
 from broadcast.jobs import BULK_QUEUE, IMPORT_QUEUE, fanout_job, import_job
 from broadcast.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class Refused(Exception):
@@ -84,18 +87,40 @@ async def test_a_unit_that_fails_after_asking_for_a_job_enqueues_nothing(
     assert ran == []
 
 
-async def test_the_same_job_asked_twice_in_one_unit_is_queued_once(
+class CountingPool:
+    """The arq pool, forwarded to, with the job id of every enqueue call recorded."""
+
+    def __init__(self, pool: ArqRedis) -> None:
+        self.pool = pool
+        self.calls: list[str | None] = []
+
+    async def enqueue_job(
+        self,
+        function: str,
+        *args: object,
+        _job_id: str | None = None,
+        _queue_name: str | None = None,
+    ) -> object:
+        self.calls.append(_job_id)
+        return await self.pool.enqueue_job(
+            function, *args, _job_id=_job_id, _queue_name=_queue_name
+        )
+
+
+async def test_the_same_job_asked_twice_in_one_unit_is_enqueued_once(
     factory: SessionFactory, pool: ArqRedis
 ) -> None:
-    async with transaction(factory, pool) as session:
+    counting = CountingPool(pool)
+    async with transaction(factory, counting) as session:
         enqueue_after_commit(session, fanout_job(9, "normal"))
-        enqueue_after_commit(session, fanout_job(9, "normal"))
-    async with transaction(factory, pool) as session:
-        enqueue_after_commit(session, fanout_job(9, "normal"))
+        enqueue_after_commit(session, fanout_job(9, "normal"), import_job(4))
+    assert counting.calls == ["fanout:9", "import:4"]
+    async with transaction(factory, counting) as session:
+        enqueue_after_commit(session, fanout_job(9, "normal"))  # arq drops a queued job id
     assert await _queued_ids(pool, BULK_QUEUE) == ["fanout:9"]
 
 
-async def test_without_an_enqueuer_the_jobs_are_left_to_recovery_and_said_so(
+async def test_without_an_enqueuer_the_jobs_are_not_enqueued_and_said_so(
     factory: SessionFactory, pool: ArqRedis, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.INFO, logger="broadcast.core.uow"):
@@ -104,4 +129,15 @@ async def test_without_an_enqueuer_the_jobs_are_left_to_recovery_and_said_so(
             enqueue_after_commit(session, fanout_job(10, "normal"))
     assert await _organisation_codes(factory) == ["DIJON"]
     assert await _queued_ids(pool, BULK_QUEUE) == []
-    assert "1 job(s) left to the recovery sweeps: fanout:10" in caplog.text
+    assert "1 job(s) asked for without a queue, not enqueued: fanout:10" in caplog.text
+
+
+def test_no_job_is_enqueued_outside_the_unit_of_work() -> None:
+    """Every job goes through :func:`enqueue_after_commit`: only the unit of work calls arq."""
+    callers = sorted(
+        str(path.relative_to(ROOT))
+        for package in ("broadcast", "admin", "workers", "bench")
+        for path in (ROOT / package).rglob("*.py")
+        if ".enqueue_job(" in path.read_text(encoding="utf-8")
+    )
+    assert callers == ["broadcast/core/uow.py"]
