@@ -49,7 +49,6 @@ from broadcast.core.validation import describe_errors, summary
 from broadcast.deliveries.callback_stream import CallbackStream
 from broadcast.deliveries.early_status import EarlyStatuses
 from broadcast.imports.progress import ImportProgress
-from broadcast.jobs import JobQueue
 from broadcast.ratelimit import RateLimiter
 from broadcast.settings import Settings, get_settings
 from broadcast.status.site import StatusSite
@@ -117,7 +116,6 @@ def create_app(
         app.state.settings = settings
         app.state.session_factory = session_factory(engine)
         app.state.redis = redis
-        app.state.queue = JobQueue(redis)
         app.state.limiter = RateLimiter(redis)
         app.state.early_statuses = EarlyStatuses(redis)
         app.state.callbacks = CallbackStream(redis)

@@ -2,56 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from broadcast.accounts.permissions import Permission
 from broadcast.accounts.service import Principal, authenticate_api_key
 from broadcast.core.errors import Unauthenticated
-from broadcast.jobs import JobQueue
+from broadcast.core.uow import UnitOfWork
+from broadcast.core.uow import unit_of_work as open_unit_of_work
 from broadcast.settings import Settings
 from broadcast.status.changes import take_status_changes
-from broadcast.webhooks.events import take_emitted
-
-
-@dataclass
-class UnitOfWork:
-    """The request's session; work registered with :meth:`after_commit` runs once it commits
-    (jobs are enqueued only after the rows they need are visible), and so does the enqueueing
-    of the webhook messages its services emitted (:func:`broadcast.webhooks.events.emit_event`)."""
-
-    session: AsyncSession
-    _after_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
-
-    def after_commit(self, work: Callable[[], Awaitable[None]]) -> None:
-        self._after_commit.append(work)
 
 
 async def unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
-    async with request.app.state.session_factory() as session:
-        uow = UnitOfWork(session)
-        try:
-            yield uow
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
-    for work in uow._after_commit:
-        await work()
-    await _enqueue_webhooks(request, take_emitted(uow.session))
-    await _refresh_status_pages(request, take_status_changes(uow.session))
-
-
-async def _enqueue_webhooks(request: Request, message_ids: list[int]) -> None:
-    """Webhook messages the request's services emitted, enqueued now that they are visible."""
-    if message_ids:
-        queue: JobQueue = request.app.state.queue
-        await queue.enqueue_webhooks(message_ids)
+    """One transaction per request (:mod:`broadcast.core.uow`): once it commits, the jobs its
+    services asked for are enqueued and the public pages it changed are rendered again."""
+    factory, redis = request.app.state.session_factory, request.app.state.redis
+    async with open_unit_of_work(factory, redis) as uow:
+        uow.after_commit(lambda: _refresh_status_pages(request, take_status_changes(uow.session)))
+        yield uow
 
 
 async def _refresh_status_pages(request: Request, organisation_ids: set[int]) -> None:
@@ -86,13 +58,7 @@ def get_settings_dep(request: Request) -> Settings:
     return settings
 
 
-def get_queue(request: Request) -> JobQueue:
-    queue: JobQueue = request.app.state.queue
-    return queue
-
-
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
-QueueDep = Annotated[JobQueue, Depends(get_queue)]
 
 
 def locale_of(request: Request) -> str:

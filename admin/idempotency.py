@@ -13,8 +13,8 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from starlette.datastructures import UploadFile
 
-from admin.deps import UnitOfWork
 from broadcast.accounts import idempotency
+from broadcast.core.uow import UnitOfWork
 
 Endpoint = Callable[..., Awaitable[Any]]
 

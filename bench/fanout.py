@@ -70,12 +70,13 @@ from broadcast.channels.base import ChannelName
 from broadcast.core.db import SessionFactory, create_engine, session_factory, transaction
 from broadcast.core.embedded_redis import EmbeddedRedis
 from broadcast.core.migrations import upgrade
+from broadcast.core.uow import enqueue_after_commit
 from broadcast.deliveries.models import DeliveryStatus
 from broadcast.directory.models import ContactRole, Organisation, OrganisationKind
 from broadcast.directory.schemas import ContactIn
 from broadcast.directory.service import create_organisation, insert_contacts
 from broadcast.directory.uai import make_uai
-from broadcast.jobs import JobQueue
+from broadcast.jobs import fanout_job
 from broadcast.notices.schemas import NoticeIn
 from broadcast.notices.service import create_notice
 from broadcast.sandbox.devservices import postgres_url
@@ -647,7 +648,8 @@ async def send_and_watch(
         broadcast = await create_and_confirm(factory, seeded)
         assert broadcast.id is not None
         started = time.perf_counter()
-        await JobQueue(arq_pool).enqueue_fanout(broadcast.id, broadcast.priority)
+        async with transaction(factory, arq_pool) as session:
+            enqueue_after_commit(session, fanout_job(broadcast.id, broadcast.priority))
         return await watch(factory, broadcast.id, recipients, started, deadline, check_alive)
     finally:
         await arq_pool.aclose()

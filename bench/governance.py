@@ -40,7 +40,6 @@ from broadcast.channels.base import ChannelName
 from broadcast.core.db import SessionFactory, create_engine, session_factory, transaction
 from broadcast.core.timeutil import utcnow
 from broadcast.directory.models import ContactRole, Organisation, OrganisationKind
-from broadcast.jobs import JobQueue
 from broadcast.notices.models import NoticeUpdate
 from broadcast.settings import Settings, VolumeCap
 
@@ -160,9 +159,7 @@ async def _two_schedulers(settings: Settings) -> dict[str, Any]:
         started = time.perf_counter()
         total: list[int] = []
         while True:
-            runs = await asyncio.gather(
-                *(queue_due_broadcasts(f, JobQueue(queue)) for f in factories)
-            )
+            runs = await asyncio.gather(*(queue_due_broadcasts(f, queue) for f in factories))
             if not any(runs):
                 break
             total += [i for run in runs for i in run]

@@ -74,10 +74,11 @@ from broadcast.channels.base import ChannelName
 from broadcast.channels.push.vapid import generate_vapid_keys
 from broadcast.core.db import SessionFactory, create_engine, session_factory, transaction
 from broadcast.core.embedded_redis import EmbeddedRedis
+from broadcast.core.uow import enqueue_after_commit
 from broadcast.directory.models import ContactPoint, ContactRole, PushSubscription
 from broadcast.directory.schemas import ContactIn
 from broadcast.directory.service import insert_contacts
-from broadcast.jobs import JobQueue
+from broadcast.jobs import fanout_job
 from broadcast.settings import Settings
 
 SEED_CHUNK = 10_000
@@ -238,7 +239,8 @@ async def send_and_watch(
         broadcast = await fanout.create_and_confirm(factory, seeded, ChannelName.push)
         assert broadcast.id is not None
         started = time.perf_counter()
-        await JobQueue(arq_pool).enqueue_fanout(broadcast.id, broadcast.priority)
+        async with transaction(factory, arq_pool) as session:
+            enqueue_after_commit(session, fanout_job(broadcast.id, broadcast.priority))
         return await watch(factory, broadcast.id, messages, started, deadline, check_alive)
     finally:
         await arq_pool.aclose()

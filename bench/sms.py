@@ -48,10 +48,11 @@ from bench.fanout import BenchError, Deadline, Result, Seeded, Timings
 from broadcast.channels.base import ChannelName
 from broadcast.core.db import SessionFactory, create_engine, session_factory, transaction
 from broadcast.core.embedded_redis import EmbeddedRedis
+from broadcast.core.uow import enqueue_after_commit
 from broadcast.deliveries.models import DeliveryStatus
 from broadcast.directory.schemas import ContactIn
 from broadcast.directory.service import insert_contacts
-from broadcast.jobs import JobQueue
+from broadcast.jobs import fanout_job
 from broadcast.sandbox.counting import report_count_until_stopped
 from broadcast.sandbox.twilio import Deliver, TwilioSandbox
 from broadcast.settings import Settings
@@ -301,7 +302,8 @@ async def send_and_watch(
         broadcast = await fanout.create_and_confirm(factory, seeded, ChannelName.sms)
         assert broadcast.id is not None
         started = time.perf_counter()
-        await JobQueue(arq_pool).enqueue_fanout(broadcast.id, broadcast.priority)
+        async with transaction(factory, arq_pool) as session:
+            enqueue_after_commit(session, fanout_job(broadcast.id, broadcast.priority))
         result.timings = await watch(
             factory, broadcast.id, result.recipients, started, deadline, check_alive
         )

@@ -27,8 +27,9 @@ from sqlmodel import col
 from bench.fanout import Seeded, fresh_database, seed, server_url
 from broadcast.core.db import SessionFactory, create_engine, session_factory, transaction
 from broadcast.core.embedded_redis import EmbeddedRedis
+from broadcast.core.uow import enqueue_after_commit
 from broadcast.directory.models import Organisation
-from broadcast.jobs import WEBHOOK_QUEUE, JobQueue
+from broadcast.jobs import WEBHOOK_QUEUE, webhook_job
 from broadcast.settings import Settings
 from broadcast.webhooks.events import emit_event
 from broadcast.webhooks.models import WebhookEndpoint, WebhookEvent, WebhookMessage
@@ -101,7 +102,8 @@ async def run(database_url: str, redis_url: str, events: int, endpoints: int) ->
     try:
         ids = await _emit(factory, seeded, base, endpoints, events)
         started = time.perf_counter()
-        await JobQueue(resources.redis).enqueue_webhooks(ids)
+        async with transaction(factory, resources.redis) as session:
+            enqueue_after_commit(session, *(webhook_job(message_id) for message_id in ids))
         workers = build_workers(resources, redis_url, [WEBHOOK_QUEUE], burst=True)
         await asyncio.gather(*(w.async_run() for w in workers))
         elapsed = time.perf_counter() - started

@@ -5,6 +5,8 @@ so they never wait behind bulk ones; webhook deliveries have one too, so a subsc
 (the ENT's banner, while the ENT is down) never holds the slots that send email and SMS; imports
 have their own because they run long, and arq waits for a worker's longest job timeout before it
 runs a killed worker's jobs again (RULES D3): an hour-long import must not delay dispatch.
+Each job is built here as a :class:`broadcast.core.uow.Job` and asked for with
+:func:`broadcast.core.uow.enqueue_after_commit`; the unit of work enqueues it once committed.
 A job id derived from what the job does makes arq drop a second enqueue while the first is
 queued, running or its result kept (RULES D2); the database constraints are the lasting
 de-duplication.
@@ -12,12 +14,11 @@ de-duplication.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from broadcast.broadcasts.models import Priority
 from broadcast.core.errors import InvalidInput
+from broadcast.core.uow import Job
 
 URGENT_QUEUE = "broadcast:queue:urgent"
 BULK_QUEUE = "broadcast:queue:bulk"
@@ -60,65 +61,36 @@ class DispatchBatch:
         return f"{base}:resumed:{resumed}" if resumed else base
 
 
-class Enqueuer(Protocol):
-    async def enqueue_job(
-        self, function: str, *args: object, _job_id: str | None = ..., _queue_name: str | None = ...
-    ) -> object: ...
+def fanout_job(broadcast_id: int, priority: str, resumed: str = "") -> Job:
+    """``resumed`` names a recovery pass, whose job must not be mistaken for the lost one."""
+    job_id = f"fanout:{broadcast_id}" + (f":resumed:{resumed}" if resumed else "")
+    return Job("fanout", (broadcast_id,), job_id, queue_for(priority))
 
 
-class JobQueue:
-    """Enqueues the pipeline's jobs; call it only after the transaction that needs them commits."""
+def approval_request_job(broadcast_id: int, priority: str) -> Job:
+    """Email the approvers of a broadcast that waits for a second operator."""
+    return Job(
+        "notify_approvers",
+        (broadcast_id,),
+        f"approval-request:{broadcast_id}",
+        queue_for(priority),
+    )
 
-    def __init__(self, redis: Enqueuer) -> None:
-        self._redis = redis
 
-    async def enqueue_fanout(self, broadcast_id: int, priority: str, resumed: str = "") -> None:
-        """``resumed`` names a recovery pass, whose job must not be mistaken for the lost one."""
-        await self._redis.enqueue_job(
-            "fanout",
-            broadcast_id,
-            _job_id=f"fanout:{broadcast_id}" + (f":resumed:{resumed}" if resumed else ""),
-            _queue_name=queue_for(priority),
-        )
+def import_job(run_id: int) -> Job:
+    """Run an uploaded contact import (``POST /api/v1/imports``) in the background."""
+    return Job("import_contacts", (run_id,), f"import:{run_id}", IMPORT_QUEUE)
 
-    async def enqueue_approval_request(self, broadcast_id: int, priority: str) -> None:
-        """Email the approvers of a broadcast that waits for a second operator."""
-        await self._redis.enqueue_job(
-            "notify_approvers",
-            broadcast_id,
-            _job_id=f"approval-request:{broadcast_id}",
-            _queue_name=queue_for(priority),
-        )
 
-    async def enqueue_import(self, run_id: int) -> None:
-        """Run an uploaded contact import (``POST /api/v1/imports``) in the background."""
-        await self._redis.enqueue_job(
-            "import_contacts", run_id, _job_id=f"import:{run_id}", _queue_name=IMPORT_QUEUE
-        )
+def dispatch_job(batch: DispatchBatch, priority: str, resumed: str = "") -> Job:
+    args = (batch.broadcast_id, batch.channel, batch.first_id, batch.last_id)
+    return Job("dispatch", args, batch.job_id(resumed), queue_for(priority))
 
-    async def enqueue_dispatch(
-        self, batch: DispatchBatch, priority: str, resumed: str = ""
-    ) -> None:
-        await self._redis.enqueue_job(
-            "dispatch",
-            batch.broadcast_id,
-            batch.channel,
-            batch.first_id,
-            batch.last_id,
-            _job_id=batch.job_id(resumed),
-            _queue_name=queue_for(priority),
-        )
 
-    async def enqueue_webhooks(self, message_ids: Sequence[int]) -> None:
-        """One delivery job per webhook message; its job id is the message's, so a message
-        already queued (or retrying) is not queued twice."""
-        for message_id in message_ids:
-            await self._redis.enqueue_job(
-                "deliver_webhook",
-                message_id,
-                _job_id=webhook_job_id(message_id),
-                _queue_name=WEBHOOK_QUEUE,
-            )
+def webhook_job(message_id: int) -> Job:
+    """One delivery job per webhook message; its job id is the message's, so a message
+    already queued (or retrying) is not queued twice."""
+    return Job("deliver_webhook", (message_id,), webhook_job_id(message_id), WEBHOOK_QUEUE)
 
 
 def webhook_job_id(message_id: int) -> str:

@@ -16,7 +16,6 @@ from broadcast.channels.base import ChannelName
 from broadcast.core.db import SessionFactory, transaction
 from broadcast.deliveries.models import Delivery
 from broadcast.directory.models import Suppression
-from broadcast.jobs import JobQueue
 from broadcast.ratelimit import RateLimit
 from broadcast.sandbox.smtp import SmtpSink
 from broadcast.settings import Settings
@@ -72,7 +71,7 @@ async def test_running_fanout_twice_plans_nothing_new(
         draft = await send_broadcast(
             client, world.keys["officer"], world.academie, {"organisation_ids": [world.school_x]}
         )
-    queue = JobQueue(_Recorder())
+    queue = _Recorder()
     planner = PlannerSettings(chunk_size=20, batch_size=30)
     await run_fanout(factory, queue, planner, draft["id"])
     async with transaction(factory) as session:

@@ -11,10 +11,10 @@ from broadcast.broadcasts.planner import PlannerSettings
 from broadcast.channels.base import Channel
 from broadcast.channels.registry import build_channels
 from broadcast.core.db import SessionFactory, create_engine, session_factory
+from broadcast.core.uow import Enqueuer
 from broadcast.deliveries.dispatch import Dispatcher, RetryPolicy
 from broadcast.deliveries.early_status import EarlyStatuses
 from broadcast.deliveries.timings import BroadcastTimings
-from broadcast.jobs import JobQueue
 from broadcast.ratelimit import RateLimiter
 from broadcast.settings import Settings
 from broadcast.webhooks.sender import WebhookSender
@@ -27,7 +27,8 @@ class Resources:
     factory: SessionFactory
     redis: ArqRedis
     channels: dict[str, Channel]
-    queue: JobQueue
+    queue: Enqueuer
+    """Where the jobs asked for in a job's transactions go: the arq pool."""
     planner: PlannerSettings
     dispatcher: Dispatcher
     webhooks: WebhookSender
@@ -47,7 +48,7 @@ class Resources:
             allow_http=settings.env == "dev", allow_internal=settings.webhooks_allow_internal
         )
         await webhooks.start()
-        queue = JobQueue(redis)
+        queue = redis
         retry = RetryPolicy(
             base_delay_s=settings.retry_base_delay_s,
             max_delay_s=settings.retry_max_delay_s,

@@ -22,7 +22,11 @@ from broadcast.imports.recovery import resume_stalled_imports
 from broadcast.imports.service import run_uploaded_import
 from broadcast.inbound.service import purge_receipts
 from broadcast.jobs import DispatchBatch
-from broadcast.webhooks.delivery import deliver_message, due_message_ids, purge_final_messages
+from broadcast.webhooks.delivery import (
+    deliver_message,
+    purge_final_messages,
+    requeue_lost_messages,
+)
 from workers.resources import Resources
 
 log = logging.getLogger(__name__)
@@ -51,12 +55,11 @@ async def recover(ctx: dict[str, Any]) -> int:
     forget idempotency keys older than 24 h and webhook messages done for 30 days."""
     resources = _resources(ctx)
     settings = resources.settings
-    async with transaction(resources.factory) as session:
+    async with transaction(resources.factory, resources.queue) as session:
         await purge_expired(session)
         await purge_receipts(session)
-        lost_webhooks = await due_message_ids(session, before=utcnow() - WEBHOOK_GRACE)
+        lost_webhooks = await requeue_lost_messages(session, before=utcnow() - WEBHOOK_GRACE)
         await purge_final_messages(session, utcnow())
-    await resources.queue.enqueue_webhooks(lost_webhooks)
     return len(lost_webhooks) + await resume_stalled(
         resources.factory,
         resources.queue,
@@ -133,6 +136,6 @@ async def purge_personal_data(ctx: dict[str, Any]) -> dict[str, int]:
     """Cron, daily: delete the contacts who left long enough ago and mask old delivery
     addresses (RULES R2, :mod:`broadcast.directory.privacy`); audited with its counts."""
     resources = _resources(ctx)
-    async with transaction(resources.factory) as session:
+    async with transaction(resources.factory, resources.queue) as session:
         report = await purge_due(session, resources.settings, trigger="cron")
     return report.model_dump(include={"contacts", "contact_points", "deliveries_masked"})

@@ -7,9 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, status
 
 from admin.api.answers import broadcast_answer
-from admin.api.governance import enqueue_after_commit
 from admin.api.pages import BigCursorParam, CursorParam, LimitParam, Page, page_of
-from admin.deps import QueueDep, SettingsDep, UowDep, requires
+from admin.deps import SettingsDep, UowDep, requires
 from admin.idempotency import idempotent
 from broadcast.accounts.permissions import Permission
 from broadcast.accounts.service import Principal
@@ -77,13 +76,12 @@ async def preview(
     "/{broadcast_id}/confirm", status_code=status.HTTP_202_ACCEPTED, response_model=BroadcastOut
 )
 async def confirm(
-    uow: UowDep, principal: Sender, queue: QueueDep, settings: SettingsDep, broadcast_id: RowId
+    uow: UowDep, principal: Sender, settings: SettingsDep, broadcast_id: RowId
 ) -> BroadcastOut:
     """Queued now, ``scheduled`` for its time, or ``pending_approval`` (approvers are emailed);
     409 ``cap_exceeded`` when a volume cap would be passed, and then nothing is queued."""
     found = await service.get_broadcast(uow.session, principal, broadcast_id)
     await service.confirm(uow.session, principal, found, settings)
-    enqueue_after_commit(uow, queue, found)
     return await broadcast_answer(uow.session, found)
 
 
@@ -108,11 +106,10 @@ async def pause(uow: UowDep, principal: Sender, broadcast_id: RowId) -> Broadcas
     "/{broadcast_id}/resume", status_code=status.HTTP_202_ACCEPTED, response_model=BroadcastOut
 )
 async def resume(
-    uow: UowDep, principal: Sender, queue: QueueDep, settings: SettingsDep, broadcast_id: RowId
+    uow: UowDep, principal: Sender, settings: SettingsDep, broadcast_id: RowId
 ) -> BroadcastOut:
     found = await service.get_broadcast(uow.session, principal, broadcast_id)
-    resumption = await control.resume(uow.session, principal, found, settings.dispatch_batch_size)
-    uow.after_commit(lambda: resumption.enqueue(queue))
+    await control.resume(uow.session, principal, found, settings.dispatch_batch_size)
     return await broadcast_answer(uow.session, found)
 
 

@@ -8,14 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, status
 
 from admin.api.answers import broadcast_answer
-from admin.deps import QueueDep, SettingsDep, UnitOfWork, UowDep, requires
+from admin.deps import SettingsDep, UowDep, requires
 from broadcast.accounts.permissions import Permission
 from broadcast.accounts.service import Principal
 from broadcast.broadcasts import approval, changes, service
-from broadcast.broadcasts.models import Broadcast, BroadcastStatus
 from broadcast.broadcasts.schemas import BroadcastOut, BroadcastPatch, ReasonIn
 from broadcast.core.validation import RowId
-from broadcast.jobs import JobQueue
 
 router = APIRouter(prefix="/broadcasts", tags=["broadcasts"])
 
@@ -24,27 +22,16 @@ Overrider = Annotated[Principal, requires(Permission.broadcasts_override)]
 Sender = Annotated[Principal, requires(Permission.broadcasts_send)]
 
 
-def enqueue_after_commit(uow: UnitOfWork, queue: JobQueue, broadcast: Broadcast) -> None:
-    """What a broadcast's new status asks for once committed: its fan-out when queued, the
-    approvers' email when it waits for them; nothing when scheduled (the cron starts it)."""
-    broadcast_id, priority = broadcast.id or 0, broadcast.priority
-    if broadcast.status == BroadcastStatus.queued:
-        uow.after_commit(lambda: queue.enqueue_fanout(broadcast_id, priority))
-    elif broadcast.status == BroadcastStatus.pending_approval:
-        uow.after_commit(lambda: queue.enqueue_approval_request(broadcast_id, priority))
-
-
 @router.post(
     "/{broadcast_id}/approve", status_code=status.HTTP_202_ACCEPTED, response_model=BroadcastOut
 )
 async def approve(
-    uow: UowDep, principal: Approver, queue: QueueDep, settings: SettingsDep, broadcast_id: RowId
+    uow: UowDep, principal: Approver, settings: SettingsDep, broadcast_id: RowId
 ) -> BroadcastOut:
     """A second operator with scope over the broadcast releases it (now, or at its time); the
     requester gets 403. Volume caps are checked again."""
     found = await service.get_broadcast(uow.session, principal, broadcast_id)
     await approval.approve(uow.session, principal, found, settings)
-    enqueue_after_commit(uow, queue, found)
     return await broadcast_answer(uow.session, found)
 
 
@@ -63,7 +50,6 @@ async def reject(
 async def override(
     uow: UowDep,
     principal: Overrider,
-    queue: QueueDep,
     settings: SettingsDep,
     broadcast_id: RowId,
     body: ReasonIn,
@@ -72,7 +58,6 @@ async def override(
     reason goes to the audit log."""
     found = await service.get_broadcast(uow.session, principal, broadcast_id)
     await approval.override(uow.session, principal, found, settings, body.reason)
-    enqueue_after_commit(uow, queue, found)
     return await broadcast_answer(uow.session, found)
 
 
@@ -80,7 +65,6 @@ async def override(
 async def change(
     uow: UowDep,
     principal: Sender,
-    queue: QueueDep,
     settings: SettingsDep,
     broadcast_id: RowId,
     body: BroadcastPatch,
@@ -89,5 +73,4 @@ async def change(
     starts (a new audience or channels go through caps and approval again)."""
     found = await service.get_broadcast(uow.session, principal, broadcast_id)
     await changes.change_broadcast(uow.session, principal, found, body, settings)
-    enqueue_after_commit(uow, queue, found)
     return await broadcast_answer(uow.session, found)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, UploadFile, status
 
-from admin.deps import QueueDep, SettingsDep, UowDep, requires
+from admin.deps import SettingsDep, UowDep, requires
 from admin.idempotency import idempotent
 from broadcast.accounts.permissions import Permission
 from broadcast.accounts.service import Principal
@@ -31,7 +31,6 @@ async def start_import(
     uow: UowDep,
     principal: Importer,
     settings: SettingsDep,
-    queue: QueueDep,
     file: UploadFile,
     organisation_id: Annotated[RowId, Form()],
     kind: Annotated[ImportKind | None, Form()] = None,
@@ -51,10 +50,9 @@ async def start_import(
         dry_run=dry_run,
         full=full,
     )
-    run_id = row_id(run)
     max_bytes = settings.import_max_upload_mb << 20
-    await save_upload(file.read, settings.var_dir, run_id, filename, max_bytes)
-    uow.after_commit(lambda: queue.enqueue_import(run_id))
+    await save_upload(file.read, settings.var_dir, row_id(run), filename, max_bytes)
+    service.run_in_background(uow.session, run)
     return ImportRunOut.model_validate(run, from_attributes=True)
 
 

@@ -22,9 +22,8 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
 from admin.api.answers import notice_answer
-from admin.api.governance import enqueue_after_commit
 from admin.api.pages import CursorParam, LimitParam, Page, page_of
-from admin.deps import QueueDep, SettingsDep, UnitOfWork, UowDep, requires
+from admin.deps import SettingsDep, UowDep, requires
 from admin.idempotency import idempotent
 from broadcast.accounts.permissions import Permission
 from broadcast.accounts.service import Principal
@@ -43,8 +42,6 @@ from broadcast.inbound.schemas import (
     proposal_out,
     source_out,
 )
-from broadcast.inbound.service import Received
-from broadcast.jobs import JobQueue
 from broadcast.notices.schemas import NoticeOut
 from broadcast.webhooks.signing import verify
 
@@ -119,7 +116,6 @@ async def confirm_resolution(uow: UowDep, principal: NoticeWriter, alert_id: Row
 async def receive_alertmanager(
     request: Request,
     uow: UowDep,
-    queue: QueueDep,
     settings: SettingsDep,
     source_id: RowId,
     authorization: Annotated[str, Header()] = "",
@@ -130,12 +126,12 @@ async def receive_alertmanager(
     service.check_bearer(source, authorization)
     payload = _parse(AlertmanagerPayload, await _limited_body(request))
     received = await service.receive(uow.session, source, alert_events(payload), settings)
-    return _after_commit(uow, queue, received)
+    return {"replay": False, **received.summary()}
 
 
 @router.post("/inbound/generic/{source_id}")
 async def receive_generic(
-    request: Request, uow: UowDep, queue: QueueDep, settings: SettingsDep, source_id: RowId
+    request: Request, uow: UowDep, settings: SettingsDep, source_id: RowId
 ) -> dict[str, Any]:
     """One alert as JSON, signed with Standard Webhooks headers by the source's ``whsec_``
     secret; a timestamp more than 5 minutes off is refused, a replayed ``webhook-id`` ignored."""
@@ -146,12 +142,6 @@ async def receive_generic(
         return {"replay": True}
     alert = _parse(GenericAlert, body)
     received = await service.receive(uow.session, source, [alert.event()], settings)
-    return _after_commit(uow, queue, received)
-
-
-def _after_commit(uow: UnitOfWork, queue: JobQueue, received: Received) -> dict[str, Any]:
-    for broadcast in received.broadcasts:
-        enqueue_after_commit(uow, queue, broadcast)
     return {"replay": False, **received.summary()}
 
 

@@ -23,6 +23,7 @@ from broadcast.accounts.service import Principal, audit
 from broadcast.audiences.preview import AudiencePreview
 from broadcast.broadcasts.caps import check_caps
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus, status_fr
+from broadcast.broadcasts.transitions import follow_status
 from broadcast.core.errors import Conflict, Forbidden, InvalidInput
 from broadcast.core.timeutil import as_utc, utcnow
 from broadcast.directory.models import Organisation, OrganisationKind
@@ -137,6 +138,7 @@ def hold_for_approval(
     session: AsyncSession, principal: Principal, broadcast: Broadcast, reasons: list[str]
 ) -> None:
     broadcast.status = BroadcastStatus.pending_approval
+    follow_status(session, broadcast)
     _audit(
         session,
         principal,
@@ -149,7 +151,7 @@ def hold_for_approval(
 
 
 async def release(session: AsyncSession, broadcast: Broadcast, now: datetime) -> None:
-    """``scheduled`` while its time is ahead; otherwise ``queued`` (the caller enqueues it after
+    """``scheduled`` while its time is ahead; otherwise ``queued`` (its fan-out enqueued after
     commit) and announced to the webhook subscribers."""
     scheduled_at = as_utc(broadcast.scheduled_at) if broadcast.scheduled_at else None
     if scheduled_at is not None and scheduled_at > now:
@@ -157,6 +159,7 @@ async def release(session: AsyncSession, broadcast: Broadcast, now: datetime) ->
         return
     broadcast.status = BroadcastStatus.queued
     broadcast.queued_at = now
+    follow_status(session, broadcast)
     await emit_broadcast_event(session, WebhookEvent.broadcast_queued, broadcast)
 
 

@@ -2,15 +2,13 @@
 
 Pausing only changes the broadcast's status: the fan-out checks it before each chunk and every
 dispatch job before each group (the claim re-reads it), so nothing new starts; deliveries already
-``sending`` finish, the others stay ``queued`` and their jobs end. Resuming re-enqueues, after the
-caller's commit, what those jobs left (open deliveries already handed to dispatch) and a fan-out
-job that plans the rest and hands out what was planned but not yet dispatched. Job ids carry a
-tag of the resume, since arq would drop a job id it still remembers (RULES D2).
+``sending`` finish, the others stay ``queued`` and their jobs end. Resuming asks, for after the
+commit, for what those jobs left (open deliveries already handed to dispatch) and a fan-out job
+that plans the rest and hands out what was planned but not yet dispatched
+(:func:`broadcast.broadcasts.transitions.follow_resume`).
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,28 +18,14 @@ from broadcast.accounts.service import Principal, audit
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus, status_fr
 from broadcast.broadcasts.planner import ENQUEUE_PAGE, group_into_batches
 from broadcast.broadcasts.service import counters, totals
+from broadcast.broadcasts.transitions import follow_resume
 from broadcast.core.errors import Conflict
 from broadcast.core.sqlutil import row_id
 from broadcast.core.timeutil import utcnow
 from broadcast.deliveries.models import OPEN_STATUSES, Delivery
-from broadcast.jobs import DispatchBatch, JobQueue
+from broadcast.jobs import DispatchBatch
 
 PAUSABLE = (BroadcastStatus.queued, BroadcastStatus.sending)
-
-
-@dataclass
-class Resumption:
-    """What to enqueue once the resume is committed."""
-
-    broadcast_id: int
-    priority: str
-    tag: str
-    batches: list[DispatchBatch] = field(default_factory=list)
-
-    async def enqueue(self, queue: JobQueue) -> None:
-        for batch in self.batches:
-            await queue.enqueue_dispatch(batch, self.priority, resumed=self.tag)
-        await queue.enqueue_fanout(self.broadcast_id, self.priority, resumed=self.tag)
 
 
 async def pause(session: AsyncSession, principal: Principal, broadcast: Broadcast) -> Broadcast:
@@ -59,8 +43,8 @@ async def pause(session: AsyncSession, principal: Principal, broadcast: Broadcas
 
 async def resume(
     session: AsyncSession, principal: Principal, broadcast: Broadcast, batch_size: int
-) -> Resumption:
-    """Back to sending; returns the jobs to enqueue after commit."""
+) -> Broadcast:
+    """Back to sending; what the pause stopped is enqueued again after commit."""
     if broadcast.status != BroadcastStatus.paused:
         raise Conflict(
             f"Cette diffusion est {status_fr(broadcast.status)} : seule une diffusion suspendue "
@@ -72,9 +56,9 @@ async def resume(
     paused_at, broadcast.paused_at = broadcast.paused_at, None
     await _audit(session, principal, broadcast, "broadcast.resume")
     tag = (paused_at or utcnow()).strftime("%Y%m%d%H%M%S%f")
-    resumption = Resumption(row_id(broadcast), broadcast.priority, f"pause-{tag}")
-    resumption.batches = await _stopped_batches(session, broadcast, batch_size)
-    return resumption
+    stopped = await _stopped_batches(session, broadcast, batch_size)
+    follow_resume(session, broadcast, stopped, f"pause-{tag}")
+    return broadcast
 
 
 async def _stopped_batches(

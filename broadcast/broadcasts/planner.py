@@ -9,7 +9,6 @@ two cursors and plans nothing twice (D3).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -31,11 +30,11 @@ from broadcast.core.db import SessionFactory, transaction
 from broadcast.core.dbtypes import UtcDateTime
 from broadcast.core.sqlutil import insert_ignoring_conflicts
 from broadcast.core.timeutil import utcnow
+from broadcast.core.uow import Enqueuer, enqueue_after_commit
 from broadcast.deliveries.ledger import complete_if_done
 from broadcast.deliveries.models import Delivery, DeliveryStatus
 from broadcast.directory.models import Organisation
-from broadcast.jobs import DispatchBatch, JobQueue
-from broadcast.webhooks.events import take_emitted
+from broadcast.jobs import DispatchBatch, dispatch_job
 
 log = logging.getLogger(__name__)
 
@@ -50,15 +49,14 @@ class PlannerSettings:
 
 
 async def run_fanout(
-    factory: SessionFactory, queue: JobQueue, settings: PlannerSettings, broadcast_id: int
+    factory: SessionFactory, queue: Enqueuer, settings: PlannerSettings, broadcast_id: int
 ) -> None:
     """Plan every chunk of the broadcast's audience, then hand the deliveries to dispatch."""
     while await _plan_one_chunk(factory, broadcast_id, settings.chunk_size):
         await enqueue_pending_batches(factory, queue, broadcast_id, settings.batch_size)
     await enqueue_pending_batches(factory, queue, broadcast_id, settings.batch_size)
-    async with transaction(factory) as session:
+    async with transaction(factory, queue) as session:
         await complete_if_done(session, broadcast_id)
-    await queue.enqueue_webhooks(take_emitted(session))
 
 
 async def _plan_one_chunk(factory: SessionFactory, broadcast_id: int, chunk_size: int) -> bool:
@@ -224,20 +222,21 @@ def group_into_batches(
 
 
 async def enqueue_pending_batches(
-    factory: SessionFactory, queue: JobQueue, broadcast_id: int, batch_size: int
+    factory: SessionFactory, queue: Enqueuer, broadcast_id: int, batch_size: int
 ) -> int:
-    """Enqueue dispatch jobs for deliveries past ``dispatch_cursor``; returns how many jobs."""
+    """Enqueue dispatch jobs for deliveries past ``dispatch_cursor``, then move the cursor past
+    them; returns how many jobs."""
     enqueued = 0
     while True:
-        async with transaction(factory) as session:
+        async with transaction(factory, queue) as session:
             broadcast = await session.get(Broadcast, broadcast_id)
             if broadcast is None or broadcast.status not in ACTIVE:
                 return enqueued
             rows = await _undispatched(session, broadcast, ENQUEUE_PAGE)
+            batches = group_into_batches(broadcast_id, rows, batch_size)
+            enqueue_after_commit(session, *(dispatch_job(b, broadcast.priority) for b in batches))
         if not rows:
             return enqueued
-        batches = group_into_batches(broadcast_id, rows, batch_size)
-        await asyncio.gather(*(queue.enqueue_dispatch(b, broadcast.priority) for b in batches))
         enqueued += len(batches)
         async with transaction(factory) as session:
             await _advance_dispatch_cursor(session, broadcast_id, rows[-1][0])

@@ -17,39 +17,37 @@ from sqlmodel import col
 from broadcast.broadcasts.models import Broadcast
 from broadcast.broadcasts.planner import ACTIVE, group_into_batches
 from broadcast.core.db import SessionFactory, transaction
+from broadcast.core.sqlutil import row_id
 from broadcast.core.timeutil import as_utc, utcnow
+from broadcast.core.uow import Enqueuer, Job, enqueue_after_commit
 from broadcast.deliveries.models import OPEN_STATUSES, Delivery
-from broadcast.jobs import JobQueue
+from broadcast.jobs import dispatch_job, fanout_job
 
 RESUME_LIMIT = 50_000  # per broadcast and pass; the next pass takes the rest
 
 
 async def resume_stalled(
-    factory: SessionFactory, queue: JobQueue, *, batch_size: int, stalled_after_s: float
+    factory: SessionFactory, queue: Enqueuer, *, batch_size: int, stalled_after_s: float
 ) -> int:
     """Enqueue again what stalled; returns how many jobs were enqueued."""
     now = utcnow()
     cutoff = now - timedelta(seconds=stalled_after_s)
     tag = now.strftime("%Y%m%d%H%M%S")
-    enqueued = 0
-    async with transaction(factory) as session:
+    jobs: list[Job] = []
+    async with transaction(factory, queue) as session:
         active = (
             (await session.execute(select(Broadcast).where(col(Broadcast.status).in_(ACTIVE))))
             .scalars()
             .all()
         )
-        work = [
-            (b, await _stalled_fanout(session, b, cutoff), await _stale_open(session, b, cutoff))
-            for b in active
-        ]
-    for broadcast, fanout_stalled, stale_rows in work:
-        if fanout_stalled:
-            await queue.enqueue_fanout(broadcast.id or 0, broadcast.priority, resumed=tag)
-            enqueued += 1
-        for batch in group_into_batches(broadcast.id or 0, stale_rows, batch_size):
-            await queue.enqueue_dispatch(batch, broadcast.priority, resumed=tag)
-            enqueued += 1
-    return enqueued
+        for broadcast in active:
+            if await _stalled_fanout(session, broadcast, cutoff):
+                jobs.append(fanout_job(row_id(broadcast), broadcast.priority, resumed=tag))
+            stale_rows = await _stale_open(session, broadcast, cutoff)
+            batches = group_into_batches(row_id(broadcast), stale_rows, batch_size)
+            jobs.extend(dispatch_job(batch, broadcast.priority, resumed=tag) for batch in batches)
+        enqueue_after_commit(session, *jobs)
+    return len(jobs)
 
 
 async def _stalled_fanout(session: AsyncSession, broadcast: Broadcast, cutoff: datetime) -> bool:

@@ -25,11 +25,12 @@ from sqlmodel import col
 
 from broadcast.accounts.service import audit
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus
+from broadcast.broadcasts.transitions import follow_status
 from broadcast.core.db import SessionFactory, transaction
 from broadcast.core.timeutil import utcnow
+from broadcast.core.uow import Enqueuer
 from broadcast.core.validation import Moment
-from broadcast.jobs import JobQueue
-from broadcast.webhooks.events import emit_broadcast_event, take_emitted
+from broadcast.webhooks.events import emit_broadcast_event
 from broadcast.webhooks.models import WebhookEvent
 
 log = logging.getLogger(__name__)
@@ -69,14 +70,13 @@ year at most."""
 
 
 async def queue_due_broadcasts(
-    factory: SessionFactory, queue: JobQueue, now: datetime | None = None
+    factory: SessionFactory, queue: Enqueuer, now: datetime | None = None
 ) -> list[int]:
     """Start the scheduled broadcasts whose time has come; returns the ids this caller started."""
     now = now or utcnow()
     started = []
-    for broadcast_id, priority in await due_broadcasts(factory, now):
+    for broadcast_id, _priority in await due_broadcasts(factory, now):
         if await claim_due(factory, broadcast_id, now, queue):
-            await queue.enqueue_fanout(broadcast_id, priority)
             started.append(broadcast_id)
     if started:
         log.info("scheduler: started broadcasts %s", started)
@@ -98,16 +98,13 @@ async def due_broadcasts(factory: SessionFactory, now: datetime) -> list[tuple[i
 
 
 async def claim_due(
-    factory: SessionFactory, broadcast_id: int, now: datetime, queue: JobQueue | None = None
+    factory: SessionFactory, broadcast_id: int, now: datetime, queue: Enqueuer | None = None
 ) -> bool:
     """Move one due broadcast from ``scheduled`` to ``queued``: True for the one caller whose
     conditional update changed the row, False for every other (and for one changed meanwhile).
-    The ``broadcast.queued`` webhooks go to ``queue`` once that commits."""
-    async with transaction(factory) as session:
-        claimed = await _claim(session, broadcast_id, now)
-    if claimed and queue is not None:
-        await queue.enqueue_webhooks(take_emitted(session))
-    return claimed
+    Its fan-out and the ``broadcast.queued`` webhooks go to ``queue`` once that commits."""
+    async with transaction(factory, queue) as session:
+        return await _claim(session, broadcast_id, now)
 
 
 async def _claim(session: AsyncSession, broadcast_id: int, now: datetime) -> bool:
@@ -134,5 +131,6 @@ async def _claim(session: AsyncSession, broadcast_id: int, now: datetime) -> boo
         object_id=broadcast_id,
         details={"at": now.isoformat()},
     )
+    follow_status(session, broadcast)
     await emit_broadcast_event(session, WebhookEvent.broadcast_queued, broadcast)
     return True

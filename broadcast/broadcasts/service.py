@@ -1,7 +1,8 @@
 """Broadcasts: draft with preview, confirm, cancel, progress. Services never commit.
 
-Confirm moves the broadcast to ``queued`` inside the caller's transaction; the caller enqueues
-the fan-out job (:meth:`broadcast.jobs.JobQueue.enqueue_fanout`) only after that commit.
+Confirm moves the broadcast to ``queued`` inside the caller's transaction and asks for its
+fan-out job, which the unit of work enqueues only after that commit
+(:mod:`broadcast.broadcasts.transitions`).
 """
 
 from __future__ import annotations
@@ -167,7 +168,7 @@ async def confirm(
     session: AsyncSession, principal: Principal, broadcast: Broadcast, settings: Settings
 ) -> Broadcast:
     """The send request: estimate, volume caps, then ``pending_approval``, ``scheduled`` or
-    ``queued`` (:mod:`broadcast.broadcasts.approval`); the caller enqueues only a queued one."""
+    ``queued`` (:mod:`broadcast.broadcasts.approval`), with the job that status triggers."""
     if broadcast.status != BroadcastStatus.draft:
         raise Conflict(
             f"Cette diffusion est déjà {status_fr(broadcast.status)} : "

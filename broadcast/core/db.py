@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from broadcast.core.uow import Enqueuer, unit_of_work
 from broadcast.settings import Settings
 
 SessionFactory = async_sessionmaker[AsyncSession]
@@ -52,7 +53,10 @@ def session_factory(engine: AsyncEngine) -> SessionFactory:
 
 
 @asynccontextmanager
-async def transaction(factory: SessionFactory) -> AsyncIterator[AsyncSession]:
-    """The unit of work of a job or command: commit on success, roll back on error."""
-    async with factory() as session, session.begin():
-        yield session
+async def transaction(
+    factory: SessionFactory, enqueuer: Enqueuer | None = None
+) -> AsyncIterator[AsyncSession]:
+    """The session of a :func:`broadcast.core.uow.unit_of_work`, for a job step or a command:
+    commit on success, then enqueue the jobs asked for in it to ``enqueuer``."""
+    async with unit_of_work(factory, enqueuer) as uow:
+        yield uow.session

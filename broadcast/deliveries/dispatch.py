@@ -36,6 +36,7 @@ from broadcast.channels.base import (
 from broadcast.core.db import SessionFactory, transaction
 from broadcast.core.metrics import MESSAGES, PROVIDER_LATENCY, RATE_LIMIT_WAIT, timed
 from broadcast.core.timeutil import as_utc, utcnow
+from broadcast.core.uow import Enqueuer
 from broadcast.deliveries.early_status import EarlyStatuses
 from broadcast.deliveries.ledger import (
     PendingDelivery,
@@ -49,10 +50,9 @@ from broadcast.deliveries.ledger import (
 from broadcast.deliveries.models import OPEN_STATUSES, Delivery
 from broadcast.deliveries.timings import BroadcastTimings
 from broadcast.directory.models import Organisation
-from broadcast.jobs import DispatchBatch, JobQueue
+from broadcast.jobs import DispatchBatch
 from broadcast.notices.models import Notice, NoticeUpdate
 from broadcast.ratelimit import RateLimit, RateLimiter, RateLimitTimeout
-from broadcast.webhooks.events import take_emitted
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ class Dispatcher:
     retry: RetryPolicy
     stale_claim_s: float
     time_budget_s: float
-    queue: JobQueue | None = None
+    queue: Enqueuer | None = None
     """Enqueues the webhooks a completion emits; without it the recovery sweep finds them."""
     early_statuses: EarlyStatuses | None = None
     """Applies the Twilio callbacks that came before their SID, once the SIDs are recorded."""
@@ -139,10 +139,9 @@ class Dispatcher:
         if ended == _Ended.stopped:
             await self._settle_if_cancelled(batch.broadcast_id)
             return
-        async with transaction(self.factory) as session:
+        async with transaction(self.factory, self.queue) as session:
             completed = await complete_if_done(session, batch.broadcast_id)
             still_open = await count_open(session, batch)
-        await self._enqueue_webhooks(session)
         if completed and self.timings is not None:
             await self.timings.completed(broadcast.id or 0, broadcast.priority, broadcast.queued_at)
         if still_open:
@@ -160,18 +159,12 @@ class Dispatcher:
             if status == BroadcastStatus.cancelled:
                 await cancel_queued(session, broadcast_id)
 
-    async def _enqueue_webhooks(self, committed: AsyncSession) -> None:
-        emitted = take_emitted(committed)
-        if emitted and self.queue is not None:
-            await self.queue.enqueue_webhooks(emitted)
-
     async def _fail_unsendable(self, batch: DispatchBatch) -> None:
         """No provider account for this channel on this worker: waiting would not help."""
         error = _NO_ACCOUNT.get(batch.channel, f"aucun compte {batch.channel} configuré")
-        async with transaction(self.factory) as session:
+        async with transaction(self.factory, self.queue) as session:
             failed = await fail_open(session, batch, error)
             await complete_if_done(session, batch.broadcast_id)
-        await self._enqueue_webhooks(session)
         if failed:
             log.warning(
                 "broadcast %s: %d %s deliveries failed: %s",

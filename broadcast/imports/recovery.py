@@ -7,14 +7,16 @@ from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from broadcast.core.db import SessionFactory, transaction
 from broadcast.core.timeutil import utcnow
+from broadcast.core.uow import Enqueuer, enqueue_after_commit
 from broadcast.imports.models import ImportRun, ImportStatus
 from broadcast.imports.service import fail_run
 from broadcast.imports.uploads import discard_upload, stored_upload
-from broadcast.jobs import JobQueue
+from broadcast.jobs import import_job
 
 IMPORT_JOB_TIMEOUT_S = 3600
 """One transaction per file: a job may run that long (arq does not retry a timeout)."""
@@ -26,35 +28,35 @@ LOST_AFTER = timedelta(seconds=(IMPORT_JOB_TRIES + 1) * (IMPORT_JOB_TIMEOUT_S + 
 INTERRUPTED = "Import interrompu : rien n'a été modifié. Déposez le fichier à nouveau."
 
 
-async def resume_stalled_imports(factory: SessionFactory, queue: JobQueue, var_dir: Path) -> int:
+async def resume_stalled_imports(factory: SessionFactory, queue: Enqueuer, var_dir: Path) -> int:
     """Queue again the uploaded runs still pending after a while (arq ignores the job id while
     the first job is queued or running); fail the runs no job will finish."""
-    pending, lost = await _stalled(factory)
-    touched = len(pending) + len(lost)
-    for run_id in pending:
-        if stored_upload(var_dir, run_id) is None:
-            lost.append(run_id)
-        else:
-            await queue.enqueue_import(run_id)
+    async with transaction(factory, queue) as session:
+        pending, lost = await _stalled(session)
+        touched = len(pending) + len(lost)
+        for run_id in pending:
+            if stored_upload(var_dir, run_id) is None:
+                lost.append(run_id)
+            else:
+                enqueue_after_commit(session, import_job(run_id))
     for run_id in lost:
         await fail_run(factory, run_id, INTERRUPTED)
         discard_upload(var_dir, run_id)
     return touched
 
 
-async def _stalled(factory: SessionFactory) -> tuple[list[int], list[int]]:
+async def _stalled(session: AsyncSession) -> tuple[list[int], list[int]]:
     now = utcnow()
-    async with transaction(factory) as session:
-        pending = await session.scalars(
-            select(col(ImportRun.id)).where(
-                col(ImportRun.status) == ImportStatus.pending,
-                col(ImportRun.created_at) < now - PENDING_AFTER,
-            )
+    pending = await session.scalars(
+        select(col(ImportRun.id)).where(
+            col(ImportRun.status) == ImportStatus.pending,
+            col(ImportRun.created_at) < now - PENDING_AFTER,
         )
-        lost = await session.scalars(
-            select(col(ImportRun.id)).where(
-                col(ImportRun.status) == ImportStatus.running,
-                col(ImportRun.started_at) < now - LOST_AFTER,
-            )
+    )
+    lost = await session.scalars(
+        select(col(ImportRun.id)).where(
+            col(ImportRun.status) == ImportStatus.running,
+            col(ImportRun.started_at) < now - LOST_AFTER,
         )
-        return [int(i or 0) for i in pending], [int(i or 0) for i in lost]
+    )
+    return [int(i or 0) for i in pending], [int(i or 0) for i in lost]

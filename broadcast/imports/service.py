@@ -19,6 +19,7 @@ from broadcast.core.db import SessionFactory, transaction
 from broadcast.core.errors import NotFound
 from broadcast.core.sqlutil import row_id
 from broadcast.core.timeutil import utcnow
+from broadcast.core.uow import enqueue_after_commit
 from broadcast.directory.models import Organisation
 from broadcast.imports.errors import ImportRefused
 from broadcast.imports.formats import open_readers
@@ -28,6 +29,7 @@ from broadcast.imports.records import ImportKind
 from broadcast.imports.report import ImportReport
 from broadcast.imports.uploads import discard_upload, stored_upload
 from broadcast.imports.writer import ContactImporter
+from broadcast.jobs import import_job
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +97,11 @@ async def get_run(session: AsyncSession, principal: Principal, run_id: int) -> I
         raise NotFound()
     principal.ensure_covers(await session.get(Organisation, run.organisation_id))
     return run
+
+
+def run_in_background(session: AsyncSession, run: ImportRun) -> None:
+    """Ask for the job that imports ``run``'s stored upload, once the run is committed."""
+    enqueue_after_commit(session, import_job(row_id(run)))
 
 
 async def run_import(

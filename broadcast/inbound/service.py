@@ -245,7 +245,7 @@ async def purge_receipts(session: AsyncSession, now: datetime | None = None) -> 
 
 @dataclass(slots=True)
 class Received:
-    """What one request did; ``broadcasts`` are to be enqueued after the commit."""
+    """What one request did; the fan-outs of ``broadcasts`` are enqueued after the commit."""
 
     opened: list[int] = field(default_factory=list)
     seen_again: int = 0

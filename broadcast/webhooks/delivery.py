@@ -30,6 +30,8 @@ from sqlmodel import col
 
 from broadcast.core.db import SessionFactory, transaction
 from broadcast.core.timeutil import as_utc, utcnow
+from broadcast.core.uow import enqueue_after_commit
+from broadcast.jobs import webhook_job
 from broadcast.webhooks.models import WebhookEndpoint, WebhookMessage, WebhookMessageStatus
 from broadcast.webhooks.sender import DeliveryAttempt, WebhookSender, next_delay
 
@@ -220,6 +222,14 @@ async def due_message_ids(session: AsyncSession, before: datetime, limit: int = 
         .limit(limit)
     )
     return [int(row_id) for row_id in rows.scalars().all() if row_id is not None]
+
+
+async def requeue_lost_messages(session: AsyncSession, before: datetime) -> list[int]:
+    """Ask again, after commit, for the delivery jobs of the messages :func:`due_message_ids`
+    finds; the job id is the message's, so one still queued is not queued twice."""
+    lost = await due_message_ids(session, before)
+    enqueue_after_commit(session, *(webhook_job(message_id) for message_id in lost))
+    return lost
 
 
 async def purge_final_messages(session: AsyncSession, now: datetime) -> int:

@@ -2,10 +2,9 @@
 
 :func:`emit_event` inserts one :class:`WebhookMessage` per enabled endpoint subscribed to the
 event whose organisation covers the object's organisation (an académie's endpoint receives its
-schools' events). The message ids are also kept on the session: whoever commits it enqueues them
-afterwards with :func:`take_emitted` and :meth:`broadcast.jobs.JobQueue.enqueue_webhooks` (the
-request's unit of work does it for every route; workers do it after their own transaction).
-A message whose enqueue was lost is found again by the recovery sweep.
+schools' events), and asks for one delivery job per message, which the unit of work enqueues
+once the transaction commits (:mod:`broadcast.core.uow`). A message whose enqueue was lost is
+found again by the recovery sweep.
 
 The stored payload is the event's ``data``; the sender wraps it as Standard Webhooks
 ``{"type", "timestamp", "data"}``, dated by the message's ``created_at``.
@@ -24,12 +23,13 @@ from sqlmodel import col
 from broadcast.broadcasts.models import Broadcast
 from broadcast.core.sqlutil import row_id
 from broadcast.core.timeutil import utcnow
+from broadcast.core.uow import enqueue_after_commit
 from broadcast.deliveries.models import Delivery
 from broadcast.directory.models import Organisation
+from broadcast.jobs import webhook_job
 from broadcast.notices.models import Notice, NoticeUpdate
 from broadcast.webhooks.models import WebhookEndpoint, WebhookEvent, WebhookMessage
 
-EMITTED_KEY = "broadcast.webhooks.emitted"
 PING_EVENT = "webhook.ping"
 
 
@@ -63,17 +63,11 @@ def _message(endpoint: WebhookEndpoint, event_type: str, data: dict[str, Any]) -
 
 
 async def _record(session: AsyncSession, messages: list[WebhookMessage]) -> list[int]:
-    """Insert the messages and note their ids on the session, for :func:`take_emitted`."""
+    """Insert the messages; their delivery jobs are enqueued once the transaction commits."""
     session.add_all(messages)
     await session.flush()
     ids = [row_id(message) for message in messages]
-    session.info.setdefault(EMITTED_KEY, []).extend(ids)
-    return ids
-
-
-def take_emitted(session: AsyncSession) -> list[int]:
-    """The message ids emitted in ``session`` and not yet taken; call once it has committed."""
-    ids: list[int] = session.info.pop(EMITTED_KEY, [])
+    enqueue_after_commit(session, *(webhook_job(message_id) for message_id in ids))
     return ids
 
 

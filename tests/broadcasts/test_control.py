@@ -15,7 +15,7 @@ from broadcast.accounts.models import AuditEvent
 from broadcast.broadcasts.planner import PlannerSettings, run_fanout
 from broadcast.core.db import SessionFactory, transaction
 from broadcast.deliveries.models import Delivery
-from broadcast.jobs import DispatchBatch, JobQueue
+from broadcast.jobs import DispatchBatch
 from broadcast.ratelimit import RateLimit
 from broadcast.sandbox.smtp import SmtpSink
 from broadcast.settings import Settings
@@ -175,7 +175,7 @@ async def test_a_delivery_sent_back_to_queued_after_the_cancel_ends_cancelled_un
             client, world.keys["head_x"], world.school_x, {"organisation_ids": [world.school_x]}
         )
         planner = PlannerSettings(chunk_size=50, batch_size=40)
-        await run_fanout(factory, JobQueue(_NoQueue()), planner, draft["id"])
+        await run_fanout(factory, _NoQueue(), planner, draft["id"])
         await client.post(f"/api/v1/broadcasts/{draft['id']}/cancel", headers=key)
         async with transaction(factory) as session:
             rows = await session.execute(select(col(Delivery.id)).order_by(col(Delivery.id)))
@@ -222,7 +222,7 @@ async def test_a_pause_stops_the_fan_out_between_chunks_and_resume_plans_and_sen
         )
         queue = _PausingQueue(client, key, draft["id"])
         planner = PlannerSettings(chunk_size=20, batch_size=10)
-        await run_fanout(factory, JobQueue(queue), planner, draft["id"])
+        await run_fanout(factory, queue, planner, draft["id"])
         while_paused = await read(client, key, draft["id"])
         resumed = await client.post(f"/api/v1/broadcasts/{draft['id']}/resume", headers=key)
         await run_burst_workers(settings)

@@ -10,7 +10,6 @@ from arq.connections import RedisSettings, create_pool
 from broadcast.broadcasts.planner import PlannerSettings, run_fanout
 from broadcast.broadcasts.recovery import resume_stalled
 from broadcast.core.db import SessionFactory
-from broadcast.jobs import JobQueue
 from broadcast.sandbox.smtp import SmtpSink
 from broadcast.settings import Settings
 from tests.support import (
@@ -33,7 +32,7 @@ async def _resume(settings: Settings, factory: SessionFactory) -> int:
     assert settings.redis_url
     pool = await create_pool(RedisSettings.from_dsn(settings.redis_url))
     try:
-        return await resume_stalled(factory, JobQueue(pool), batch_size=40, stalled_after_s=0)
+        return await resume_stalled(factory, pool, batch_size=40, stalled_after_s=0)
     finally:
         await pool.aclose()
 
@@ -67,7 +66,7 @@ async def test_planned_deliveries_whose_dispatch_jobs_were_lost_are_sent_after_r
             client, world.keys["head_x"], world.school_x, {"organisation_ids": [world.school_x]}
         )
     await redis.flushdb()
-    await run_fanout(factory, JobQueue(_Lost()), PlannerSettings(50, 40), draft["id"])
+    await run_fanout(factory, _Lost(), PlannerSettings(50, 40), draft["id"])
     assert await _resume(settings, factory) == 3  # 90 deliveries in batches of 40
     await run_burst_workers(settings)
     assert sorted(a for m in sink.messages for a in m.rcpt_tos) == sorted(

@@ -22,7 +22,6 @@ from broadcast.broadcasts.schemas import BroadcastPatch
 from broadcast.core.db import SessionFactory, transaction
 from broadcast.core.errors import Conflict
 from broadcast.core.timeutil import utcnow
-from broadcast.jobs import JobQueue
 from broadcast.sandbox.smtp import SmtpSink
 from broadcast.settings import Settings
 from tests.support import (
@@ -159,7 +158,7 @@ async def test_two_workers_running_the_scheduler_queue_a_due_broadcast_once(
     one = await Resources.open(settings, settings.redis_url)  # two worker processes' own
     two = await Resources.open(settings, settings.redis_url)  # engines and Redis pools
     recorders = [RecordingRedis(one.redis), RecordingRedis(two.redis)]
-    one.queue, two.queue = JobQueue(recorders[0]), JobQueue(recorders[1])
+    one.queue, two.queue = recorders[0], recorders[1]
     try:
         started = await asyncio.gather(
             start_scheduled({"resources": one}), start_scheduled({"resources": two})
@@ -187,7 +186,7 @@ async def test_the_due_pass_from_two_sessions_at_once_changes_the_status_once(
     recorder = RecordingRedis(_NoRedis())
     later = utcnow() + timedelta(minutes=10)
     runs = await asyncio.gather(
-        *(queue_due_broadcasts(factory, JobQueue(recorder), now=later) for _ in range(4))
+        *(queue_due_broadcasts(factory, recorder, now=later) for _ in range(4))
     )
     assert sorted(i for run in runs for i in run) == sorted(ids)
     assert sorted(args[0] for _, args in recorder.calls) == sorted(ids)

@@ -16,7 +16,7 @@ from broadcast.channels.email.sender import EmailChannel
 from broadcast.core.db import SessionFactory, transaction
 from broadcast.deliveries.dispatch import Dispatcher, RetryLater, RetryPolicy
 from broadcast.deliveries.models import Delivery
-from broadcast.jobs import DispatchBatch, JobQueue
+from broadcast.jobs import DispatchBatch
 from broadcast.ratelimit import RateLimiter
 from broadcast.sandbox.smtp import SmtpSink
 from broadcast.settings import Settings
@@ -40,7 +40,7 @@ async def _planned(settings: Settings, factory: SessionFactory, count: int) -> l
             client, world.keys["head_x"], world.school_x, {"organisation_ids": [world.school_x]}
         )
     recorder = _Recorder()
-    await run_fanout(factory, JobQueue(recorder), PlannerSettings(1000, 1000), draft["id"])
+    await run_fanout(factory, recorder, PlannerSettings(1000, 1000), draft["id"])
     return recorder.batches
 
 

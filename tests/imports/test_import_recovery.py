@@ -12,7 +12,6 @@ from broadcast.core.timeutil import utcnow
 from broadcast.directory.uai import make_uai
 from broadcast.imports.models import ImportRun, ImportStatus
 from broadcast.imports.recovery import INTERRUPTED, resume_stalled_imports
-from broadcast.jobs import JobQueue
 from broadcast.settings import Settings
 from tests.support import api, auth, build_world, run_burst_workers
 
@@ -61,7 +60,7 @@ async def test_lost_jobs_are_queued_again_and_dead_runs_failed(
     assert settings.redis_url is not None
     pool = await create_pool(RedisSettings.from_dsn(settings.redis_url))
     try:
-        touched = await resume_stalled_imports(factory, JobQueue(pool), settings.var_dir)
+        touched = await resume_stalled_imports(factory, pool, settings.var_dir)
     finally:
         await pool.aclose()
     await run_burst_workers(settings)
