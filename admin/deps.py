@@ -32,7 +32,9 @@ async def _refresh_status_pages(request: Request, organisation_ids: set[int]) ->
         await request.app.state.status_site.refresh(organisation_ids)
 
 
-UowDep = Annotated[UnitOfWork, Depends(unit_of_work)]
+UowDep = Annotated[UnitOfWork, Depends(unit_of_work, scope="function")]
+"""Committed before the answer leaves (``scope="function"``): a client that follows a redirect
+or reads back what it wrote at once finds it, and a failed commit is the answer's error."""
 _bearer = HTTPBearer(auto_error=False, description="Clé d'API : `Authorization: Bearer bc_...`")
 
 
