@@ -187,7 +187,8 @@ async def follow_by_email(request: Request, code: str) -> Response:
             pending = await follow.request_email_follow(session, code, email, locale, utcnow())
             await follow.send_confirmation(request.app.state.settings, pending)
     except DomainError as error:
-        return _refused(request, locale, error, code if len(code) <= 32 else None)
+        known = error.status_code != 404 and len(code) <= 32  # a page to go back to
+        return _refused(request, locale, error, code if known else None)
     words = FOLLOW_PAGES[locale]
     text = words["sent"].format(email=pending.request.email, name=pending.organisation.name)
     return _page(request, locale, 202, title=words["sent_title"], text=text, code=code)
