@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Mapping
 
 from fastapi import APIRouter
+from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -35,6 +36,18 @@ _NOT_FOUND_HEADERS = [
     ("content-length", str(len(_NOT_FOUND))),
 ]
 
+_UNAVAILABLE = (
+    '<!doctype html><html lang="fr"><meta charset="utf-8"><title>Page indisponible</title>'
+    "<p>Cette page d'état des services est momentanément indisponible. "
+    "Veuillez réessayer dans une minute.</p></html>"
+).encode()
+_UNAVAILABLE_HEADERS = [
+    ("content-type", "text/html; charset=utf-8"),
+    ("content-length", str(len(_UNAVAILABLE))),
+    ("retry-after", "60"),
+    ("cache-control", "no-store"),
+]
+
 CLIENT_RATE = RateLimit(rate=1 / 6, burst=10)
 """Follow requests per client address: ten at once, then one every six seconds."""
 ADDRESS_RATE = RateLimit(rate=1 / 600, burst=3)
@@ -51,7 +64,10 @@ async def status_answer(
     key = urls.key_of_path(path)
     entry = None
     if key is not None:
-        entry = await site.get(urls.negotiated(key, headers.get("accept-language", "")))
+        try:
+            entry = await site.get(urls.negotiated(key, headers.get("accept-language", "")))
+        except RedisError:  # neither in memory nor reachable: say so, never a 500
+            return 503, _UNAVAILABLE_HEADERS, _UNAVAILABLE
     if key is None or entry is None:
         return 404, _NOT_FOUND_HEADERS, _NOT_FOUND
     result = answer(
@@ -157,13 +173,6 @@ async def _too_many(request: Request, email: str) -> bool:
     return await limiter.try_acquire(buckets) > 0
 
 
-class _TooManyRequests(DomainError):
-    status_code = 429
-    code = "too_many_requests"
-    message_fr = "Trop de demandes : veuillez réessayer dans quelques minutes."
-    message_en = "Too many requests: please try again in a few minutes."
-
-
 @router.post("/status/{code}/follow")
 async def follow_by_email(request: Request, code: str) -> Response:
     """The page's form: a confirmation email is sent; nothing is followed until it is used."""
@@ -173,12 +182,13 @@ async def follow_by_email(request: Request, code: str) -> Response:
     factory: SessionFactory = request.app.state.session_factory
     try:
         if await _too_many(request, email):
-            raise _TooManyRequests()
+            raise follow.TooManyFollowRequests()
         async with transaction(factory) as session:
             pending = await follow.request_email_follow(session, code, email, locale, utcnow())
             await follow.send_confirmation(request.app.state.settings, pending)
     except DomainError as error:
-        return _refused(request, locale, error, code if len(code) <= 32 else None)
+        known = error.status_code != 404 and len(code) <= 32  # a page to go back to
+        return _refused(request, locale, error, code if known else None)
     words = FOLLOW_PAGES[locale]
     text = words["sent"].format(email=pending.request.email, name=pending.organisation.name)
     return _page(request, locale, 202, title=words["sent_title"], text=text, code=code)

@@ -12,6 +12,9 @@ try:  # optional: brotli where it installs, gzip everywhere
 except ImportError:  # pragma: no cover - depends on the platform's wheels
     brotli = None
 
+BROTLI_QUALITY = 5
+"""Quality 11 took about 40 ms a page (a publication renders a dozen resources: most of its
+latency) for a few per cent fewer bytes than 5, which takes about 1 ms."""
 CACHE_CONTROL = "public, max-age=30, stale-while-revalidate=300, stale-if-error=86400"
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -44,7 +47,7 @@ class Entry:
         return cls(
             body=body,
             gzip=gzip.compress(body, compresslevel=9, mtime=0),
-            brotli=brotli.compress(body, quality=11) if brotli is not None else None,
+            brotli=brotli.compress(body, quality=BROTLI_QUALITY) if brotli is not None else None,
             etag=digest,
             content_type=content_type_of(key),
         )

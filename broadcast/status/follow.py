@@ -57,6 +57,13 @@ class LinkNotValid(DomainError):
     message_en = "This confirmation link is not valid: it was already used or it expired."
 
 
+class TooManyFollowRequests(DomainError):
+    status_code = 429
+    code = "too_many_requests"
+    message_fr = "Trop de demandes : veuillez réessayer dans quelques minutes."
+    message_en = "Too many requests: please try again in a few minutes."
+
+
 class ConfirmationNotSent(DomainError):
     status_code = 503
     code = "confirmation_not_sent"

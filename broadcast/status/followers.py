@@ -83,10 +83,9 @@ def followers_draft_input(notice: Notice, update_id: int | None, settings: Setti
     return BroadcastIn(
         notice_id=notice.id or 0,
         update_id=update_id,
-        audience={  # type: ignore[arg-type]  # validated into AudienceCriteria
-            "organisation_ids": [notice.organisation_id],
-            "roles": [ContactRole.follower.value],
-        },
+        audience=AudienceCriteria(
+            organisation_ids=[notice.organisation_id], roles=[ContactRole.follower]
+        ),
         channels=follower_channels(settings),
         priority=Priority.normal,
     )

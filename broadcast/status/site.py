@@ -99,12 +99,12 @@ class StatusSite:
         now = time.monotonic()
         if now - self._checked_at < self._interval_s:
             return
+        self._checked_at = now  # before the await: one request a period asks, not every one
         try:
             version = await self._redis.get(VERSION_KEY)
         except RedisError:
             log.warning("status site: Redis unreachable, serving what is in memory")
             return
-        self._checked_at = now
         if version != self._version:
             self._forget(version)
 

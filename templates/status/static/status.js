@@ -42,6 +42,15 @@
     }
   }
 
+  // A push service out of reach may leave subscribe() pending for long: give up after 15 s.
+  function withinSeconds(promise, seconds) {
+    return new Promise(function (resolve, reject) {
+      var timer = setTimeout(function () { reject(new Error("timeout")); }, seconds * 1000);
+      promise.then(function (value) { clearTimeout(timer); resolve(value); },
+        function (error) { clearTimeout(timer); reject(error); });
+    });
+  }
+
   function follow(box, registration) {
     return Notification.requestPermission().then(function (permission) {
       if (permission !== "granted") { say(box, "denied"); return null; }
@@ -49,10 +58,10 @@
         if (!answer.ok) { throw new Error("no key"); }
         return answer.json();
       }).then(function (body) {
-        return registration.pushManager.subscribe({
+        return withinSeconds(registration.pushManager.subscribe({
           userVisibleOnly: true,
           applicationServerKey: base64UrlToBytes(body.public_key)
-        }).catch(function () { say(box, "offline"); return null; });
+        }), 15).catch(function () { say(box, "offline"); return null; });
       }).then(function (subscription) {
         if (!subscription) { return null; }
         var data = subscription.toJSON();
