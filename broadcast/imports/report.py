@@ -32,6 +32,19 @@ class ImportReport:
             {"row": row, "reason": reason, "file": file, "id": external_id, "imported": True}
         )
 
+    def correct(self, row: int, remark: str, *, file: str, external_id: str = "") -> None:
+        """An address of an imported row kept after a correction the report tells."""
+        self._note(
+            {
+                "row": row,
+                "reason": remark,
+                "file": file,
+                "id": external_id,
+                "imported": True,
+                "corrected": True,
+            }
+        )
+
     def _note(self, entry: dict[str, Any]) -> None:
         self.remarks += 1
         if len(self.rejections) < MAX_REJECTIONS:
@@ -48,6 +61,14 @@ class ImportReport:
         }
 
 
+_SUFFIXES = {
+    (False, False): "",
+    (True, False): " (ligne importée sans cette adresse)",
+    (True, True): " (ligne importée)",
+    (False, True): "",
+}
+
+
 def format_report(report: ImportReport, *, dry_run: bool = False) -> list[str]:
     """The report as a person reads it, in French."""
     lines = [
@@ -57,7 +78,7 @@ def format_report(report: ImportReport, *, dry_run: bool = False) -> list[str]:
         f"{report.rejected} rejeté(s), {report.left} marqué(s) comme parti(s)."
     ]
     for entry in report.rejections:
-        suffix = " (ligne importée sans cette adresse)" if entry.get("imported") else ""
+        suffix = _SUFFIXES[(bool(entry.get("imported")), bool(entry.get("corrected")))]
         ident = f" [{entry['id']}]" if entry.get("id") else ""
         lines.append(f"{entry['file']}, ligne {entry['row']}{ident} : {entry['reason']}{suffix}")
     if report.remarks > len(report.rejections):

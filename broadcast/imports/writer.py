@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -85,12 +85,20 @@ class Schools:
         return school.id if school.path.startswith(self._scope.path) else OUT_OF_SCOPE
 
 
-def usable_addresses(
-    record: ContactRecord, emails: EmailChecker
-) -> tuple[set[tuple[str, str]], list[str]]:
+@dataclass(slots=True)
+class Addresses:
+    """A record's usable addresses as contact points, why the others were refused, and what
+    was corrected in the kept ones (an overseas mobile written with +33)."""
+
+    points: set[tuple[str, str]] = field(default_factory=set)
+    refused: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def usable_addresses(record: ContactRecord, emails: EmailChecker) -> Addresses:
     """The record's addresses as contact points, and why the others were refused."""
-    points: set[tuple[str, str]] = set()
-    refused: list[str] = []
+    found = Addresses()
+    points, refused = found.points, found.refused
     if record.email:
         normalized = emails.normalise(record.email)
         if normalized is None:
@@ -105,7 +113,8 @@ def usable_addresses(
             refused.append("numéro fixe : il ne peut pas recevoir de SMS")
         else:
             points.add((ChannelName.sms, phone.e164))
-    return points, refused
+            found.notes.extend(filter(None, [phone.rewrite_note()]))
+    return found
 
 
 def _values(record: ContactRecord) -> tuple[str | None, ...]:
@@ -161,14 +170,16 @@ class ContactImporter:
         if isinstance(outcome, str):
             self.report.reject(record.row, outcome, file=reader.name, external_id=shown_id)
             return None
-        row, refused = outcome
-        for reason in refused:
+        row, addresses = outcome
+        for reason in addresses.refused:
             self.report.note(record.row, reason, file=reader.name, external_id=shown_id)
+        for remark in addresses.notes:
+            self.report.correct(record.row, remark, file=reader.name, external_id=shown_id)
         return row
 
     async def _check(
         self, record: ContactRecord, source: str, roles: frozenset[str]
-    ) -> str | tuple[ValidRow, list[str]]:
+    ) -> str | tuple[ValidRow, Addresses]:
         """The row to write and the addresses left out of it, or why it is refused.
 
         A refused row with an id still counts as read: a full import does not mark its contact
@@ -183,14 +194,15 @@ class ContactImporter:
             self._seen[key] = record.row
         if record.problem:
             return record.problem
-        points, refused = usable_addresses(record, self._emails)
-        if refused and not points:
-            return " ; ".join(refused)
+        addresses = usable_addresses(record, self._emails)
+        if addresses.refused and not addresses.points:
+            return " ; ".join(addresses.refused)
         self.covered[(school, source)] |= roles
         values = _values(record)
+        points = frozenset(addresses.points)
         return ValidRow(
-            record.row, school, record.external_id, values, frozenset(points), record.pupil_ref
-        ), refused
+            record.row, school, record.external_id, values, points, record.pupil_ref
+        ), addresses
 
     async def mark_left(self) -> None:
         """After a full import: the covered contacts the file did not name have left."""

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from broadcast.core.db import SessionFactory
 from broadcast.directory.uai import make_uai
+from broadcast.imports.report import format_report
+from broadcast.imports.service import report_of
 from tests.imports.builders import contacts_by_external_id, import_file, write_csv
 from tests.support import build_world
 
@@ -73,3 +75,27 @@ async def test_a_file_without_the_required_columns_is_refused_whole(
     assert run.status == "failed"
     assert run.error == "Fichier refusé : colonnes obligatoires absentes : last_name."
     assert await contacts_by_external_id(factory) == {}
+
+
+async def test_overseas_mobiles_written_with_33_are_imported_under_their_own_code(
+    factory: SessionFactory, tmp_path: Path
+) -> None:
+    world = await build_world(factory)
+    path = write_csv(
+        tmp_path / "contacts.csv",
+        ["Identifiant", "Nom", "Portable"],
+        [["R1", "Payet", "+33 6 92 12 34 56"], ["M1", "Madi", "0033 6 39 01 23 45"]],
+        delimiter=";",
+    )
+    run = await import_file(factory, world.school_x, path)
+    assert (run.status, run.created, run.rejected) == ("completed", 2, 0)
+    contacts = await contacts_by_external_id(factory)
+    assert contacts["R1"]["points"] == {("sms", "+262692123456")}
+    assert contacts["M1"]["points"] == {("sms", "+262639012345")}
+    lines = format_report(report_of(run))
+    assert lines[1:] == [
+        "contacts.csv, ligne 2 [R1] : numéro mobile de La Réunion écrit avec l'indicatif +33 : "
+        "enregistré avec l'indicatif +262 (ligne importée)",
+        "contacts.csv, ligne 3 [M1] : numéro mobile de Mayotte écrit avec l'indicatif +33 : "
+        "enregistré avec l'indicatif +262 (ligne importée)",
+    ]
