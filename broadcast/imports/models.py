@@ -37,6 +37,8 @@ class ImportRun(SQLModel, table=True):
     unchanged: int = 0
     rejected: int = 0
     left: int = 0
+    skipped: int = 0
+    """Elements that are not contacts to import (SIECLE links of non-legal contacts)."""
     rejections: list[dict[str, Any]] = Field(default_factory=list, sa_type=Json)
     """``[{"row": n, "reason": "..."}]``, capped; ``rejected`` is the true count."""
     error: str | None = Field(default=None, max_length=500)

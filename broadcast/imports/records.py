@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 from broadcast.directory.models import ContactRole
@@ -21,7 +22,11 @@ class ImportKind(enum.StrEnum):
 class ContactRecord:
     """``external_id`` is the source's stable id: a re-import updates the contact it made.
     ``pupil_ref`` (SIECLE guardians) names the pupil whose class and level the guardian takes.
-    ``problem`` is a reason found by the reader itself (a missing field): the row is rejected."""
+    ``problem`` is a reason found by the reader itself (a missing field): the row is rejected.
+    ``skipped`` is why the reader passes over an element that is not a contact to import (a
+    SIECLE link to a mere contact person): counted apart, with its reason.
+    ``left_at``: the contact has already left (a SIECLE pupil's past ``DATE_SORTIE``); it is
+    imported as left, never as current. ``notes`` are remarks on a row imported anyway."""
 
     row: int
     external_id: str
@@ -36,6 +41,9 @@ class ContactRecord:
     locale: str = "fr"
     pupil_ref: str | None = None
     problem: str | None = None
+    skipped: str | None = None
+    left_at: datetime | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 class Reader(Protocol):

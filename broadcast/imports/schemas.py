@@ -22,6 +22,7 @@ class ImportRunOut(BaseModel):
     unchanged: int
     rejected: int
     left: int
+    skipped: int
     rejections: list[dict[str, Any]]
     error: str | None
     created_at: datetime
