@@ -22,7 +22,7 @@ from broadcast.core.timeutil import utcnow
 from broadcast.directory.models import Organisation
 from broadcast.imports.errors import ImportRefused
 from broadcast.imports.formats import open_readers
-from broadcast.imports.models import ImportRun, ImportStatus
+from broadcast.imports.models import ERROR_LENGTH, ImportRun, ImportStatus
 from broadcast.imports.progress import ImportProgress
 from broadcast.imports.records import ImportKind
 from broadcast.imports.report import ImportReport
@@ -153,7 +153,7 @@ async def _record(
     if run.kind == AUTO and report.sources:
         run.kind = report.sources.pop() if len(report.sources) == 1 else "mixte"
     run.status = ImportStatus.failed if error else ImportStatus.completed
-    run.error = error[:500] if error else None
+    run.error = error[:ERROR_LENGTH] if error else None
     run.finished_at = utcnow()
     audit(
         session,

@@ -48,7 +48,7 @@ from typing import NamedTuple
 
 from broadcast.directory.models import ContactRole
 from broadcast.imports.errors import ImportRefused
-from broadcast.imports.records import ContactRecord, ImportKind, missing
+from broadcast.imports.records import XML_COLUMNS, ContactRecord, ImportKind, missing
 from broadcast.imports.textio import Opener
 from broadcast.imports.xmlstream import stream_elements, text_of, uai_of
 
@@ -140,6 +140,7 @@ def _pupil(row: int, element: ET.Element, uai: str | None, today: date) -> Conta
         level=level_of_mef(text_of(element, "CODE_MEF")),
         email=text_of(element, "MEL") or None,
         mobile=text_of(element, "TEL_PORTABLE") or None,
+        columns=XML_COLUMNS,
     )
     record.problem = _missing(record, "ELEVE_ID")
     _departure(record, text_of(element, "DATE_SORTIE"), today)
@@ -283,6 +284,7 @@ def _guardian(link: Link, packed: str | None, uai: str | None) -> ContactRecord:
         email=person.email or None,
         mobile=None if refuses_sms else person.mobile or None,
         pupil_ref=pupil_id,
+        columns=XML_COLUMNS,
     )
     if refuses_sms and person.mobile:
         record.notes.append(REFUSES_SMS)

@@ -8,7 +8,7 @@ import csv
 import io
 import re
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import IO
 
 from broadcast.imports.errors import ImportRefused
@@ -17,6 +17,7 @@ Opener = Callable[[], IO[bytes]]
 """Opens the file afresh, from its start: encoding detection reads it once before parsing."""
 
 _CHUNK = 1 << 16
+_SHOWN_COLUMNS, _SHOWN_HEADER = 30, 60
 
 
 def detect_encoding(open_file: Opener) -> str:
@@ -66,6 +67,10 @@ class CsvRows:
         self._field_of = field_of
         self.fields: tuple[str | None, ...] = ()
         self.headers: tuple[str, ...] = ()
+        self.written: tuple[str, ...] = ()
+        """The headers as the file writes them, for the messages a person reads."""
+        self.columns: dict[str, str] = {}
+        """Canonical field -> the file's own header for it (its first column)."""
 
     def read_header(self) -> tuple[str, ...]:
         """The normalised headers of the file, read without keeping the file open."""
@@ -74,17 +79,37 @@ class CsvRows:
         if not line.strip():
             raise ImportRefused("le fichier est vide.", "the file is empty.")
         reader = csv.reader([line], delimiter=sniff_delimiter(line))
-        self.headers = tuple(normalise_header(h) for h in next(reader))
+        self.written = tuple(h.strip() for h in next(reader))
+        self.headers = tuple(normalise_header(h) for h in self.written)
         self.fields = tuple(self._field_of(h) for h in self.headers)
+        for field, written in zip(self.fields, self.written, strict=True):
+            if field is not None:
+                self.columns.setdefault(field, written)
         return self.headers
 
-    def require(self, *fields: str) -> None:
-        missing = [f for f in fields if f not in self.fields]
-        if missing:
-            raise ImportRefused(
-                f"colonnes obligatoires absentes : {', '.join(missing)}.",
-                f"required columns missing: {', '.join(missing)}.",
-            )
+    def require(self, fields: Iterable[str], label: str, accepted: Iterable[str]) -> None:
+        """Refuse the file when none of ``fields`` has a column, naming what is missing, the
+        headers accepted for it, and the file's own columns."""
+        if any(f in self.fields for f in fields):
+            return
+        names = ", ".join(f"« {name} »" for name in accepted)
+        found = self.written_columns()
+        raise ImportRefused(
+            f"colonne obligatoire absente : {label} (en-têtes acceptés : {names}). "
+            f"Colonnes du fichier : {found}.",
+            f"required column missing: {'|'.join(fields)} (accepted headers: {names}). "
+            f"Columns of the file: {found}.",
+        )
+
+    def column_labels(self) -> dict[str, str]:
+        """Canonical field -> ``colonne « <the file's header> »``."""
+        return {field: f"colonne « {written} »" for field, written in self.columns.items()}
+
+    def written_columns(self) -> str:
+        """The file's columns as it writes them, shortened to what a message can hold."""
+        shown = [f"« {h[:_SHOWN_HEADER]} »" for h in self.written[:_SHOWN_COLUMNS] if h]
+        more = len(self.written) - _SHOWN_COLUMNS
+        return ", ".join(shown) + (f" et {more} autre(s)" if more > 0 else "") or "aucune"
 
     def __iter__(self) -> Iterator[tuple[int, dict[str, str]]]:
         if not self.fields:

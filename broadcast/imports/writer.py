@@ -104,18 +104,20 @@ def usable_addresses(record: ContactRecord, emails: EmailChecker) -> Addresses:
     if record.email:
         normalized = emails.normalise(record.email)
         if normalized is None:
-            refused.append(f"adresse e-mail invalide : {record.email}")
+            refused.append(f"{record.column('email')}adresse e-mail invalide : {record.email}")
         else:
             points.add((ChannelName.email, normalized))
     if record.mobile:
         phone = normalise_mobile(record.mobile)
+        mobile = record.column("mobile")
         if phone is None:
-            refused.append("numéro de téléphone invalide")
+            refused.append(f"{mobile}numéro de téléphone invalide")
         elif not phone.sms_capable:
-            refused.append("numéro fixe : il ne peut pas recevoir de SMS")
+            refused.append(f"{mobile}numéro fixe : il ne peut pas recevoir de SMS")
         else:
             points.add((ChannelName.sms, phone.e164))
-            found.notes.extend(filter(None, [phone.rewrite_note()]))
+            note = phone.rewrite_note()
+            found.notes.extend([mobile + note] if note else [])
     return found
 
 
@@ -193,7 +195,7 @@ class ContactImporter:
         left. A school is covered by a full import once one of its rows is accepted."""
         school = await self._schools.resolve(record.uai)
         if isinstance(school, str):
-            return school
+            return record.column("uai") + school if record.uai else school
         if record.external_id:
             key = hash((source, school, record.external_id))
             if key in self._seen:
