@@ -1,4 +1,5 @@
-"""imports hardening: skipped elements counted on a run, room for refusals naming columns
+"""imports hardening: skipped elements and attempts counted on a run, room for refusals naming
+columns
 
 Revision ID: 0006_imports_hardening
 Revises: 0005_status_pages
@@ -20,6 +21,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("import_run", schema=None) as batch_op:
         batch_op.add_column(sa.Column("skipped", sa.Integer(), nullable=False, server_default="0"))
+        batch_op.add_column(sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"))
         batch_op.alter_column(
             "error", existing_type=sa.String(length=500), type_=sa.String(length=2000)
         )
@@ -30,4 +32,5 @@ def downgrade() -> None:
         batch_op.alter_column(
             "error", existing_type=sa.String(length=2000), type_=sa.String(length=500)
         )
+        batch_op.drop_column("attempts")
         batch_op.drop_column("skipped")

@@ -45,6 +45,9 @@ class ImportRun(SQLModel, table=True):
     rejections: list[dict[str, Any]] = Field(default_factory=list, sa_type=Json)
     """``[{"row": n, "reason": "..."}]``, capped; ``rejected`` is the true count."""
     error: str | None = Field(default=None, max_length=ERROR_LENGTH)
+    attempts: int = 0
+    """Times a job started the run: one killed mid-import is run again, a bounded number of
+    times (:data:`broadcast.imports.service.MAX_ATTEMPTS`), then failed with the reason."""
     created_by_id: int | None = Field(default=None, foreign_key="operator.id")
     created_at: datetime = timestamp_field()
     started_at: datetime | None = Field(default=None, sa_type=UtcDateTime)

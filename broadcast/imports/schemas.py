@@ -23,6 +23,7 @@ class ImportRunOut(BaseModel):
     rejected: int
     left: int
     skipped: int
+    attempts: int
     rejections: list[dict[str, Any]]
     error: str | None
     created_at: datetime

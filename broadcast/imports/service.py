@@ -97,16 +97,29 @@ async def get_run(session: AsyncSession, principal: Principal, run_id: int) -> I
     return run
 
 
+MAX_ATTEMPTS = 2
+"""Starts of one run: a job killed mid-import (its worker out of memory, or stopped) is run
+again from nothing once; a run killed twice is failed, not tried for ever."""
+INTERRUPTED_AGAIN = (
+    "Import interrompu deux fois avant la fin (le fichier est peut-être trop lourd à traiter) : "
+    "rien n'a été modifié. Vérifiez le fichier, puis déposez-le à nouveau."
+)
+
+
 async def run_import(
     factory: SessionFactory, run_id: int, path: Path, on_batch: OnBatch | None = None
 ) -> ImportRun | None:
     """Run the import of ``run_id`` once: a finished run is left as it is (a job re-run after
-    a crash finds it finished, or starts again from nothing: the data is in one transaction)."""
+    a crash finds it finished, or starts again from nothing: the data is in one transaction);
+    a run already started ``MAX_ATTEMPTS`` times is failed instead."""
     async with transaction(factory) as session:
         run = await session.get(ImportRun, run_id)
         if run is None or run.status in _FINISHED:
             return run
+        if run.attempts >= MAX_ATTEMPTS:
+            return await _record(session, run_id, ImportReport(), INTERRUPTED_AGAIN)
         run.status, run.started_at = ImportStatus.running, utcnow()
+        run.attempts += 1
         scope = await session.get(Organisation, run.organisation_id)
     assert scope is not None
     kind = None if run.kind == AUTO else ImportKind(run.kind)

@@ -42,7 +42,7 @@ alone, so it need not be kept), and the report says so.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Iterator, Sized
 from datetime import UTC, date, datetime
 from typing import NamedTuple
 
@@ -71,6 +71,20 @@ MEF_LEVELS = {
     "241": "1re pro",
     "242": "Tle pro",
 }
+
+
+MAX_KEPT = 100_000
+"""Records kept until their second section arrives: a large lycée has a few thousand pupils
+and twice as many persons; beyond this, the file is not one school's export."""
+
+
+def _check_kept(*kept: Sized) -> None:
+    if sum(len(k) for k in kept) > MAX_KEPT:
+        count = f"{MAX_KEPT:,}".replace(",", " ")
+        raise ImportRefused(
+            f"plus de {count} élèves ou personnes : ce n'est pas l'export d'un établissement.",
+            f"over {count} pupils or persons: not one school's export.",
+        )
 
 
 def level_of_mef(code_mef: str) -> str | None:
@@ -118,11 +132,13 @@ class SieclePupilsReader:
                         yield pupil
                     else:
                         waiting[pupil.external_id] = pupil
+                        _check_kept(waiting, classes)
                 else:
                     pupil_id, division = _structure(element)
                     found = waiting.pop(pupil_id, None)
                     if found is None:
                         classes[pupil_id] = division
+                        _check_kept(waiting, classes)
                         continue
                     found.division = division or None
                     yield found
@@ -212,6 +228,7 @@ class SiecleGuardiansReader:
                     uai = uai_of(element)
                 elif element.tag == "PERSONNE":
                     persons[text_of(element, "PERSONNE_ID")] = _person(element)
+                    _check_kept(persons, early_links)
                 else:
                     self.rows_read += 1
                     link = _link(self.rows_read, element)
@@ -221,6 +238,7 @@ class SiecleGuardiansReader:
                         yield _guardian(link, persons[link.person_id], uai)
                     else:
                         early_links.append(link)
+                        _check_kept(persons, early_links)
         for link in early_links:
             yield _guardian(link, persons.get(link.person_id), uai)
 

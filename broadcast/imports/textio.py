@@ -17,6 +17,9 @@ Opener = Callable[[], IO[bytes]]
 """Opens the file afresh, from its start: encoding detection reads it once before parsing."""
 
 _CHUNK = 1 << 16
+MAX_LINE_CHARS = 1 << 20
+"""The longest line read (a contact's row takes a few hundred characters): a longer one is
+refused before it is held whole (a 1 GB line compresses to 1 MB in a zip)."""
 _SHOWN_COLUMNS, _SHOWN_HEADER = 30, 60
 
 
@@ -56,6 +59,47 @@ def normalise_header(name: str) -> str:
     return " ".join(re.split(r"[^a-z0-9]+", spaced)).strip()
 
 
+def _first_line(text: IO[str]) -> str:
+    line = text.readline(MAX_LINE_CHARS + 1)
+    if len(line) > MAX_LINE_CHARS:
+        raise _too_long(1)
+    return line
+
+
+def _too_long(number: int) -> ImportRefused:
+    return ImportRefused(
+        f"ligne {number} trop longue (plus d'un million de caractères) : ce n'est pas un "
+        "fichier de contacts.",
+        f"line {number} too long (over a million characters): not a contacts file.",
+    )
+
+
+class BoundedLines:
+    """The lines of a text, none longer than ``MAX_LINE_CHARS``, and no CSV record (which a
+    quoted field may spread over lines) longer than that either."""
+
+    def __init__(self, text: IO[str]) -> None:
+        self._text = text
+        self._number = 1
+        self._record_chars = 0
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        line = self._text.readline(MAX_LINE_CHARS + 1)
+        if not line:
+            raise StopIteration
+        self._number += 1
+        self._record_chars += len(line)
+        if len(line) > MAX_LINE_CHARS or self._record_chars > MAX_LINE_CHARS:
+            raise _too_long(self._number)
+        return line
+
+    def record_read(self) -> None:
+        self._record_chars = 0
+
+
 class CsvRows:
     """The rows of a CSV file as ``{canonical field: value}``, with their line numbers.
 
@@ -75,7 +119,7 @@ class CsvRows:
     def read_header(self) -> tuple[str, ...]:
         """The normalised headers of the file, read without keeping the file open."""
         with open_text(self._open) as text:
-            line = text.readline()
+            line = _first_line(text)
         if not line.strip():
             raise ImportRefused("le fichier est vide.", "the file is empty.")
         reader = csv.reader([line], delimiter=sniff_delimiter(line))
@@ -115,10 +159,12 @@ class CsvRows:
         if not self.fields:
             self.read_header()
         with open_text(self._open) as text:
-            line = text.readline()
-            reader = csv.reader(text, delimiter=sniff_delimiter(line))
+            line = _first_line(text)
+            lines = BoundedLines(text)
+            reader = csv.reader(lines, delimiter=sniff_delimiter(line))
             try:
                 for values in reader:
+                    lines.record_read()
                     if any(v.strip() for v in values):
                         yield reader.line_num + 1, self._row(values)
             except csv.Error as exc:
