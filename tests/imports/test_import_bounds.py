@@ -13,6 +13,8 @@ import pytest
 
 from broadcast.core.db import SessionFactory
 from broadcast.directory.uai import make_uai
+from broadcast.imports.errors import ImportRefused
+from broadcast.imports.siecle import MAX_KEPT, SiecleGuardiansReader
 from broadcast.imports.textio import MAX_LINE_CHARS
 from broadcast.imports.xmlstream import MAX_DEPTH, stream_elements
 from tests.imports.builders import Pupil, contacts_by_external_id, import_file, siecle_pupils_xml
@@ -115,3 +117,18 @@ async def test_a_record_spread_over_many_lines_is_bounded_too(
         r"ce n'est pas un fichier de contacts\.",
         error,
     ), error
+
+
+def test_a_siecle_file_with_more_persons_than_a_school_is_refused() -> None:
+    persons = b"".join(b'<PERSONNE PERSONNE_ID="%d"/>' % n for n in range(MAX_KEPT + 1))
+    data = (
+        b"<BEE_RESPONSABLES><PARAMETRES><UAJ>" + UAI.encode() + b"</UAJ></PARAMETRES>"
+        b"<DONNEES><PERSONNES>" + persons + b"</PERSONNES></DONNEES></BEE_RESPONSABLES>"
+    )
+    reader = SiecleGuardiansReader(lambda: io.BytesIO(data))
+    with pytest.raises(ImportRefused) as refused:
+        list(reader.records())
+    assert refused.value.message_fr == (
+        "Fichier refusé : plus de 100 000 élèves ou personnes : "
+        "ce n'est pas l'export d'un établissement."
+    )
