@@ -16,31 +16,37 @@ from collections.abc import Iterator
 
 from broadcast.directory.models import ContactRole
 from broadcast.directory.roles import ROLE_NAMES
-from broadcast.imports.records import ContactRecord, ImportKind, missing
+from broadcast.imports.records import EMPTY, ContactRecord, ImportKind
 from broadcast.imports.textio import CsvRows, Opener, normalise_header
 
-_ALIASES: dict[str, tuple[str, ...]] = {
-    "external_id": ("id", "identifiant", "external id", "id externe", "identifiant externe"),
-    "last_name": ("nom", "nom de famille", "last name", "lastname", "surname", "family name"),
-    "first_name": ("prenom", "first name", "firstname", "given name"),
-    "role": ("role", "qualite", "fonction", "type"),
-    "uai": ("uai", "rne", "code uai", "uai etablissement", "school uai"),
-    "division": ("classe", "division", "class"),
-    "level": ("niveau", "level", "grade"),
-    "email": ("courriel", "email", "e mail", "mail", "mel", "adresse mail", "adresse e mail"),
+ACCEPTED_HEADERS: dict[str, tuple[str, ...]] = {
+    "external_id": ("Identifiant", "Id", "Identifiant externe", "Id externe", "External id"),
+    "last_name": ("Nom", "Nom de famille", "Last name", "Lastname", "Surname", "Family name"),
+    "first_name": ("Prénom", "First name", "Firstname", "Given name"),
+    "role": ("Rôle", "Qualité", "Fonction", "Type"),
+    "uai": ("UAI", "RNE", "Code UAI", "UAI établissement", "School UAI"),
+    "division": ("Classe", "Division", "Class"),
+    "level": ("Niveau", "Level", "Grade"),
+    "email": ("Courriel", "Email", "E-mail", "Mail", "Mél", "Adresse mail", "Adresse e-mail"),
     "mobile": (
-        "portable",
-        "mobile",
-        "telephone portable",
-        "tel portable",
-        "telephone",
-        "tel",
-        "phone",
-        "mobile phone",
+        "Portable",
+        "Mobile",
+        "Téléphone portable",
+        "Tél. portable",
+        "Téléphone",
+        "Tél",
+        "Phone",
+        "Mobile phone",
     ),
-    "locale": ("langue", "locale", "language"),
+    "locale": ("Langue", "Locale", "Language"),
 }
-CSV_HEADERS = {alias: field for field, aliases in _ALIASES.items() for alias in aliases}
+"""The headers a plain CSV may use for each field, as docs/guide.md lists them; a file's
+header is matched without case, accents or punctuation (``E-MAIL``, ``tel portable``)."""
+CSV_HEADERS = {
+    normalise_header(alias): field
+    for field, aliases in ACCEPTED_HEADERS.items()
+    for alias in aliases
+}
 
 _LOCALES = {"fr": "fr", "francais": "fr", "french": "fr", "en": "en", "anglais": "en"}
 DERIVED_KEY = "h:"
@@ -72,18 +78,22 @@ class CsvReader:
     def check(self) -> None:
         """Refuse the file whole when its header lacks what every row needs."""
         self._rows.read_header()
-        self._rows.require("last_name")
-        if "email" not in self._rows.fields and "mobile" not in self._rows.fields:
-            self._rows.require("email|mobile")
+        self._rows.require(["last_name"], "le nom", ACCEPTED_HEADERS["last_name"])
+        self._rows.require(
+            ["email", "mobile"],
+            "une adresse (courriel ou portable)",
+            (*ACCEPTED_HEADERS["email"], *ACCEPTED_HEADERS["mobile"]),
+        )
 
     def records(self) -> Iterator[ContactRecord]:
         self.check()
+        labels = self._rows.column_labels()
         for number, row in self._rows:
             self.rows_read += 1
-            yield _record(number, row)
+            yield _record(number, row, labels)
 
 
-def _record(number: int, row: dict[str, str]) -> ContactRecord:
+def _record(number: int, row: dict[str, str], labels: dict[str, str]) -> ContactRecord:
     role = parse_role(row.get("role"))
     last_name = row.get("last_name", "")
     record = ContactRecord(
@@ -101,9 +111,10 @@ def _record(number: int, row: dict[str, str]) -> ContactRecord:
         email=row.get("email"),
         mobile=row.get("mobile"),
         locale=_LOCALES.get(normalise_header(row.get("locale", "fr")), "fr"),
+        columns=labels,
     )
     if role is None:
-        record.problem = f"rôle inconnu : {row.get('role')}"
+        record.problem = f"{record.column('role')}rôle inconnu : {row.get('role')}"
     elif not last_name:
-        record.problem = missing("nom")
+        record.problem = f"{record.column('last_name')}{EMPTY}"
     return record

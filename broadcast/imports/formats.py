@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import xml.etree.ElementTree as ET
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -22,6 +21,7 @@ from broadcast.imports.siecle import (
 )
 from broadcast.imports.stsweb import STS_ROOT, StsWebReader
 from broadcast.imports.textio import CsvRows, Opener
+from broadcast.imports.xmlstream import stream_elements
 
 MAX_UNCOMPRESSED_BYTES = 1 << 30
 """A zip whose members would inflate beyond this is refused (a zip bomb, or not an export)."""
@@ -121,13 +121,10 @@ def _xml_root(open_file: Opener) -> str | None:
 
 
 def _first_tag(stream: IO[bytes]) -> str:
-    try:
-        # Stdlib expat: no external entities, and it bounds entity expansion (billion laughs).
-        for _event, element in ET.iterparse(stream, events=("start",)):  # noqa: S314
-            return str(element.tag)
-    except ET.ParseError as exc:
-        raise ImportRefused("XML mal formé.", "malformed XML.") from exc
-    raise ImportRefused("XML vide.", "empty XML.")
+    root = next(stream_elements(stream, frozenset()), None)
+    if root is None:
+        raise ImportRefused("XML vide.", "empty XML.")
+    return str(root.tag)
 
 
 def _zip_readers(archive: zipfile.ZipFile, kind: ImportKind | None) -> list[Reader]:

@@ -10,6 +10,9 @@ from sqlmodel import Field, SQLModel
 
 from broadcast.core.dbtypes import Json, UtcDateTime, timestamp_field
 
+ERROR_LENGTH = 2000
+"""Room for a refusal that names the accepted headers and the file's own columns."""
+
 
 class ImportStatus(enum.StrEnum):
     pending = "pending"
@@ -37,9 +40,14 @@ class ImportRun(SQLModel, table=True):
     unchanged: int = 0
     rejected: int = 0
     left: int = 0
+    skipped: int = 0
+    """Elements that are not contacts to import (SIECLE links of non-legal contacts)."""
     rejections: list[dict[str, Any]] = Field(default_factory=list, sa_type=Json)
     """``[{"row": n, "reason": "..."}]``, capped; ``rejected`` is the true count."""
-    error: str | None = Field(default=None, max_length=500)
+    error: str | None = Field(default=None, max_length=ERROR_LENGTH)
+    attempts: int = 0
+    """Times a job started the run: one killed mid-import is run again, a bounded number of
+    times (:data:`broadcast.imports.service.MAX_ATTEMPTS`), then failed with the reason."""
     created_by_id: int | None = Field(default=None, foreign_key="operator.id")
     created_at: datetime = timestamp_field()
     started_at: datetime | None = Field(default=None, sa_type=UtcDateTime)

@@ -16,23 +16,9 @@ from collections.abc import Iterator
 
 from broadcast.directory.models import ContactRole
 from broadcast.imports.csv_reader import derived_key
-from broadcast.imports.records import ContactRecord, ImportKind, missing
-from broadcast.imports.textio import CsvRows, Opener
+from broadcast.imports.records import EMPTY, ContactRecord, ImportKind, missing
+from broadcast.imports.textio import CsvRows, Opener, normalise_header
 
-_PUPIL = {
-    "nom eleve": "pupil_last",
-    "nom": "pupil_last",
-    "prenom eleve": "pupil_first",
-    "prenom": "pupil_first",
-    "date naissance": "birth",
-    "date de naissance": "birth",
-    "ine": "ine",
-    "identifiant national": "ine",
-    "niveau": "level",
-    "classe": "division",
-    "uai": "uai",
-    "uai ecole": "uai",
-}
 _GUARDIAN = re.compile(r"^(.*?)\s*(?:resp|responsable|representant)(?: legal)? ?([12])$")
 _GUARDIAN_FIELDS = (
     ("prenom", "first"),
@@ -42,6 +28,29 @@ _GUARDIAN_FIELDS = (
     ("courriel", "email"),
     ("mail", "email"),
 )
+
+
+ACCEPTED_HEADERS: dict[str, tuple[str, ...]] = {
+    "pupil_last": ("Nom élève", "Nom"),
+    "pupil_first": ("Prénom élève", "Prénom"),
+    "birth": ("Date naissance", "Date de naissance"),
+    "ine": ("INE", "Identifiant national"),
+    "level": ("Niveau",),
+    "division": ("Classe",),
+    "uai": ("UAI", "UAI école"),
+    "g1_last": ("Nom resp. légal1", "Nom responsable légal 1", "Nom représentant légal 1"),
+    "g1_first": ("Prénom resp. légal1", "Prénom responsable légal 1"),
+    "g1_mobile": ("Tél. portable resp. légal1", "Portable responsable légal 1"),
+    "g1_email": ("Courriel resp. légal1", "Mail responsable légal 1"),
+}
+"""Headers of an ONDE extract, as docs/guide.md lists them (guardian 2: ``légal2``); the
+guardians' are recognised by their pattern, ``resp.``, ``responsable`` or ``représentant``."""
+_PUPIL = {
+    normalise_header(header): field
+    for field, headers in ACCEPTED_HEADERS.items()
+    if not field.startswith("g")
+    for header in headers
+}
 
 
 def onde_field(header: str) -> str | None:
@@ -72,16 +81,34 @@ class OndeReader:
 
     def check(self) -> None:
         self._rows.read_header()
-        self._rows.require("pupil_last", "g1_last")
+        self._rows.require(["pupil_last"], "le nom de l'élève", ACCEPTED_HEADERS["pupil_last"])
+        self._rows.require(
+            ["g1_last"], "le nom du responsable légal 1", ACCEPTED_HEADERS["g1_last"]
+        )
 
     def records(self) -> Iterator[ContactRecord]:
         self.check()
+        labels = self._rows.column_labels()
+        per_guardian = {n: _guardian_labels(labels, n) for n in ("1", "2")}
         for number, row in self._rows:
             self.rows_read += 1
-            yield from _guardians(number, row)
+            yield from _guardians(number, row, per_guardian)
 
 
-def _guardians(number: int, row: dict[str, str]) -> Iterator[ContactRecord]:
+def _guardian_labels(labels: dict[str, str], n: str) -> dict[str, str]:
+    """The file's columns of guardian ``n`` under the record's field names, with the pupil's."""
+    own = {k[3:]: v for k, v in labels.items() if k.startswith(f"g{n}_")}
+    return {
+        "uai": labels.get("uai", ""),
+        "email": own.get("email", ""),
+        "mobile": own.get("mobile", ""),
+        "last_name": own.get("last", ""),
+    }
+
+
+def _guardians(
+    number: int, row: dict[str, str], labels: dict[str, dict[str, str]]
+) -> Iterator[ContactRecord]:
     pupil = row.get("ine") or derived_key(
         row.get("pupil_last"), row.get("pupil_first"), row.get("birth")
     )
@@ -102,9 +129,11 @@ def _guardians(number: int, row: dict[str, str]) -> Iterator[ContactRecord]:
             level=row.get("level"),
             email=fields.get("email"),
             mobile=fields.get("mobile"),
+            columns=labels[n],
         )
         if not record.last_name:
-            record.problem = missing(f"nom du responsable légal {n}")
+            column = record.column("last_name")
+            record.problem = column + EMPTY if column else missing(f"nom du responsable légal {n}")
         yield record
     if not found:
         yield ContactRecord(

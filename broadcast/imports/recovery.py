@@ -14,14 +14,16 @@ from broadcast.core.db import SessionFactory, transaction
 from broadcast.core.timeutil import utcnow
 from broadcast.core.uow import Enqueuer, enqueue_after_commit
 from broadcast.imports.models import ImportRun, ImportStatus
-from broadcast.imports.service import fail_run
+from broadcast.imports.service import MAX_ATTEMPTS, fail_run
 from broadcast.imports.uploads import discard_upload, stored_upload
 from broadcast.jobs import import_job
 
 IMPORT_JOB_TIMEOUT_S = 3600
 """One transaction per file: a job may run that long (arq does not retry a timeout)."""
-IMPORT_JOB_TRIES = 3
-"""A killed worker's import is run again from nothing (its transaction never committed)."""
+IMPORT_JOB_TRIES = MAX_ATTEMPTS + 1
+"""A killed worker's import is run again from nothing (its transaction never committed); the
+last try finds the run started ``MAX_ATTEMPTS`` times and fails it with its reason (arq, past
+its tries, would drop the job without calling it)."""
 PENDING_AFTER = timedelta(minutes=5)
 LOST_AFTER = timedelta(seconds=(IMPORT_JOB_TRIES + 1) * (IMPORT_JOB_TIMEOUT_S + 10))
 

@@ -22,6 +22,8 @@ class ImportRunOut(BaseModel):
     unchanged: int
     rejected: int
     left: int
+    skipped: int
+    attempts: int
     rejections: list[dict[str, Any]]
     error: str | None
     created_at: datetime

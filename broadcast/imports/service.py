@@ -23,7 +23,7 @@ from broadcast.core.uow import enqueue_after_commit
 from broadcast.directory.models import Organisation
 from broadcast.imports.errors import ImportRefused
 from broadcast.imports.formats import open_readers
-from broadcast.imports.models import ImportRun, ImportStatus
+from broadcast.imports.models import ERROR_LENGTH, ImportRun, ImportStatus
 from broadcast.imports.progress import ImportProgress
 from broadcast.imports.records import ImportKind
 from broadcast.imports.report import ImportReport
@@ -104,16 +104,29 @@ def run_in_background(session: AsyncSession, run: ImportRun) -> None:
     enqueue_after_commit(session, import_job(row_id(run)))
 
 
+MAX_ATTEMPTS = 2
+"""Starts of one run: a job killed mid-import (its worker out of memory, or stopped) is run
+again from nothing once; a run killed twice is failed, not tried for ever."""
+INTERRUPTED_AGAIN = (
+    "Import interrompu deux fois avant la fin (le fichier est peut-être trop lourd à traiter) : "
+    "rien n'a été modifié. Vérifiez le fichier, puis déposez-le à nouveau."
+)
+
+
 async def run_import(
     factory: SessionFactory, run_id: int, path: Path, on_batch: OnBatch | None = None
 ) -> ImportRun | None:
     """Run the import of ``run_id`` once: a finished run is left as it is (a job re-run after
-    a crash finds it finished, or starts again from nothing: the data is in one transaction)."""
+    a crash finds it finished, or starts again from nothing: the data is in one transaction);
+    a run already started ``MAX_ATTEMPTS`` times is failed instead."""
     async with transaction(factory) as session:
         run = await session.get(ImportRun, run_id)
         if run is None or run.status in _FINISHED:
             return run
+        if run.attempts >= MAX_ATTEMPTS:
+            return await _record(session, run_id, ImportReport(), INTERRUPTED_AGAIN)
         run.status, run.started_at = ImportStatus.running, utcnow()
+        run.attempts += 1
         scope = await session.get(Organisation, run.organisation_id)
     assert scope is not None
     kind = None if run.kind == AUTO else ImportKind(run.kind)
@@ -160,7 +173,7 @@ async def _record(
     if run.kind == AUTO and report.sources:
         run.kind = report.sources.pop() if len(report.sources) == 1 else "mixte"
     run.status = ImportStatus.failed if error else ImportStatus.completed
-    run.error = error[:500] if error else None
+    run.error = error[:ERROR_LENGTH] if error else None
     run.finished_at = utcnow()
     audit(
         session,

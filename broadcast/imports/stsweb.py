@@ -17,7 +17,13 @@ from collections.abc import Iterator
 
 from broadcast.directory.models import ContactRole
 from broadcast.imports.errors import ImportRefused
-from broadcast.imports.records import STAFF_ROLES, ContactRecord, ImportKind, missing
+from broadcast.imports.records import (
+    STAFF_ROLES,
+    XML_COLUMNS,
+    ContactRecord,
+    ImportKind,
+    missing,
+)
 from broadcast.imports.textio import Opener
 from broadcast.imports.xmlstream import stream_elements, text_of, uai_of
 
@@ -62,6 +68,7 @@ def _staff(row: int, element: ET.Element, uai: str | None) -> ContactRecord:
         uai=uai,
         email=text_of(element, "MEL") or None,
         mobile=text_of(element, "TEL_PORTABLE") or None,
+        columns=XML_COLUMNS,
     )
     if not record.external_id:
         record.problem = missing("ID")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -29,7 +29,7 @@ from sqlmodel import col
 
 from broadcast.channels.base import ChannelName
 from broadcast.core.sqlutil import insert_ignoring_conflicts
-from broadcast.core.timeutil import utcnow
+from broadcast.core.timeutil import as_utc, utcnow
 from broadcast.directory.models import Contact, ContactPoint, ContactRole, Organisation
 from broadcast.directory.uai import is_valid_uai
 from broadcast.imports.addresses import EmailChecker, normalise_mobile
@@ -54,6 +54,8 @@ class ValidRow:
     """In the order of ``_FIELDS``."""
     points: frozenset[tuple[str, str]]
     pupil_ref: str | None = None
+    left_at: datetime | None = None
+    """Set for a contact imported as left (a pupil gone, the guardian contact made for him)."""
 
 
 class Schools:
@@ -85,27 +87,38 @@ class Schools:
         return school.id if school.path.startswith(self._scope.path) else OUT_OF_SCOPE
 
 
-def usable_addresses(
-    record: ContactRecord, emails: EmailChecker
-) -> tuple[set[tuple[str, str]], list[str]]:
+@dataclass(slots=True)
+class Addresses:
+    """A record's usable addresses as contact points, why the others were refused, and what
+    was corrected in the kept ones (an overseas mobile written with +33)."""
+
+    points: set[tuple[str, str]] = field(default_factory=set)
+    refused: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def usable_addresses(record: ContactRecord, emails: EmailChecker) -> Addresses:
     """The record's addresses as contact points, and why the others were refused."""
-    points: set[tuple[str, str]] = set()
-    refused: list[str] = []
+    found = Addresses()
+    points, refused = found.points, found.refused
     if record.email:
         normalized = emails.normalise(record.email)
         if normalized is None:
-            refused.append(f"adresse e-mail invalide : {record.email}")
+            refused.append(f"{record.column('email')}adresse e-mail invalide : {record.email}")
         else:
             points.add((ChannelName.email, normalized))
     if record.mobile:
         phone = normalise_mobile(record.mobile)
+        mobile = record.column("mobile")
         if phone is None:
-            refused.append("numéro de téléphone invalide")
+            refused.append(f"{mobile}numéro de téléphone invalide")
         elif not phone.sms_capable:
-            refused.append("numéro fixe : il ne peut pas recevoir de SMS")
+            refused.append(f"{mobile}numéro fixe : il ne peut pas recevoir de SMS")
         else:
             points.add((ChannelName.sms, phone.e164))
-    return points, refused
+            note = phone.rewrite_note()
+            found.notes.extend([mobile + note] if note else [])
+    return found
 
 
 def _values(record: ContactRecord) -> tuple[str | None, ...]:
@@ -141,6 +154,11 @@ class ContactImporter:
         batch = _Batch(self._session, reader.source, self.report, self._now)
         self.report.sources.add(str(reader.source))
         for record in reader.records():
+            if record.skipped:
+                self.report.skip(
+                    record.row, record.skipped, file=reader.name, external_id=record.external_id
+                )
+                continue
             row = await self._validate(record, reader)
             if row is not None:
                 batch.rows.append(row)
@@ -161,21 +179,23 @@ class ContactImporter:
         if isinstance(outcome, str):
             self.report.reject(record.row, outcome, file=reader.name, external_id=shown_id)
             return None
-        row, refused = outcome
-        for reason in refused:
+        row, addresses = outcome
+        for reason in addresses.refused:
             self.report.note(record.row, reason, file=reader.name, external_id=shown_id)
+        for remark in (*addresses.notes, *record.notes):
+            self.report.remark(record.row, remark, file=reader.name, external_id=shown_id)
         return row
 
     async def _check(
         self, record: ContactRecord, source: str, roles: frozenset[str]
-    ) -> str | tuple[ValidRow, list[str]]:
+    ) -> str | tuple[ValidRow, Addresses]:
         """The row to write and the addresses left out of it, or why it is refused.
 
         A refused row with an id still counts as read: a full import does not mark its contact
         left. A school is covered by a full import once one of its rows is accepted."""
         school = await self._schools.resolve(record.uai)
         if isinstance(school, str):
-            return school
+            return record.column("uai") + school if record.uai else school
         if record.external_id:
             key = hash((source, school, record.external_id))
             if key in self._seen:
@@ -183,14 +203,16 @@ class ContactImporter:
             self._seen[key] = record.row
         if record.problem:
             return record.problem
-        points, refused = usable_addresses(record, self._emails)
-        if refused and not points:
-            return " ; ".join(refused)
+        addresses = usable_addresses(record, self._emails)
+        if addresses.refused and not addresses.points:
+            return " ; ".join(addresses.refused)
         self.covered[(school, source)] |= roles
         values = _values(record)
-        return ValidRow(
-            record.row, school, record.external_id, values, frozenset(points), record.pupil_ref
-        ), refused
+        points = frozenset(addresses.points)
+        row = ValidRow(
+            record.row, school, record.external_id, values, points, record.pupil_ref, record.left_at
+        )
+        return row, addresses
 
     async def mark_left(self) -> None:
         """After a full import: the covered contacts the file did not name have left."""
@@ -219,24 +241,49 @@ class _Batch:
         for school, group in by_school.items():
             await self._take_pupils_classes(school, group)
             await self._upsert(school, group)
+            await self._guardians_leave_with_their_pupils(school, group)
 
     async def _take_pupils_classes(self, school: int, rows: list[ValidRow]) -> None:
-        """A SIECLE guardian is in the class and level of the pupil it is linked to."""
+        """A SIECLE guardian is in the class and level of the pupil it is linked to, and has
+        left when that pupil has (the contact is the guardian of this pupil)."""
         refs = {r.pupil_ref for r in rows if r.pupil_ref}
         if not refs:
             return
         found = await _by_external_ids(
-            self._session, school, self._source, refs, "external_id, division, level, role"
+            self._session,
+            school,
+            self._source,
+            refs,
+            "external_id, division, level, role, left_at",
         )
-        classes = {
-            ref: (division, level)
-            for ref, division, level, role in found
+        pupils = {
+            ref: (division, level, left_at)
+            for ref, division, level, role, left_at in found
             if role == ContactRole.pupil
         }
         for row in rows:
-            if row.pupil_ref in classes:
-                division, level = classes[row.pupil_ref]
+            if row.pupil_ref in pupils:
+                division, level, left_at = pupils[row.pupil_ref]
                 row.values = (*row.values[:3], division, level, row.values[5])
+                row.left_at = row.left_at or _as_datetime(left_at)
+
+    async def _guardians_leave_with_their_pupils(self, school: int, rows: list[ValidRow]) -> None:
+        """The guardian contacts made for a pupil imported as left (``<person>:<pupil>``) leave
+        with him, though their own file is not imported again."""
+        for row in rows:
+            if row.left_at is None or row.values[2] != ContactRole.pupil:
+                continue
+            await self._session.execute(
+                update(Contact)
+                .where(
+                    col(Contact.organisation_id) == school,
+                    col(Contact.source) == self._source,
+                    col(Contact.role) == ContactRole.guardian,
+                    col(Contact.external_id).endswith(f":{row.external_id}", autoescape=True),
+                    col(Contact.left_at).is_(None),
+                )
+                .values(left_at=row.left_at, updated_at=self._now)
+            )
 
     async def _upsert(self, school: int, rows: list[ValidRow]) -> None:
         """Insert what is new in one statement (conflicts skipped), then compare the rest."""
@@ -250,7 +297,8 @@ class _Batch:
         for row in known:
             contact_id, values, left = existing[row.external_id]
             points_changed = points.get(contact_id, frozenset()) != row.points
-            if values == row.values and not left and not points_changed:
+            same_presence = left == (row.left_at is not None)
+            if values == row.values and same_presence and not points_changed:
                 self._report.unchanged += 1
             else:
                 changed.append((contact_id, row, points_changed))
@@ -299,6 +347,7 @@ class _Batch:
             "external_id": row.external_id,
             "created_at": self._now,
             "updated_at": self._now,
+            "left_at": row.left_at,
             **dict(zip(_FIELDS, row.values, strict=True)),
         }
 
@@ -324,7 +373,7 @@ class _Batch:
             [
                 {
                     "id": contact_id,
-                    "left_at": None,
+                    "left_at": row.left_at,
                     "updated_at": self._now,
                     **dict(zip(_FIELDS, row.values, strict=True)),
                 }
@@ -343,6 +392,13 @@ class _Batch:
             )
             await self._insert_points(replaced)
         self._report.updated += len(changed)
+
+
+def _as_datetime(value: Any) -> datetime | None:
+    """A timestamp read by raw SQL: SQLite gives it as text."""
+    if value is None or isinstance(value, datetime):
+        return as_utc(value) if value is not None else None
+    return as_utc(datetime.fromisoformat(str(value)))
 
 
 # {columns} is filled from this module's constants only; every value is a bound parameter.

@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text
+from sqlalchemy import Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from broadcast.core.dbtypes import Json, UtcDateTime, timestamp_field
@@ -45,3 +45,26 @@ class NoticeUpdate(SQLModel, table=True):
     message: str = Field(sa_type=Text)
     created_by_id: int | None = Field(default=None, foreign_key="operator.id")
     created_at: datetime = timestamp_field()
+
+
+class AcademieNoticeTemplate(SQLModel, table=True):
+    """A notice template an académie writes for its schools, beside the national library
+    (:mod:`broadcast.notices.templates`): the same shape, stored."""
+
+    __tablename__ = "academie_notice_template"
+    __table_args__ = (UniqueConstraint("organisation_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    """The académie; every organisation under it sees the template."""
+    key: str = Field(max_length=64)
+    status: str = Field(max_length=16)
+    exercise: bool = False
+    title: dict[str, Any] = Field(default_factory=dict, sa_type=Json)
+    """``{"fr": ..., "en": ...}``, with ``{{ placeholders }}``."""
+    message: dict[str, Any] = Field(default_factory=dict, sa_type=Json)
+    placeholders: list[Any] = Field(default_factory=list, sa_type=Json)
+    """``[{"name", "label_fr", "label_en", "example", "required", "max_length"}]``"""
+    created_by_id: int | None = Field(default=None, foreign_key="operator.id")
+    created_at: datetime = timestamp_field()
+    updated_at: datetime = timestamp_field()

@@ -124,12 +124,14 @@ class RenderIn(BaseModel):
 
     values: Values = Field(default_factory=dict)
     locale: Locale = "fr"
+    organisation_id: RowId | None = None
+    """Where the template is used: its académie's templates are found beside the national ones."""
 
 
 class FromTemplateIn(RenderIn):
     """A notice started from a template, in one call."""
 
-    organisation_id: RowId
+    organisation_id: RowId  # type: ignore[assignment]
     template: Text = Field(max_length=64)
     public: bool = False
 
@@ -159,6 +161,51 @@ class NoticeTemplateOut(BaseModel):
     status: NoticeStatus
     exercise: bool
     placeholders: list[PlaceholderOut]
+    organisation_id: int | None = None
+    """The académie that wrote it; None for the national library."""
+
+
+TemplateKey = Annotated[
+    str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", min_length=3, max_length=64)
+]
+PlaceholderName = Annotated[
+    str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=MAX_VALUE_NAME)
+]
+TemplateText = Annotated[Text, StringConstraints(min_length=1, max_length=MAX_MESSAGE)]
+
+
+class PlaceholderIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: PlaceholderName
+    label_fr: Text = Field(min_length=1, max_length=100)
+    label_en: Text | None = Field(default=None, max_length=100)
+    example: Text = Field(min_length=1, max_length=MAX_VALUE)
+    required: bool = True
+    max_length: int = Field(default=200, ge=1, le=MAX_VALUE)
+
+
+class LocalisedText(BaseModel):
+    """A text in French, and in English when the académie writes one (else French is used)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    fr: TemplateText
+    en: TemplateText | None = None
+
+
+class AcademieTemplateIn(BaseModel):
+    """A template an académie writes for its schools; writing its key again replaces it."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    organisation_id: RowId
+    key: TemplateKey
+    status: NoticeStatus = NoticeStatus.investigating
+    exercise: bool = False
+    title: LocalisedText
+    message: LocalisedText
+    placeholders: list[PlaceholderIn] = Field(default_factory=list, max_length=MAX_VALUES)
 
 
 def template_out(template: NoticeTemplate, locale: Locale) -> NoticeTemplateOut:
@@ -170,6 +217,7 @@ def template_out(template: NoticeTemplate, locale: Locale) -> NoticeTemplateOut:
         status=template.status,
         exercise=template.exercise,
         placeholders=[_placeholder_out(p, locale) for p in template.placeholders],
+        organisation_id=template.organisation_id,
     )
 
 

@@ -32,19 +32,31 @@ from broadcast.reference.data import (
     departement_of_uai,
 )
 
-_SCHOOL_HEADERS: dict[str, str] = {
-    **dict.fromkeys(
-        ("identifiant de l etablissement", "uai", "code uai", "numero uai", "code etablissement"),
-        "uai",
+SCHOOL_HEADERS: dict[str, tuple[str, ...]] = {
+    "uai": (
+        "Identifiant de l'établissement",
+        "UAI",
+        "Code UAI",
+        "Numéro UAI",
+        "Code établissement",
     ),
-    **dict.fromkeys(
-        ("nom etablissement", "appellation officielle", "nom", "name", "denomination principale"),
-        "name",
+    "name": (
+        "Nom établissement",
+        "Appellation officielle",
+        "Nom",
+        "Name",
+        "Dénomination principale",
     ),
-    **dict.fromkeys(("type etablissement", "type", "nature"), "type"),
-    **dict.fromkeys(("nom commune", "commune", "libelle commune", "town"), "commune"),
-    **dict.fromkeys(("code departement", "departement", "code du departement"), "departement"),
-    **dict.fromkeys(("code academie", "libelle academie", "academie"), "academie"),
+    "type": ("Type établissement", "Type", "Nature"),
+    "commune": ("Nom commune", "Commune", "Libellé commune", "Town"),
+    "departement": ("Code département", "Département", "Code du département"),
+    "academie": ("Code académie", "Libellé académie", "Académie"),
+}
+"""The headers of the national directory's CSV, as docs/guide.md lists them."""
+_SCHOOL_FIELDS = {
+    normalise_header(header): field
+    for field, headers in SCHOOL_HEADERS.items()
+    for header in headers
 }
 _TYPES = {"ecole": "ecole", "college": "college", "lycee": "lycee", "erea": "erea"}
 BATCH = 1000
@@ -116,14 +128,16 @@ def _school_type(value: str) -> str | None:
     return _TYPES.get(words[0], "-".join(words)[:32]) if words else None
 
 
-def _school(row: int, values: dict[str, str]) -> SchoolRow | str:
-    """The school of one CSV row, or why it is refused."""
+def _school(row: int, values: dict[str, str], columns: dict[str, str]) -> SchoolRow | str:
+    """The school of one CSV row, or why it is refused (naming the file's column)."""
     uai = values.get("uai", "").upper()
     if not is_valid_uai(uai):
-        return f"UAI invalide : {uai}" if uai else "champ obligatoire manquant : UAI"
+        return f"colonne « {columns['uai']} » : " + (
+            f"UAI invalide : {uai}" if uai else "champ obligatoire vide"
+        )
     name = values.get("name", "")
     if not name:
-        return "champ obligatoire manquant : nom"
+        return f"colonne « {columns['name']} » : champ obligatoire vide"
     commune = values.get("commune")
     full_name = f"{name} ({commune})" if commune else name
     raw_departement = values.get("departement")
@@ -133,15 +147,16 @@ def _school(row: int, values: dict[str, str]) -> SchoolRow | str:
 
 async def import_schools(session: AsyncSession, path: Path) -> ImportReport:
     """Create or update every school of the file under its département; never commits."""
-    rows = CsvRows(lambda: path.open("rb"), lambda header: _SCHOOL_HEADERS.get(header))
+    rows = CsvRows(lambda: path.open("rb"), lambda header: _SCHOOL_FIELDS.get(header))
     rows.read_header()
-    rows.require("uai", "name")
+    rows.require(["uai"], "l'UAI", SCHOOL_HEADERS["uai"])
+    rows.require(["name"], "le nom de l'établissement", SCHOOL_HEADERS["name"])
     departements = await ensure_reference(session)
     report = ImportReport(sources={"annuaire"})
     batch: list[SchoolRow] = []
     for number, values in rows:
         report.rows_read += 1
-        school = _school(number, values)
+        school = _school(number, values, rows.columns)
         if isinstance(school, str):
             report.reject(number, school, file=path.name)
         elif school.departement not in departements:

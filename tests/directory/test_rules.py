@@ -40,6 +40,38 @@ def test_phones_become_e164_with_france_as_default(raw: str, e164: str, sms: boo
     assert phone is not None and phone.e164 == e164 and phone.sms_capable is sms
 
 
+@pytest.mark.parametrize(
+    ("raw", "e164", "territory"),
+    [
+        ("+33 6 39 01 23 45", "+262639012345", "Mayotte"),
+        ("+33 6 90 12 34 56", "+590690123456", "la Guadeloupe"),
+        ("0033 691 28 12 34", "+590691281234", "la Guadeloupe"),
+        ("+33692123456", "+262692123456", "La Réunion"),
+        ("+33 6 93 12 34 56", "+262693123456", "La Réunion"),
+        ("0033694201234", "+594694201234", "la Guyane"),
+        ("+33 6 96 12 34 56", "+596696123456", "la Martinique"),
+        ("+33 6 97 12 34 56", "+596697123456", "la Martinique"),
+        ("+33 7 09 30 12 34", "+594709301234", "la Guyane"),
+    ],
+)
+def test_overseas_mobiles_written_with_33_get_their_own_country_code(
+    raw: str, e164: str, territory: str
+) -> None:
+    phone = normalise_phone(raw)
+    assert phone is not None and (phone.e164, phone.sms_capable) == (e164, True)
+    assert phone.rewrite_note() == (
+        f"numéro mobile de {territory} écrit avec l'indicatif +33 : "
+        f"enregistré avec l'indicatif {e164[:4]}"
+    )
+
+
+def test_a_number_taken_as_written_has_no_rewrite_note() -> None:
+    for raw in ("06 12 34 56 78", "0690 12 34 56", "+590 690 12 34 56"):
+        phone = normalise_phone(raw)
+        assert phone is not None and phone.rewrite_note() is None, raw
+    assert normalise_phone("+33 5 90 12 34 56") is None, "an overseas landline is not rewritten"
+
+
 def test_garbage_is_not_a_phone() -> None:
     assert normalise_phone("pas un numéro") is None
     assert normalise_phone("06 12") is None

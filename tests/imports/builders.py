@@ -42,6 +42,8 @@ class Pupil:
     first_name: str
     division: str
     code_mef: str = "10010012110"  # 6e
+    left_on: str = ""
+    """DATE_SORTIE as SIECLE writes it (dd/mm/yyyy), empty for a pupil still there."""
 
 
 @dataclass
@@ -53,6 +55,7 @@ class Person:
     email: str = ""
     pupils: list[tuple[str, str]] = field(default_factory=list)
     """(ELEVE_ID, RESP_LEGAL)"""
+    accepts_sms: str = "1"
 
 
 def _tag(name: str, value: str) -> str:
@@ -65,7 +68,8 @@ def siecle_pupils_xml(uai: str, pupils: Sequence[Pupil]) -> bytes:
         f'<ELEVE ELEVE_ID="{p.eleve_id}" ELENOET="{p.eleve_id}">'
         f"{_tag('ID_NATIONAL', '0' + p.eleve_id)}{_tag('NOM_DE_FAMILLE', p.last_name)}"
         f"{_tag('PRENOM', p.first_name)}{_tag('DATE_NAISS', '01/02/2013')}"
-        f"{_tag('CODE_MEF', p.code_mef)}</ELEVE>"
+        f"{_tag('CODE_MEF', p.code_mef)}"
+        f"{_tag('DATE_SORTIE', p.left_on) if p.left_on else ''}</ELEVE>"
         for p in pupils
     )
     structures = "".join(
@@ -89,7 +93,8 @@ def siecle_guardians_xml(uai: str, persons: Sequence[Person]) -> bytes:
         f'<PERSONNE PERSONNE_ID="{p.personne_id}">{_tag("LC_CIVILITE", "MME")}'
         f"{_tag('NOM_DE_FAMILLE', p.last_name)}{_tag('PRENOM', p.first_name)}"
         f"{_tag('TEL_PERSONNEL', '03 88 00 00 00')}{_tag('TEL_PORTABLE', p.mobile)}"
-        f"{_tag('MEL', p.email)}{_tag('ADRESSE_ID', p.personne_id)}</PERSONNE>"
+        f"{_tag('MEL', p.email)}{_tag('ACCEPTE_SMS', p.accepts_sms)}"
+        f"{_tag('ADRESSE_ID', p.personne_id)}</PERSONNE>"
         for p in persons
     )
     links = "".join(

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from broadcast.core.db import SessionFactory
 from broadcast.directory.uai import make_uai
+from broadcast.imports.report import format_report
+from broadcast.imports.service import report_of
 from tests.imports.builders import contacts_by_external_id, import_file, write_csv
 from tests.support import build_world
 
@@ -71,5 +73,66 @@ async def test_a_file_without_the_required_columns_is_refused_whole(
     path = write_csv(tmp_path / "x.csv", ["Prénom", "Courriel"], [["Léa", "lea@familles.fr"]])
     run = await import_file(factory, world.school_x, path)
     assert run.status == "failed"
-    assert run.error == "Fichier refusé : colonnes obligatoires absentes : last_name."
+    assert run.error == (
+        "Fichier refusé : colonne obligatoire absente : le nom (en-têtes acceptés : « Nom », "
+        "« Nom de famille », « Last name », « Lastname », « Surname », « Family name »). "
+        "Colonnes du fichier : « Prénom », « Courriel »."
+    )
     assert await contacts_by_external_id(factory) == {}
+
+
+async def test_messages_name_the_files_own_columns(factory: SessionFactory, tmp_path: Path) -> None:
+    world = await build_world(factory)
+    header = ["NOM DE FAMILLE", "Qualité", "E-mail", "Tél. portable", "Code UAI"]
+    no_address = write_csv(tmp_path / "a.csv", header[:2], [["Weiss", "parent"]])
+    path = write_csv(
+        tmp_path / "contacts.csv",
+        header,
+        [
+            ["", "parent", "a@familles.fr", "", ""],
+            ["Weiss", "cousin", "b@familles.fr", "", ""],
+            ["Weiss", "parent", "pas-une-adresse", "03 88 12 34 56", ""],
+            ["Weiss", "parent", "c@familles.fr", "", "0670100A"],
+        ],
+        delimiter=";",
+    )
+
+    refused = await import_file(factory, world.school_x, no_address)
+    run = await import_file(factory, world.school_x, path)
+
+    assert refused.error is not None and refused.error.startswith(
+        "Fichier refusé : colonne obligatoire absente : une adresse (courriel ou portable) "
+        "(en-têtes acceptés : « Courriel », « Email », « E-mail », « Mail », « Mél », "
+    )
+    assert refused.error.endswith("Colonnes du fichier : « NOM DE FAMILLE », « Qualité ».")
+    assert format_report(report_of(run))[1:] == [
+        "contacts.csv, ligne 2 : colonne « NOM DE FAMILLE » : champ obligatoire vide",
+        "contacts.csv, ligne 3 : colonne « Qualité » : rôle inconnu : cousin",
+        "contacts.csv, ligne 4 : colonne « E-mail » : adresse e-mail invalide : pas-une-adresse ; "
+        "colonne « Tél. portable » : numéro fixe : il ne peut pas recevoir de SMS",
+        "contacts.csv, ligne 5 : colonne « Code UAI » : UAI invalide : 0670100A",
+    ]
+
+
+async def test_overseas_mobiles_written_with_33_are_imported_under_their_own_code(
+    factory: SessionFactory, tmp_path: Path
+) -> None:
+    world = await build_world(factory)
+    path = write_csv(
+        tmp_path / "contacts.csv",
+        ["Identifiant", "Nom", "Portable"],
+        [["R1", "Payet", "+33 6 92 12 34 56"], ["M1", "Madi", "0033 6 39 01 23 45"]],
+        delimiter=";",
+    )
+    run = await import_file(factory, world.school_x, path)
+    assert (run.status, run.created, run.rejected) == ("completed", 2, 0)
+    contacts = await contacts_by_external_id(factory)
+    assert contacts["R1"]["points"] == {("sms", "+262692123456")}
+    assert contacts["M1"]["points"] == {("sms", "+262639012345")}
+    lines = format_report(report_of(run))
+    assert lines[1:] == [
+        "contacts.csv, ligne 2 [R1] : colonne « Portable » : numéro mobile de La Réunion écrit "
+        "avec l'indicatif +33 : enregistré avec l'indicatif +262 (ligne importée)",
+        "contacts.csv, ligne 3 [M1] : colonne « Portable » : numéro mobile de Mayotte écrit "
+        "avec l'indicatif +33 : enregistré avec l'indicatif +262 (ligne importée)",
+    ]

@@ -49,7 +49,7 @@ async def test_head_teacher_imports_his_school_only(
     )
     assert body["rejected"] == 1
     assert [(r["row"], r["reason"]) for r in body["rejections"]] == [
-        (3, "établissement hors de votre périmètre")
+        (3, "colonne « uai » : établissement hors de votre périmètre")
     ]
     contacts = await contacts_by_external_id(factory)
     assert sorted(contacts) == ["1", "3"]

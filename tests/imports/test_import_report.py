@@ -24,28 +24,40 @@ def _good(n: int) -> list[str]:
 
 
 BAD = {
-    11: (["B11", "NOM", "P", "0670100A", "", "a@familles.fr", ""], "UAI invalide : 0670100A"),
-    22: (["B22", "NOM", "P", Z, "", "b@familles.fr", ""], "établissement hors de votre périmètre"),
+    11: (
+        ["B11", "NOM", "P", "0670100A", "", "a@familles.fr", ""],
+        "colonne « uai » : UAI invalide : 0670100A",
+    ),
+    22: (
+        ["B22", "NOM", "P", Z, "", "b@familles.fr", ""],
+        "colonne « uai » : établissement hors de votre périmètre",
+    ),
     33: (
         ["B33", "NOM", "P", make_uai("0679999"), "", "c@familles.fr", ""],
-        f"établissement inconnu : {make_uai('0679999')}",
+        f"colonne « uai » : établissement inconnu : {make_uai('0679999')}",
     ),
-    44: (["B44", "NOM", "P", X, "", "", "06 12"], "numéro de téléphone invalide"),
+    44: (
+        ["B44", "NOM", "P", X, "", "", "06 12"],
+        "colonne « portable » : numéro de téléphone invalide",
+    ),
     55: (
         ["B55", "NOM", "P", X, "", "", "03 88 12 34 56"],
-        "numéro fixe : il ne peut pas recevoir de SMS",
+        "colonne « portable » : numéro fixe : il ne peut pas recevoir de SMS",
     ),
     66: (["C1", "NOM", "P", X, "", "d@familles.fr", ""], "doublon : identifiant déjà lu ligne 2"),
-    77: (["B77", "", "P", X, "", "e@familles.fr", ""], "champ obligatoire manquant : nom"),
+    77: (["B77", "", "P", X, "", "e@familles.fr", ""], "colonne « nom » : champ obligatoire vide"),
     88: (
         ["B88", "NOM", "P", X, "", "pas-une-adresse", ""],
-        "adresse e-mail invalide : pas-une-adresse",
+        "colonne « courriel » : adresse e-mail invalide : pas-une-adresse",
     ),
     99: (
         ["B99", "NOM", "P", "", "", "f@familles.fr", ""],
         "UAI manquant : indiquez l'établissement",
     ),
-    111: (["B111", "NOM", "P", X, "", "", "+33 1 23"], "numéro de téléphone invalide"),
+    111: (
+        ["B111", "NOM", "P", X, "", "", "+33 1 23"],
+        "colonne « portable » : numéro de téléphone invalide",
+    ),
 }
 
 
@@ -64,13 +76,16 @@ async def test_ten_bad_rows_among_a_thousand(factory: SessionFactory, tmp_path: 
     # the header is line 1: rows[i] is line i + 2
     assert refused == [(index + 2, reason) for index, (_, reason) in BAD.items()]
     assert [(r["row"], r["reason"]) for r in run.rejections if r.get("imported")] == [
-        (502, "numéro fixe : il ne peut pas recevoir de SMS")
+        (502, "colonne « portable » : numéro fixe : il ne peut pas recevoir de SMS")
     ]
     async with transaction(factory) as session:
         assert await session.scalar(select(func.count()).select_from(Contact)) == 990
     lines = format_report(run_report(run))
     assert lines[0].startswith("1000 ligne(s) lue(s), 990 contact(s) créé(s)")
-    assert "contacts.csv, ligne 24 [B22] : établissement hors de votre périmètre" in lines
+    assert (
+        "contacts.csv, ligne 24 [B22] : colonne « uai » : établissement hors de votre périmètre"
+        in lines
+    )
 
 
 def run_report(run: object) -> object:

@@ -8,6 +8,7 @@ from broadcast.core.db import SessionFactory, transaction
 from broadcast.directory.models import Organisation, OrganisationKind
 from broadcast.directory.service import create_organisation
 from broadcast.directory.uai import make_uai
+from broadcast.imports.records import ImportKind
 from tests.imports.builders import contacts_by_external_id, import_file, write_csv
 from tests.support import build_world
 
@@ -83,3 +84,35 @@ async def _add_primary_school(factory: SessionFactory, dep67: int) -> int:
             school_type="ecole",
         )
     return school.id or 0
+
+
+async def test_onde_messages_name_the_extracts_own_columns(
+    factory: SessionFactory, tmp_path: Path
+) -> None:
+    world = await build_world(factory)
+    school = await _add_primary_school(factory, world.dep67)
+    rows = [
+        ["KOCH", "", "Emma", "03/04/2018", "223456789AB", "C2", "CP", "CP",
+         "MME", "KOCH", "Anne", "", "03 88 11 22 33", "",
+         "M.", "", "Paul", "", "06 01 02 03 04", ""],
+    ]  # fmt: skip
+    path = write_csv(tmp_path / "onde.csv", ONDE_HEADER, rows, delimiter=";")
+    without_guardian = write_csv(tmp_path / "eleves.csv", ONDE_HEADER[:8], rows, delimiter=";")
+
+    run = await import_file(factory, school, path)
+    refused = await import_file(factory, school, without_guardian, kind=ImportKind.onde)
+
+    assert [(r["row"], r["reason"]) for r in run.rejections] == [
+        (
+            2,
+            "colonne « Tél. portable resp. légal1 » : numéro fixe : il ne peut pas recevoir de SMS",
+        ),
+        (2, "colonne « Nom resp. légal2 » : champ obligatoire vide"),
+    ]
+    assert refused.error == (
+        "Fichier refusé : colonne obligatoire absente : le nom du responsable légal 1 "
+        "(en-têtes acceptés : « Nom resp. légal1 », « Nom responsable légal 1 », "
+        "« Nom représentant légal 1 »). Colonnes du fichier : « Nom élève », "
+        "« Nom d'usage élève », « Prénom élève », « Date naissance », « INE », « Cycle », "
+        "« Niveau », « Classe »."
+    )

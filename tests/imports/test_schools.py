@@ -76,7 +76,9 @@ async def test_schools_from_the_national_directory(factory: SessionFactory, tmp_
     async with transaction(factory) as session:
         report = await import_schools(session, path)
     assert (report.rows_read, report.created, report.rejected) == (4, 3, 1)
-    assert [(r["row"], r["reason"]) for r in report.rejections] == [(5, "UAI invalide : 0670100A")]
+    assert [(r["row"], r["reason"]) for r in report.rejections] == [
+        (5, "colonne « Identifiant_de_l_etablissement » : UAI invalide : 0670100A")
+    ]
     orgs = await _paths(factory)
     assert orgs[make_uai("0670100")] == ("67", "Collège Pasteur (Strasbourg)", "college")
     assert orgs[AJACCIO] == ("2A", "Lycée Fesch (Ajaccio)", "lycee")
@@ -114,8 +116,14 @@ def test_import_commands_print_the_report_in_french(
         get_settings.cache_clear()
     out = capsys.readouterr().out.splitlines()
     assert out[1].startswith("4 ligne(s) lue(s), 3 établissement(s) créé(s)")
-    assert out[2] == "annuaire.csv, ligne 5 : UAI invalide : 0670100A"
+    assert out[2] == (
+        "annuaire.csv, ligne 5 : colonne « Identifiant_de_l_etablissement » : "
+        "UAI invalide : 0670100A"
+    )
     report = "2 ligne(s) lue(s), 1 contact(s) créé(s), 0 mis à jour, 0 inchangé(s), 1 rejeté(s)"
     assert out[3].startswith("Simulation (rien n'a été enregistré) : " + report)
     assert out[5].startswith(report)
-    assert out[6] == "familles.csv, ligne 3 : numéro fixe : il ne peut pas recevoir de SMS"
+    assert out[6] == (
+        "familles.csv, ligne 3 : colonne « portable » : "
+        "numéro fixe : il ne peut pas recevoir de SMS"
+    )
