@@ -43,12 +43,13 @@ from bench.fanout import (
 from bench.imports import _school
 from broadcast.core.db import SessionFactory, create_engine, session_factory, transaction
 from broadcast.core.embedded_redis import EmbeddedRedis
+from broadcast.core.uow import Enqueuer, enqueue_after_commit
 from broadcast.directory.models import Organisation
 from broadcast.directory.uai import make_uai
 from broadcast.imports.models import ImportRun
 from broadcast.imports.service import create_run
 from broadcast.imports.uploads import upload_dir
-from broadcast.jobs import IMPORT_QUEUE, JobQueue
+from broadcast.jobs import IMPORT_QUEUE, import_job
 from broadcast.settings import Settings
 
 UAI = make_uai("0670100")
@@ -133,7 +134,7 @@ async def _finished(factory: SessionFactory, run_id: int) -> ImportRun:
 
 async def _measure_one(
     factory: SessionFactory,
-    queue: JobQueue,
+    queue: Enqueuer,
     worker: psutil.Process,
     school_id: int,
     var_dir: Path,
@@ -145,7 +146,8 @@ async def _measure_one(
     sampler = RssSampler([worker.pid])
     sampler.start()
     started = time.perf_counter()
-    await queue.enqueue_import(run_id)
+    async with transaction(factory, queue) as session:
+        enqueue_after_commit(session, import_job(run_id))
     run = await _finished(factory, run_id)
     seconds = time.perf_counter() - started
     sampler.stop()
@@ -194,7 +196,7 @@ async def _measure(database_url: str, directory: Path) -> list[Result]:
         worker = psutil.Process(workers[0].pid)
         try:
             return [
-                await _measure_one(factory, JobQueue(pool), worker, school_id, var_dir, bomb)
+                await _measure_one(factory, pool, worker, school_id, var_dir, bomb)
                 for bomb in bombs
             ]
         finally:
