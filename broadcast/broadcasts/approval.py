@@ -19,6 +19,7 @@ from sqlmodel import col
 
 from broadcast.accounts.models import AuditEvent, Operator, Role
 from broadcast.accounts.permissions import Permission, role_allows
+from broadcast.accounts.scoped import covers
 from broadcast.accounts.service import Principal, audit
 from broadcast.audiences.preview import AudiencePreview
 from broadcast.broadcasts.caps import check_caps
@@ -255,7 +256,7 @@ async def approvers(session: AsyncSession, broadcast: Broadcast) -> list[Operato
     return [
         operator
         for operator, path in rows.all()
-        if organisation.path.startswith(path) and operator.id not in excluded
+        if covers(path, organisation.path) and operator.id not in excluded
     ]
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from broadcast.accounts.scoped import get_within_scope, select_within_scope
 from broadcast.accounts.service import Principal, audit
 from broadcast.audiences.criteria import AudienceCriteria, for_notice, subtree_paths
 from broadcast.audiences.preview import AudiencePreview
@@ -136,11 +137,8 @@ def channel_rate(settings: Settings, channel: str) -> float | None:
 async def get_broadcast(
     session: AsyncSession, principal: Principal, broadcast_id: int
 ) -> Broadcast:
-    broadcast = await session.get(Broadcast, broadcast_id)
-    if broadcast is None:
-        raise NotFound("Diffusion introuvable.", "Broadcast not found.")
-    principal.ensure_covers(await session.get(Organisation, broadcast.organisation_id))
-    return broadcast
+    not_found = NotFound("Diffusion introuvable.", "Broadcast not found.")
+    return await get_within_scope(session, principal, Broadcast, broadcast_id, not_found)
 
 
 async def list_broadcasts(
@@ -152,11 +150,7 @@ async def list_broadcasts(
     exercise: bool | None = None,
 ) -> list[Broadcast]:
     """``exercise``: only exercises (True), only real broadcasts (False), or both (None)."""
-    query = (
-        select(Broadcast)
-        .join(Organisation, col(Organisation.id) == col(Broadcast.organisation_id))
-        .where(col(Organisation.path).startswith(principal.scope_path), col(Broadcast.id) > after)
-    )
+    query = select_within_scope(principal, Broadcast).where(col(Broadcast.id) > after)
     if exercise is not None:
         query = query.where(col(Broadcast.is_exercise).is_(exercise))
     rows = await session.execute(query.order_by(col(Broadcast.id)).limit(limit))

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from broadcast.accounts.scoped import get_within_scope
 from broadcast.accounts.service import Principal, audit
 from broadcast.core.db import SessionFactory, transaction
-from broadcast.core.errors import NotFound
 from broadcast.core.sqlutil import row_id
 from broadcast.core.timeutil import utcnow
 from broadcast.directory.models import Organisation
@@ -90,11 +90,7 @@ async def create_run(
 
 
 async def get_run(session: AsyncSession, principal: Principal, run_id: int) -> ImportRun:
-    run = await session.get(ImportRun, run_id)
-    if run is None:
-        raise NotFound()
-    principal.ensure_covers(await session.get(Organisation, run.organisation_id))
-    return run
+    return await get_within_scope(session, principal, ImportRun, run_id)
 
 
 async def run_import(

@@ -25,6 +25,13 @@ from sqlmodel import col
 
 from broadcast.accounts.models import Operator
 from broadcast.accounts.permissions import Permission
+from broadcast.accounts.scoped import (
+    get_within_scope,
+    in_scope,
+    join_organisation,
+    organisation_within_scope,
+    select_within_scope,
+)
 from broadcast.accounts.service import Principal, audit, principal_for
 from broadcast.audiences.criteria import AudienceCriteria
 from broadcast.broadcasts import service as broadcasts
@@ -91,7 +98,7 @@ def new_source_secret(kind: InboundKind) -> str:
 async def create_source(
     session: AsyncSession, principal: Principal, data: InboundSourceIn
 ) -> InboundSource:
-    organisation = principal.ensure_covers(await session.get(Organisation, data.organisation_id))
+    organisation = await organisation_within_scope(session, principal, data.organisation_id)
     source = InboundSource(
         organisation_id=row_id(organisation),
         name=data.name,
@@ -152,23 +159,16 @@ async def update_source(
 
 
 async def get_source(session: AsyncSession, principal: Principal, source_id: int) -> InboundSource:
-    source = await session.get(InboundSource, source_id)
-    if source is None:
-        raise NotFound("Source de supervision introuvable.", "Monitoring source not found.")
-    principal.ensure_covers(await session.get(Organisation, source.organisation_id))
-    return source
+    not_found = NotFound("Source de supervision introuvable.", "Monitoring source not found.")
+    return await get_within_scope(session, principal, InboundSource, source_id, not_found)
 
 
 async def list_sources(
     session: AsyncSession, principal: Principal, *, after: int = 0, limit: int = 50
 ) -> list[InboundSource]:
     rows = await session.execute(
-        select(InboundSource)
-        .join(Organisation, col(Organisation.id) == col(InboundSource.organisation_id))
-        .where(
-            col(Organisation.path).startswith(principal.scope_path),
-            col(InboundSource.id) > after,
-        )
+        select_within_scope(principal, InboundSource)
+        .where(col(InboundSource.id) > after)
         .order_by(col(InboundSource.id))
         .limit(limit)
     )
@@ -452,13 +452,15 @@ RESOLVED_MESSAGE = "Incident résolu : le service fonctionne de nouveau normalem
 async def list_proposals(
     session: AsyncSession, principal: Principal, *, after: int = 0, limit: int = 50
 ) -> list[Proposal]:
-    rows = await session.execute(
+    query = (
         select(InboundAlert, InboundSource, Notice)
         .join(InboundSource, col(InboundSource.id) == col(InboundAlert.source_id))
         .join(Notice, col(Notice.id) == col(InboundAlert.notice_id))
-        .join(Organisation, col(Organisation.id) == col(InboundSource.organisation_id))
+    )
+    rows = await session.execute(
+        join_organisation(query, InboundSource)
         .where(
-            col(Organisation.path).startswith(principal.scope_path),
+            in_scope(principal),
             col(InboundAlert.status) == AlertStatus.resolve_proposed,
             col(InboundAlert.id) > after,
         )
@@ -495,10 +497,8 @@ async def confirm_resolution(session: AsyncSession, principal: Principal, alert_
 async def _proposal(
     session: AsyncSession, principal: Principal, alert_id: int
 ) -> tuple[InboundAlert, Notice]:
+    not_found = NotFound("Alerte introuvable.", "Alert not found.")
     alert = await session.get(InboundAlert, alert_id)
-    notice = await session.get(Notice, alert.notice_id) if alert is not None else None
-    organisation = await session.get(Organisation, notice.organisation_id) if notice else None
-    if alert is None or notice is None or organisation is None:
-        raise NotFound("Alerte introuvable.", "Alert not found.")
-    principal.ensure_covers(organisation)
-    return alert, notice
+    if alert is None:
+        raise not_found
+    return alert, await get_within_scope(session, principal, Notice, alert.notice_id, not_found)
