@@ -16,7 +16,7 @@ from broadcast.accounts.service import Principal
 from broadcast.audiences.criteria import AudienceCriteria, subtree_paths
 from broadcast.audiences.models import SavedAudience
 from broadcast.audiences.preview import AudiencePreview, preview_audience
-from broadcast.audiences.schemas import AudiencePreviewIn, SavedAudienceIn, SavedAudienceUpdate
+from broadcast.audiences.schemas import SavedAudienceIn, SavedAudienceUpdate
 from broadcast.core.errors import Conflict, NotFound
 from broadcast.core.timeutil import utcnow
 from broadcast.directory.service import get_organisation
@@ -126,10 +126,8 @@ async def criteria_of(
 
 
 async def preview_within_scope(
-    session: AsyncSession, principal: Principal, data: AudiencePreviewIn
+    session: AsyncSession, principal: Principal, criteria: AudienceCriteria, channels: list[str]
 ) -> AudiencePreview:
     """The preview of an audience, computed without creating a broadcast."""
-    criteria = await criteria_of(session, principal, data.criteria, data.saved_audience_id)
     paths = await subtree_paths(session, principal, criteria, within=principal.scope_path)
-    channels = list(dict.fromkeys(c.value for c in data.channels))
     return await preview_audience(session, criteria, paths, channels)

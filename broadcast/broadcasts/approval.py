@@ -96,7 +96,8 @@ async def request_send(
 
 
 def record_estimate(broadcast: Broadcast, estimate: AudiencePreview) -> None:
-    broadcast.estimated_recipients = estimate.total_recipients
+    broadcast.estimated_recipients = estimate.deliveries
+    broadcast.confirmed_preview = estimate.model_dump(mode="json")
     broadcast.estimated_sms_segments = estimate.sms.total_segments if estimate.sms else 0
 
 
@@ -114,7 +115,7 @@ async def approval_reasons(
         return reasons
     sms = estimate.sms
     for code, value, limit in (
-        ("recipients", estimate.total_recipients, threshold.recipients),
+        ("recipients", estimate.deliveries, threshold.recipients),
         ("sms_segments", sms.total_segments if sms else 0, threshold.sms_segments),
         ("cost", sms.cost_eur if sms else 0.0, threshold.cost_eur),
     ):

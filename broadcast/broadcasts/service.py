@@ -12,9 +12,11 @@ from sqlmodel import col
 
 from broadcast.accounts.scoped import get_within_scope, select_within_scope
 from broadcast.accounts.service import Principal, audit
+from broadcast.audiences import saved
 from broadcast.audiences.criteria import AudienceCriteria, for_notice, subtree_paths
 from broadcast.audiences.preview import AudiencePreview
 from broadcast.audiences.saved import criteria_of
+from broadcast.audiences.schemas import AudiencePreviewIn
 from broadcast.broadcasts import approval
 from broadcast.broadcasts.estimates import (
     expected_duration_s,
@@ -113,9 +115,35 @@ async def preview(
         result.sms = sms_estimate(
             texts, sms.recipients_by_locale, settings.sms_price_per_segment_eur
         )
+    await _describe_approval(session, settings, broadcast, result)
+    return result
+
+
+async def audience_preview(
+    session: AsyncSession, principal: Principal, data: AudiencePreviewIn, settings: Settings
+) -> AudiencePreview:
+    """The preview of an audience without a broadcast, and whether a send to it from the
+    principal's organisation would wait for a second operator, as a draft's preview says. The
+    reasons that depend on the message (SMS segments, cost) need a draft's text."""
+    criteria = await criteria_of(session, principal, data.criteria, data.saved_audience_id)
+    channels = list(dict.fromkeys(c.value for c in data.channels))
+    result = await saved.preview_within_scope(session, principal, criteria, channels)
+    probe = Broadcast(
+        notice_id=0,
+        update_id=0,
+        organisation_id=principal.organisation_id,
+        audience=criteria.model_dump(mode="json"),
+        channels=channels,
+    )
+    await _describe_approval(session, settings, probe, result)
+    return result
+
+
+async def _describe_approval(
+    session: AsyncSession, settings: Settings, broadcast: Broadcast, result: AudiencePreview
+) -> None:
     result.approval_reasons = await approval.approval_reasons(session, settings, broadcast, result)
     result.approval_messages = [approval.REASON_SENTENCES_FR[r] for r in result.approval_reasons]
-    return result
 
 
 def channel_rate(settings: Settings, channel: str) -> float | None:
@@ -145,15 +173,18 @@ async def list_broadcasts(
     session: AsyncSession,
     principal: Principal,
     *,
-    after: int = 0,
+    before: int = 0,
     limit: int = 50,
     exercise: bool | None = None,
 ) -> list[Broadcast]:
-    """``exercise``: only exercises (True), only real broadcasts (False), or both (None)."""
-    query = select_within_scope(principal, Broadcast).where(col(Broadcast.id) > after)
+    """Newest first, those older than the cursor ``before`` (0: from the newest).
+    ``exercise``: only exercises (True), only real broadcasts (False), or both (None)."""
+    query = select_within_scope(principal, Broadcast)
+    if before:
+        query = query.where(col(Broadcast.id) < before)
     if exercise is not None:
         query = query.where(col(Broadcast.is_exercise).is_(exercise))
-    rows = await session.execute(query.order_by(col(Broadcast.id)).limit(limit))
+    rows = await session.execute(query.order_by(col(Broadcast.id).desc()).limit(limit))
     return list(rows.scalars())
 
 
@@ -233,12 +264,22 @@ def totals(by_channel: dict[str, dict[str, int]]) -> dict[str, int]:
 
 
 async def list_deliveries(
-    session: AsyncSession, broadcast: Broadcast, *, after: int = 0, limit: int = 100
+    session: AsyncSession,
+    broadcast: Broadcast,
+    *,
+    after: int = 0,
+    limit: int = 100,
+    channel: ChannelName | None = None,
+    status: DeliveryStatus | None = None,
 ) -> list[Delivery]:
-    rows = await session.execute(
-        select(Delivery)
-        .where(col(Delivery.broadcast_id) == broadcast.id, col(Delivery.id) > after)
-        .order_by(col(Delivery.id))
-        .limit(limit)
+    """The broadcast's deliveries in id order after the cursor, of one channel and one status
+    when asked."""
+    query = select(Delivery).where(
+        col(Delivery.broadcast_id) == broadcast.id, col(Delivery.id) > after
     )
+    if channel is not None:
+        query = query.where(col(Delivery.channel) == channel.value)
+    if status is not None:
+        query = query.where(col(Delivery.status) == status.value)
+    rows = await session.execute(query.order_by(col(Delivery.id)).limit(limit))
     return list(rows.scalars())

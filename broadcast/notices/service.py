@@ -91,6 +91,15 @@ async def add_update(
     if data.services is not None:
         notice.services = catalogue.check(data.services)
     update = await _append_update(session, principal, notice, data)
+    audit(
+        session,
+        principal,
+        "notice.update",
+        organisation_id=notice.organisation_id,
+        object_type="notice",
+        object_id=notice.id,
+        details={"update_id": update.id, "status": update.status},
+    )
     await emit_notice_event(session, WebhookEvent.notice_updated, notice, update)
     if data.status == NoticeStatus.resolved and not was_resolved:
         await emit_notice_event(session, WebhookEvent.notice_resolved, notice, update)
