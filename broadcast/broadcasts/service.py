@@ -28,9 +28,9 @@ from broadcast.broadcasts.exercise import seed_list
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus, status_fr
 from broadcast.broadcasts.schemas import BroadcastIn
 from broadcast.broadcasts.sources import preview_recipients
-from broadcast.channels.base import AVAILABLE_CHANNELS, ChannelName
+from broadcast.channels.base import ChannelName, channel_names
 from broadcast.channels.sms.sender import SmsChannel, render_sms_text, stop_number
-from broadcast.core.errors import Conflict, InvalidInput, NotFound
+from broadcast.core.errors import Conflict, NotFound
 from broadcast.core.sqlutil import row_id
 from broadcast.core.timeutil import utcnow
 from broadcast.deliveries.dispatch import message_content
@@ -49,13 +49,7 @@ async def create_draft(session: AsyncSession, principal: Principal, data: Broadc
     criteria = await criteria_of(session, principal, data.audience, data.saved_audience_id)
     criteria = for_notice(criteria, public=notice.public)
     await _audience_paths(session, principal, notice, criteria)
-    channels = list(dict.fromkeys(c.value for c in data.channels))
-    unavailable = [c for c in channels if c not in AVAILABLE_CHANNELS]
-    if unavailable:
-        raise InvalidInput(
-            f"Canal non disponible : {', '.join(unavailable)}.",
-            f"Channel not available: {', '.join(unavailable)}.",
-        )
+    channels = channel_names(data.channels)
     broadcast = Broadcast(
         notice_id=row_id(notice),
         update_id=row_id(update_row),
@@ -126,7 +120,7 @@ async def audience_preview(
     principal's organisation would wait for a second operator, as a draft's preview says. The
     reasons that depend on the message (SMS segments, cost) need a draft's text."""
     criteria = await criteria_of(session, principal, data.criteria, data.saved_audience_id)
-    channels = list(dict.fromkeys(c.value for c in data.channels))
+    channels = channel_names(data.channels)
     result = await saved.preview_within_scope(session, principal, criteria, channels)
     probe = Broadcast(
         notice_id=0,

@@ -39,8 +39,8 @@ from broadcast.broadcasts.caps import CapExceeded
 from broadcast.broadcasts.estimates import SmsTooLong
 from broadcast.broadcasts.models import Broadcast, Priority
 from broadcast.broadcasts.schemas import BroadcastIn
-from broadcast.channels.base import AVAILABLE_CHANNELS, ChannelName
-from broadcast.core.errors import Conflict, DomainError, InvalidInput, NotFound, Unauthenticated
+from broadcast.channels.base import ChannelName, channel_names
+from broadcast.core.errors import Conflict, DomainError, NotFound, Unauthenticated
 from broadcast.core.sqlutil import row_id
 from broadcast.core.timeutil import utcnow
 from broadcast.directory.models import ContactRole, Organisation
@@ -104,7 +104,7 @@ async def create_source(
         name=data.name,
         kind=data.kind,
         secret=new_source_secret(data.kind),
-        auto_send_channels=_available(data.auto_send_channels),
+        auto_send_channels=channel_names(data.auto_send_channels),
         created_by_id=principal.operator_id,
     )
     session.add(source)
@@ -121,17 +121,6 @@ async def create_source(
     return source
 
 
-def _available(channels: Sequence[ChannelName]) -> list[str]:
-    names = list(dict.fromkeys(c.value for c in channels))
-    unavailable = [c for c in names if c not in AVAILABLE_CHANNELS]
-    if unavailable:
-        raise InvalidInput(
-            f"Canal non disponible : {', '.join(unavailable)}.",
-            f"Channel not available: {', '.join(unavailable)}.",
-        )
-    return names
-
-
 async def update_source(
     session: AsyncSession, principal: Principal, source: InboundSource, data: InboundSourcePatch
 ) -> InboundSource:
@@ -142,7 +131,7 @@ async def update_source(
     if data.name is not None:
         source.name = data.name
     if data.auto_send_channels is not None:
-        source.auto_send_channels = _available(data.auto_send_channels)
+        source.auto_send_channels = channel_names(data.auto_send_channels)
         source.created_by_id = principal.operator_id
     if data.enabled is not None:
         source.enabled = data.enabled
