@@ -1,15 +1,18 @@
 """The ``broadcast`` command: demo, serve, worker, migrate, create-operator, create-api-key,
-vapid-keys, export-status."""
+vapid-keys, export-status.
+
+The one composition root: the only module of broadcast/ that imports admin/ and workers/, by
+plain imports inside the commands that need them (a command line that migrates or creates an
+operator loads neither the web app nor the workers)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import logging
 import sys
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlmodel import col
@@ -28,6 +31,13 @@ from broadcast.imports import commands as import_commands
 from broadcast.jobs import QUEUE_NAMES, queues_named
 from broadcast.settings import Settings, get_settings
 from broadcast.status import export as status_export
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from broadcast.sandbox.push import PushSandbox
+    from broadcast.sandbox.smtp import SmtpSink
+    from broadcast.sandbox.twilio import TwilioSandbox
 
 log = logging.getLogger("broadcast")
 
@@ -152,11 +162,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from workers.main import run_workers
+
     queues = queues_named(args.queues)
     redis_url, embedded = redis_url_or_embedded(settings.redis_url, settings.var_dir)
-    worker_main = importlib.import_module("workers.main")
     try:
-        asyncio.run(worker_main.run_workers(settings, redis_url, queues, burst=args.burst))
+        asyncio.run(run_workers(settings, redis_url, queues, burst=args.burst))
     finally:
         if embedded is not None:
             embedded.stop()
@@ -164,9 +175,17 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from admin.app import create_app
+    from admin.public import DemoOutbox
+    from broadcast.sandbox.demo_runner import run_demo
+
+    def demo_app(
+        app_settings: Settings, sink: SmtpSink, sandbox: TwilioSandbox, push: PushSandbox
+    ) -> FastAPI:
+        return create_app(app_settings, outbox=DemoOutbox(sink, sandbox, push))
+
     upgrade(settings.database_url)
-    demo_main = importlib.import_module("broadcast.sandbox.demo_runner")
-    return int(asyncio.run(demo_main.run_demo(settings, host=args.host, port=args.port)))
+    return int(asyncio.run(run_demo(settings, demo_app, host=args.host, port=args.port)))
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -107,16 +108,28 @@ async def _empty_tables(factory: SessionFactory) -> None:
 
 
 @pytest.fixture
-async def sink() -> AsyncIterator[SmtpSink]:
-    server = SmtpSink()
+def smtp_port() -> int:
+    """The port of the settings' SMTP relay: the sink listens on it in the tests that ask for
+    the sink; in the others nothing does, and a send is refused at once, as by a relay that is
+    down."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+async def sink(smtp_port: int) -> AsyncIterator[SmtpSink]:
+    server = SmtpSink(port=smtp_port)
     await server.start()
     yield server
     await server.stop()
 
 
 @pytest.fixture
-def settings(database_url: str, redis_url: str, sink: SmtpSink, tmp_path: Path) -> Settings:
-    return make_settings(database_url, redis_url, sink.port, tmp_path)
+def settings(database_url: str, redis_url: str, smtp_port: int, tmp_path: Path) -> Settings:
+    """Settings on the test's databases; an SMTP sink only if the test asks for ``sink``."""
+    return make_settings(database_url, redis_url, smtp_port, tmp_path)
 
 
 def make_settings(

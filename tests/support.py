@@ -10,10 +10,12 @@ from datetime import date
 from typing import Any
 
 import httpx
+from sqlalchemy import select
+from sqlmodel import col
 
 from admin.app import create_app
-from broadcast.accounts.models import Role
-from broadcast.accounts.service import create_api_key, create_operator
+from broadcast.accounts.models import Operator, Role
+from broadcast.accounts.service import Principal, create_api_key, create_operator, principal_for
 from broadcast.core.db import SessionFactory, transaction
 from broadcast.directory.models import ContactRole, Organisation, OrganisationKind
 from broadcast.directory.schemas import ContactIn
@@ -85,6 +87,19 @@ async def build_world(factory: SessionFactory) -> World:
             )
             _, world.keys[name] = await create_api_key(session, operator, "test")
     return world
+
+
+async def operator_principal(factory: SessionFactory, name: str) -> Principal:
+    """The principal of one of the world's operators (``admin``, ``officer``, ``head_x``,
+    ``head_y``, ``viewer_x``), acting without an API key as a service call does."""
+    async with factory() as session:
+        operator = await session.scalar(
+            select(Operator).where(col(Operator.email) == f"{name}@test.fr")
+        )
+        assert operator is not None, name
+        organisation = await session.get(Organisation, operator.organisation_id)
+        assert organisation is not None
+        return principal_for(operator, organisation)
 
 
 def guardians(

@@ -6,13 +6,10 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-import pytest
 from sqlalchemy import func, select
 
-from broadcast.broadcasts import service
 from broadcast.broadcasts.models import Broadcast
 from broadcast.broadcasts.planner import PlannerSettings, run_fanout
-from broadcast.channels.base import ChannelName
 from broadcast.core.db import SessionFactory, transaction
 from broadcast.deliveries.models import Delivery
 from broadcast.directory.models import Suppression
@@ -152,30 +149,6 @@ async def test_smtp_550_fails_and_suppresses_then_next_preview_excludes_it(
         "parent1@familles.fr",
         "parent3@familles.fr",
     ]
-
-
-async def test_a_channel_without_a_provider_is_refused_at_draft(
-    settings: Settings, factory: SessionFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(service, "AVAILABLE_CHANNELS", frozenset({ChannelName.email}))
-    world = await build_world(factory)
-    async with api(settings) as client:
-        notice = await client.post(
-            "/api/v1/notices",
-            headers=auth(world.keys["head_x"]),
-            json={"organisation_id": world.school_x, "title": "Panne", "message": "Panne"},
-        )
-        draft = await client.post(
-            "/api/v1/broadcasts",
-            headers=auth(world.keys["head_x"]),
-            json={
-                "notice_id": notice.json()["id"],
-                "audience": {"organisation_ids": [world.school_x]},
-                "channels": ["email", "push"],
-            },
-        )
-    assert draft.status_code == 422
-    assert draft.json()["error"]["message"] == "Canal non disponible : push."
 
 
 async def test_cancel_in_flight_stops_sending_and_counters_add_up(

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from admin.api.pages import CursorParam, LimitParam, Page, page_of
-from admin.deps import UowDep, requires
+from admin.deps import SettingsDep, UowDep, requires
 from admin.idempotency import idempotent
 from broadcast.accounts.permissions import Permission
 from broadcast.accounts.service import Principal, audit
@@ -21,6 +21,7 @@ from broadcast.audiences.schemas import (
     SavedAudienceUpdate,
     saved_audience_out,
 )
+from broadcast.broadcasts import service as broadcasts
 from broadcast.core.validation import RowId
 
 router = APIRouter(prefix="/audiences", tags=["audiences"])
@@ -43,11 +44,11 @@ def _audit(uow: UowDep, principal: Principal, action: str, audience: SavedAudien
 
 @router.post("/preview", response_model=AudiencePreview)
 async def preview_audience(
-    uow: UowDep, principal: Reader, body: AudiencePreviewIn
+    uow: UowDep, principal: Reader, settings: SettingsDep, body: AudiencePreviewIn
 ) -> AudiencePreview:
-    """Recipients per channel and who is left out and why, with a few masked recipients; no
-    broadcast is created."""
-    return await saved.preview_within_scope(uow.session, principal, body)
+    """Recipients per channel and who is left out and why, with a few masked recipients, and
+    whether a send to them would wait for approval; no broadcast is created."""
+    return await broadcasts.audience_preview(uow.session, principal, body, settings)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=SavedAudienceOut)

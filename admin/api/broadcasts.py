@@ -21,7 +21,9 @@ from broadcast.broadcasts.schemas import (
     FollowUpIn,
     delivery_out,
 )
+from broadcast.channels.base import ChannelName
 from broadcast.core.validation import RowId
+from broadcast.deliveries.models import DeliveryStatus
 
 router = APIRouter(prefix="/broadcasts", tags=["broadcasts"])
 
@@ -50,9 +52,10 @@ async def list_broadcasts(
     limit: LimitParam = 50,
     exercise: bool | None = None,
 ) -> Page[BroadcastOut]:
-    """``exercise=true``: exercises only; ``exercise=false``: real broadcasts only."""
+    """Newest first. ``exercise=true``: exercises only; ``exercise=false``: real broadcasts
+    only."""
     found = await service.list_broadcasts(
-        uow.session, principal, after=cursor, limit=limit, exercise=exercise
+        uow.session, principal, before=cursor, limit=limit, exercise=exercise
     )
     items = [await broadcast_answer(uow.session, b) for b in found]
     return page_of(items, [b.id for b in found], limit)
@@ -135,8 +138,13 @@ async def list_deliveries(
     broadcast_id: RowId,
     cursor: BigCursorParam = 0,
     limit: LimitParam = 100,
+    channel: ChannelName | None = None,
+    status: DeliveryStatus | None = None,
 ) -> Page[DeliveryOut]:
-    """Deliveries in id order, addresses masked."""
+    """Deliveries in id order, addresses masked and each tagged (the same contact, the same
+    tag); ``channel`` and ``status`` keep only those of one channel, one status."""
     found = await service.get_broadcast(uow.session, principal, broadcast_id)
-    deliveries = await service.list_deliveries(uow.session, found, after=cursor, limit=limit)
+    deliveries = await service.list_deliveries(
+        uow.session, found, after=cursor, limit=limit, channel=channel, status=status
+    )
     return page_of([delivery_out(d) for d in deliveries], [d.id for d in deliveries], limit)

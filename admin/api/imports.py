@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, UploadFile, status
 
+from admin.api.pages import CursorParam, LimitParam, Page, page_of
 from admin.deps import SettingsDep, UowDep, requires
 from admin.idempotency import idempotent
 from broadcast.accounts.permissions import Permission
@@ -54,6 +55,16 @@ async def start_import(
     await save_upload(file.read, settings.var_dir, row_id(run), filename, max_bytes)
     service.run_in_background(uow.session, run)
     return ImportRunOut.model_validate(run, from_attributes=True)
+
+
+@router.get("/imports", response_model=Page[ImportRunOut])
+async def list_imports(
+    uow: UowDep, principal: Importer, cursor: CursorParam = 0, limit: LimitParam = 50
+) -> Page[ImportRunOut]:
+    """The imports within your scope, newest first: status, counts and refused rows."""
+    runs = await service.list_runs(uow.session, principal, before=cursor, limit=limit)
+    items = [ImportRunOut.model_validate(run, from_attributes=True) for run in runs]
+    return page_of(items, [run.id for run in runs], limit)
 
 
 @router.get("/imports/{import_id}", response_model=ImportRunOut)

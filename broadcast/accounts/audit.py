@@ -17,6 +17,7 @@ from sqlmodel import col
 
 from broadcast.accounts.models import ApiKey, AuditEvent, Operator, Role
 from broadcast.accounts.schemas import AuditFilter
+from broadcast.accounts.scoped import in_scope
 from broadcast.accounts.service import Principal, audit
 from broadcast.core.csvsafe import csv_text
 from broadcast.core.errors import InvalidInput
@@ -104,15 +105,15 @@ async def export_csv(session: AsyncSession, principal: Principal, filters: Audit
 def _entries_in_scope(principal: Principal, filters: AuditFilter) -> EntryQuery:
     """Entries whose organisation lies in the caller's subtree (RULES A1); entries tied to no
     organisation (platform-level, e.g. from the command line) are the platform admin's only."""
-    in_scope = col(Organisation.path).startswith(principal.scope_path)
+    within = in_scope(principal)
     if principal.role == Role.platform_admin:
-        in_scope = or_(in_scope, col(AuditEvent.organisation_id).is_(None))
+        within = or_(within, col(AuditEvent.organisation_id).is_(None))
     query = (
         select(AuditEvent, col(Operator.display_name), col(ApiKey.prefix), col(Organisation.code))
         .outerjoin(Organisation, col(Organisation.id) == col(AuditEvent.organisation_id))
         .outerjoin(Operator, col(Operator.id) == col(AuditEvent.operator_id))
         .outerjoin(ApiKey, col(ApiKey.id) == col(AuditEvent.api_key_id))
-        .where(in_scope)
+        .where(within)
     )
     return _filtered(query, filters)
 

@@ -41,15 +41,6 @@ class Principal:
         if not self.can(permission):
             raise Forbidden()
 
-    def covers(self, organisation_path: str) -> bool:
-        return organisation_path.startswith(self.scope_path)
-
-    def ensure_covers(self, organisation: Organisation | None) -> Organisation:
-        """The organisation, or NotFound when it lies outside this principal's scope (A1)."""
-        if organisation is None or not self.covers(organisation.path):
-            raise NotFound()
-        return organisation
-
 
 async def create_operator(
     session: AsyncSession,

@@ -41,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 
+from broadcast.accounts.scoped import covers, in_subtree
 from broadcast.accounts.service import Principal
 from broadcast.channels.base import ChannelName
 from broadcast.core.errors import InvalidInput, NotFound
@@ -141,8 +142,8 @@ async def subtree_paths(
         .scalars()
         .all()
     )
-    paths = {org.id: org.path for org in rows if principal.covers(org.path)}
-    if set(paths) != ids or not all(path.startswith(within) for path in paths.values()):
+    paths = {org.id: org.path for org in rows if covers(principal.scope_path, org.path)}
+    if set(paths) != ids or not all(covers(within, path) for path in paths.values()):
         raise NotFound("Organisation introuvable dans votre périmètre.", "Organisation not found.")
     return sorted(paths[i] for i in set(criteria.organisation_ids))
 
@@ -173,10 +174,9 @@ def _in_subtrees(organisation_ids: list[int]) -> ColumnElement[bool]:
     """The contact's organisation lies under one of ``organisation_ids`` (resolved in SQL, so
     that the planner needs nothing but the stored criteria)."""
     root = aliased(Organisation)
-    path_column: Any = col(Organisation.path)
     return (
         select(col(root.id))
-        .where(col(root.id).in_(organisation_ids), path_column.startswith(col(root.path)))
+        .where(col(root.id).in_(organisation_ids), in_subtree(col(root.path)))
         .exists()
     )
 
@@ -207,8 +207,7 @@ def _exclusion(exclude: AudienceExclusion) -> ColumnElement[bool]:
 def _contact_filters(
     criteria: AudienceCriteria, paths: list[str], *, include_left: bool = False
 ) -> list[ColumnElement[bool]]:
-    path_column: Any = col(Organisation.path)
-    filters = [or_(*(path_column.startswith(path) for path in paths)), *_filters(criteria)]
+    filters = [or_(*(in_subtree(path) for path in paths)), *_filters(criteria)]
     if not include_left:
         filters.append(col(Contact.left_at).is_(None))
     if criteria.exclude is not None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 from sqlalchemy import ColumnElement, Select, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -33,7 +33,7 @@ from broadcast.audiences.criteria import (
     point_is_suppressed,
 )
 from broadcast.broadcasts.estimates import SmsEstimate
-from broadcast.core.masking import mask_address
+from broadcast.core.masking import address_tag, mask_address
 from broadcast.directory.models import Contact, ContactPoint
 
 SAMPLE_SIZE = 5
@@ -50,6 +50,9 @@ class SampleRecipient(BaseModel):
     """One recipient as the preview shows it: the address masked (RULES R5), no name."""
 
     address: str
+    address_tag: str
+    """Tells apart addresses whose masked forms are alike (see :func:`~broadcast.core.masking.
+    address_tag`)."""
     role: str
     level: str | None
     locale: str
@@ -78,7 +81,9 @@ class ChannelPreview(BaseModel):
 
 
 class AudiencePreview(BaseModel):
-    """``contacts``: current contacts matched; ``left_contacts``: those matched but gone."""
+    """``contacts``: current contacts matched (people); ``left_contacts``: those matched but
+    gone; ``deliveries``: the messages a broadcast would send, one per address and channel. A
+    broadcast shows the same two numbers as ``estimated_contacts`` and ``estimated_deliveries``."""
 
     contacts: int
     left_contacts: int = 0
@@ -91,8 +96,9 @@ class AudiencePreview(BaseModel):
     approval_messages: list[str] = Field(default_factory=list)
     """The same reasons as French sentences, in the same order."""
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
-    def total_recipients(self) -> int:
+    def deliveries(self) -> int:
         return sum(c.recipients for c in self.channels)
 
 
@@ -228,6 +234,7 @@ async def _samples(
     return [
         SampleRecipient(
             address=mask_address(channel, row.address),
+            address_tag=address_tag(row.contact_id, channel, row.address),
             role=row.role,
             level=row.level,
             locale=row.locale,

@@ -11,14 +11,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from broadcast.accounts.scoped import get_within_scope, select_within, subtree_within_scope
 from broadcast.accounts.service import Principal
 from broadcast.audiences.criteria import AudienceCriteria, subtree_paths
 from broadcast.audiences.models import SavedAudience
 from broadcast.audiences.preview import AudiencePreview, preview_audience
-from broadcast.audiences.schemas import AudiencePreviewIn, SavedAudienceIn, SavedAudienceUpdate
+from broadcast.audiences.schemas import SavedAudienceIn, SavedAudienceUpdate
 from broadcast.core.errors import Conflict, NotFound
 from broadcast.core.timeutil import utcnow
-from broadcast.directory.models import Organisation
 from broadcast.directory.service import get_organisation
 
 
@@ -63,11 +63,8 @@ async def create_saved_audience(
 async def get_saved_audience(
     session: AsyncSession, principal: Principal, audience_id: int
 ) -> SavedAudience:
-    audience = await session.get(SavedAudience, audience_id)
-    if audience is None:
-        raise NotFound("Audience introuvable.", "Audience not found.")
-    principal.ensure_covers(await session.get(Organisation, audience.organisation_id))
-    return audience
+    not_found = NotFound("Audience introuvable.", "Audience not found.")
+    return await get_within_scope(session, principal, SavedAudience, audience_id, not_found)
 
 
 async def list_saved_audiences(
@@ -79,13 +76,10 @@ async def list_saved_audiences(
     limit: int = 100,
 ) -> list[SavedAudience]:
     """Saved audiences in scope (of one subtree if asked), by id after the cursor ``after``."""
-    scope = principal.scope_path
-    if organisation_id is not None:
-        scope = (await get_organisation(session, principal, organisation_id)).path
+    subtree = await subtree_within_scope(session, principal, organisation_id)
     rows = await session.execute(
-        select(SavedAudience)
-        .join(Organisation, col(Organisation.id) == col(SavedAudience.organisation_id))
-        .where(col(Organisation.path).startswith(scope), col(SavedAudience.id) > after)
+        select_within(SavedAudience, subtree)
+        .where(col(SavedAudience.id) > after)
         .order_by(col(SavedAudience.id))
         .limit(limit)
     )
@@ -132,10 +126,8 @@ async def criteria_of(
 
 
 async def preview_within_scope(
-    session: AsyncSession, principal: Principal, data: AudiencePreviewIn
+    session: AsyncSession, principal: Principal, criteria: AudienceCriteria, channels: list[str]
 ) -> AudiencePreview:
     """The preview of an audience, computed without creating a broadcast."""
-    criteria = await criteria_of(session, principal, data.criteria, data.saved_audience_id)
     paths = await subtree_paths(session, principal, criteria, within=principal.scope_path)
-    channels = list(dict.fromkeys(c.value for c in data.channels))
     return await preview_audience(session, criteria, paths, channels)

@@ -19,6 +19,7 @@ from sqlmodel import col
 
 from broadcast.accounts.models import AuditEvent, Operator, Role
 from broadcast.accounts.permissions import Permission, role_allows
+from broadcast.accounts.scoped import covers
 from broadcast.accounts.service import Principal, audit
 from broadcast.audiences.preview import AudiencePreview
 from broadcast.broadcasts.caps import check_caps
@@ -96,7 +97,8 @@ async def request_send(
 
 
 def record_estimate(broadcast: Broadcast, estimate: AudiencePreview) -> None:
-    broadcast.estimated_recipients = estimate.total_recipients
+    broadcast.estimated_recipients = estimate.deliveries
+    broadcast.confirmed_preview = estimate.model_dump(mode="json")
     broadcast.estimated_sms_segments = estimate.sms.total_segments if estimate.sms else 0
 
 
@@ -114,7 +116,7 @@ async def approval_reasons(
         return reasons
     sms = estimate.sms
     for code, value, limit in (
-        ("recipients", estimate.total_recipients, threshold.recipients),
+        ("recipients", estimate.deliveries, threshold.recipients),
         ("sms_segments", sms.total_segments if sms else 0, threshold.sms_segments),
         ("cost", sms.cost_eur if sms else 0.0, threshold.cost_eur),
     ):
@@ -258,7 +260,7 @@ async def approvers(session: AsyncSession, broadcast: Broadcast) -> list[Operato
     return [
         operator
         for operator, path in rows.all()
-        if organisation.path.startswith(path) and operator.id not in excluded
+        if covers(path, organisation.path) and operator.id not in excluded
     ]
 
 

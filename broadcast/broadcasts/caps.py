@@ -20,6 +20,7 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from broadcast.accounts.scoped import in_subtree, join_organisation
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus
 from broadcast.core.errors import Conflict
 from broadcast.directory.models import Organisation
@@ -106,10 +107,8 @@ async def usage(
             sums.append(func.coalesce(func.sum(case((inside, measure), else_=0)), 0))
     row = (
         await session.execute(
-            select(*sums)
-            .join(Organisation, col(Organisation.id) == col(Broadcast.organisation_id))
-            .where(
-                col(Organisation.path).startswith(subtree_path),
+            join_organisation(select(*sums), Broadcast).where(
+                in_subtree(subtree_path),
                 col(Broadcast.status).in_(COUNTED),
                 col(Broadcast.id) != (excluded_id or 0),
                 sent_at > at - longest,

@@ -19,8 +19,8 @@ from broadcast.broadcasts import approval, service
 from broadcast.broadcasts.caps import check_caps
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus, status_fr
 from broadcast.broadcasts.schemas import BroadcastPatch
-from broadcast.channels.base import AVAILABLE_CHANNELS, ChannelName
-from broadcast.core.errors import Conflict, InvalidInput
+from broadcast.channels.base import ChannelName, channel_names
+from broadcast.core.errors import Conflict
 from broadcast.core.timeutil import as_utc, utcnow
 from broadcast.directory.models import Organisation
 from broadcast.notices.models import Notice
@@ -88,14 +88,7 @@ async def _set_audience(
 
 
 def _set_channels(broadcast: Broadcast, channels: list[ChannelName]) -> None:
-    names = list(dict.fromkeys(c.value for c in channels))
-    unavailable = [c for c in names if c not in AVAILABLE_CHANNELS]
-    if unavailable:
-        raise InvalidInput(
-            f"Canal non disponible : {', '.join(unavailable)}.",
-            f"Channel not available: {', '.join(unavailable)}.",
-        )
-    broadcast.channels = names
+    broadcast.channels = channel_names(channels)
 
 
 async def _schedule_again(

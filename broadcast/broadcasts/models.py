@@ -74,7 +74,11 @@ class Broadcast(SQLModel, table=True):
     scheduled_at: datetime | None = Field(default=None, sa_type=UtcDateTime, index=True)
     estimated_recipients: int = 0
     estimated_sms_segments: int = 0
-    """Recorded at confirmation from the preview; volume caps (RULES A6) add these up."""
+    """Recorded at confirmation from the preview; volume caps (RULES A6) add these up.
+    ``estimated_recipients`` counts deliveries (one per address and channel), not contacts."""
+    confirmed_preview: dict[str, Any] | None = Field(default=None, sa_type=Json)
+    """The whole preview recorded at confirmation, as :class:`~broadcast.audiences.preview.
+    AudiencePreview` serialises it: what the sender saw when he sent."""
     approval_required: bool = False
     approved_by_id: int | None = Field(default=None, foreign_key="operator.id")
     approved_at: datetime | None = Field(default=None, sa_type=UtcDateTime)

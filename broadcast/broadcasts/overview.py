@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from broadcast.accounts.permissions import Permission
+from broadcast.accounts.scoped import in_scope, join_organisation
 from broadcast.accounts.service import Principal
 from broadcast.broadcasts.approval import requesters
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus
@@ -89,15 +89,6 @@ async def progress_of(session: AsyncSession, broadcast: Broadcast) -> list[Chann
     ]
 
 
-Query = TypeVar("Query", bound=Select[*tuple[Any, ...]])
-
-
-def _in_scope(principal: Principal, query: Query, organisation_of: Any) -> Query:
-    return query.join(Organisation, col(Organisation.id) == organisation_of).where(
-        col(Organisation.path).startswith(principal.scope_path)
-    )
-
-
 async def _sends(
     session: AsyncSession,
     principal: Principal,
@@ -106,13 +97,16 @@ async def _sends(
     newest_first: bool = True,
     limit: int = 10,
 ) -> list[tuple[Broadcast, str, str]]:
-    query = _in_scope(
-        principal,
-        select(Broadcast, col(Notice.title), col(Organisation.name)).join(
-            Notice, col(Notice.id) == col(Broadcast.notice_id)
-        ),
-        col(Broadcast.organisation_id),
-    ).where(col(Broadcast.status).in_(statuses))
+    query = (
+        join_organisation(
+            select(Broadcast, col(Notice.title), col(Organisation.name)).join(
+                Notice, col(Notice.id) == col(Broadcast.notice_id)
+            ),
+            Broadcast,
+        )
+        .where(in_scope(principal))
+        .where(col(Broadcast.status).in_(statuses))
+    )
     order = col(Broadcast.id).desc() if newest_first else col(Broadcast.scheduled_at)
     rows = await session.execute(query.order_by(order).limit(limit))
     return [(broadcast, title, name) for broadcast, title, name in rows.all()]
@@ -130,9 +124,11 @@ async def _lines(
 async def open_incidents(
     session: AsyncSession, principal: Principal, limit: int = 20
 ) -> list[IncidentLine]:
-    query = _in_scope(
-        principal, select(Notice, col(Organisation.name)), col(Notice.organisation_id)
-    ).where(col(Notice.status) != NoticeStatus.resolved, col(Notice.is_exercise).is_(False))
+    query = (
+        join_organisation(select(Notice, col(Organisation.name)), Notice)
+        .where(in_scope(principal))
+        .where(col(Notice.status) != NoticeStatus.resolved, col(Notice.is_exercise).is_(False))
+    )
     rows = await session.execute(query.order_by(col(Notice.updated_at).desc()).limit(limit))
     return [IncidentLine(notice, name) for notice, name in rows.all()]
 

@@ -15,7 +15,7 @@ from broadcast.broadcasts.exercise import MAX_SEED_ADDRESSES
 from broadcast.broadcasts.models import Broadcast, DeliveryMode, Priority
 from broadcast.broadcasts.scheduling import ScheduledAt
 from broadcast.channels.base import ChannelName
-from broadcast.core.masking import mask_address
+from broadcast.core.masking import address_tag, mask_address
 from broadcast.core.validation import RowId, Text
 from broadcast.deliveries.models import Delivery
 from broadcast.directory.phones import normalise_phone
@@ -102,7 +102,10 @@ class BroadcastOut(BaseModel):
     completed_at: datetime | None
     cancelled_at: datetime | None
     scheduled_at: datetime | None = None
-    estimated_recipients: int = 0
+    estimated_contacts: int = 0
+    """People reached, as the preview counts them (its ``contacts``)."""
+    estimated_deliveries: int = 0
+    """Messages sent, one per address and channel (the preview's ``deliveries``)."""
     estimated_sms_segments: int = 0
     approval_required: bool = False
     approved_by_id: int | None = None
@@ -116,12 +119,16 @@ class BroadcastOut(BaseModel):
     totals: dict[str, int] = Field(default_factory=dict)
     """Deliveries per status, every channel together: what was sent, cancelled, is left."""
     preview: AudiencePreview | None = None
+    """The draft's preview as computed now, or once confirmed the one recorded then."""
 
 
 class DeliveryOut(BaseModel):
     id: int
     channel: str
     address: str
+    """Masked (RULES R5)."""
+    address_tag: str
+    """Tells apart addresses whose masked forms are alike; the same contact, the same tag."""
     status: str
     attempts: int
     error: str | None
@@ -162,13 +169,22 @@ def broadcast_out(
     preview: AudiencePreview | None = None,
 ) -> BroadcastOut:
     """The broadcast with its deliveries counted per channel and status (from
-    :func:`broadcast.broadcasts.service.counters` and ``totals``), and the preview when one was
-    computed."""
+    :func:`broadcast.broadcasts.service.counters` and ``totals``), and the preview: the one just
+    computed, else the one recorded at confirmation."""
     out = BroadcastOut.model_validate(broadcast, from_attributes=True)
     out.counters = counters
     out.totals = totals
-    out.preview = preview
+    out.preview = recorded_preview(broadcast) or preview
+    out.estimated_deliveries = broadcast.estimated_recipients
+    if out.preview is not None:
+        out.estimated_contacts = out.preview.contacts
+        out.estimated_deliveries = out.preview.deliveries
     return out
+
+
+def recorded_preview(broadcast: Broadcast) -> AudiencePreview | None:
+    recorded = broadcast.confirmed_preview
+    return AudiencePreview.model_validate(recorded) if recorded is not None else None
 
 
 def delivery_out(delivery: Delivery) -> DeliveryOut:
@@ -176,6 +192,7 @@ def delivery_out(delivery: Delivery) -> DeliveryOut:
         id=delivery.id or 0,
         channel=delivery.channel,
         address=mask_address(delivery.channel, delivery.address),
+        address_tag=address_tag(delivery.contact_id, delivery.channel, delivery.address),
         status=delivery.status,
         attempts=delivery.attempts,
         error=delivery.error,

@@ -11,10 +11,13 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from broadcast.accounts.scoped import get_within_scope, select_within_scope
 from broadcast.accounts.service import Principal, audit
+from broadcast.audiences import saved
 from broadcast.audiences.criteria import AudienceCriteria, for_notice, subtree_paths
 from broadcast.audiences.preview import AudiencePreview
 from broadcast.audiences.saved import criteria_of
+from broadcast.audiences.schemas import AudiencePreviewIn
 from broadcast.broadcasts import approval
 from broadcast.broadcasts.estimates import (
     expected_duration_s,
@@ -26,9 +29,9 @@ from broadcast.broadcasts.exercise import seed_list
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus, status_fr
 from broadcast.broadcasts.schemas import BroadcastIn
 from broadcast.broadcasts.sources import preview_recipients
-from broadcast.channels.base import AVAILABLE_CHANNELS, ChannelName
+from broadcast.channels.base import ChannelName, channel_names
 from broadcast.channels.sms.sender import SmsChannel, render_sms_text, stop_number
-from broadcast.core.errors import Conflict, InvalidInput, NotFound
+from broadcast.core.errors import Conflict, NotFound
 from broadcast.core.sqlutil import row_id
 from broadcast.core.timeutil import utcnow
 from broadcast.deliveries.dispatch import message_content
@@ -47,13 +50,7 @@ async def create_draft(session: AsyncSession, principal: Principal, data: Broadc
     criteria = await criteria_of(session, principal, data.audience, data.saved_audience_id)
     criteria = for_notice(criteria, public=notice.public)
     await _audience_paths(session, principal, notice, criteria)
-    channels = list(dict.fromkeys(c.value for c in data.channels))
-    unavailable = [c for c in channels if c not in AVAILABLE_CHANNELS]
-    if unavailable:
-        raise InvalidInput(
-            f"Canal non disponible : {', '.join(unavailable)}.",
-            f"Channel not available: {', '.join(unavailable)}.",
-        )
+    channels = channel_names(data.channels)
     broadcast = Broadcast(
         notice_id=row_id(notice),
         update_id=row_id(update_row),
@@ -113,9 +110,35 @@ async def preview(
         result.sms = sms_estimate(
             texts, sms.recipients_by_locale, settings.sms_price_per_segment_eur
         )
+    await _describe_approval(session, settings, broadcast, result)
+    return result
+
+
+async def audience_preview(
+    session: AsyncSession, principal: Principal, data: AudiencePreviewIn, settings: Settings
+) -> AudiencePreview:
+    """The preview of an audience without a broadcast, and whether a send to it from the
+    principal's organisation would wait for a second operator, as a draft's preview says. The
+    reasons that depend on the message (SMS segments, cost) need a draft's text."""
+    criteria = await criteria_of(session, principal, data.criteria, data.saved_audience_id)
+    channels = channel_names(data.channels)
+    result = await saved.preview_within_scope(session, principal, criteria, channels)
+    probe = Broadcast(
+        notice_id=0,
+        update_id=0,
+        organisation_id=principal.organisation_id,
+        audience=criteria.model_dump(mode="json"),
+        channels=channels,
+    )
+    await _describe_approval(session, settings, probe, result)
+    return result
+
+
+async def _describe_approval(
+    session: AsyncSession, settings: Settings, broadcast: Broadcast, result: AudiencePreview
+) -> None:
     result.approval_reasons = await approval.approval_reasons(session, settings, broadcast, result)
     result.approval_messages = [approval.REASON_SENTENCES_FR[r] for r in result.approval_reasons]
-    return result
 
 
 def channel_rate(settings: Settings, channel: str) -> float | None:
@@ -137,30 +160,26 @@ def channel_rate(settings: Settings, channel: str) -> float | None:
 async def get_broadcast(
     session: AsyncSession, principal: Principal, broadcast_id: int
 ) -> Broadcast:
-    broadcast = await session.get(Broadcast, broadcast_id)
-    if broadcast is None:
-        raise NotFound("Diffusion introuvable.", "Broadcast not found.")
-    principal.ensure_covers(await session.get(Organisation, broadcast.organisation_id))
-    return broadcast
+    not_found = NotFound("Diffusion introuvable.", "Broadcast not found.")
+    return await get_within_scope(session, principal, Broadcast, broadcast_id, not_found)
 
 
 async def list_broadcasts(
     session: AsyncSession,
     principal: Principal,
     *,
-    after: int = 0,
+    before: int = 0,
     limit: int = 50,
     exercise: bool | None = None,
 ) -> list[Broadcast]:
-    """``exercise``: only exercises (True), only real broadcasts (False), or both (None)."""
-    query = (
-        select(Broadcast)
-        .join(Organisation, col(Organisation.id) == col(Broadcast.organisation_id))
-        .where(col(Organisation.path).startswith(principal.scope_path), col(Broadcast.id) > after)
-    )
+    """Newest first, those older than the cursor ``before`` (0: from the newest).
+    ``exercise``: only exercises (True), only real broadcasts (False), or both (None)."""
+    query = select_within_scope(principal, Broadcast)
+    if before:
+        query = query.where(col(Broadcast.id) < before)
     if exercise is not None:
         query = query.where(col(Broadcast.is_exercise).is_(exercise))
-    rows = await session.execute(query.order_by(col(Broadcast.id)).limit(limit))
+    rows = await session.execute(query.order_by(col(Broadcast.id).desc()).limit(limit))
     return list(rows.scalars())
 
 
@@ -240,12 +259,22 @@ def totals(by_channel: dict[str, dict[str, int]]) -> dict[str, int]:
 
 
 async def list_deliveries(
-    session: AsyncSession, broadcast: Broadcast, *, after: int = 0, limit: int = 100
+    session: AsyncSession,
+    broadcast: Broadcast,
+    *,
+    after: int = 0,
+    limit: int = 100,
+    channel: ChannelName | None = None,
+    status: DeliveryStatus | None = None,
 ) -> list[Delivery]:
-    rows = await session.execute(
-        select(Delivery)
-        .where(col(Delivery.broadcast_id) == broadcast.id, col(Delivery.id) > after)
-        .order_by(col(Delivery.id))
-        .limit(limit)
+    """The broadcast's deliveries in id order after the cursor, of one channel and one status
+    when asked."""
+    query = select(Delivery).where(
+        col(Delivery.broadcast_id) == broadcast.id, col(Delivery.id) > after
     )
+    if channel is not None:
+        query = query.where(col(Delivery.channel) == channel.value)
+    if status is not None:
+        query = query.where(col(Delivery.status) == status.value)
+    rows = await session.execute(query.order_by(col(Delivery.id)).limit(limit))
     return list(rows.scalars())

@@ -202,6 +202,7 @@ async def _seed_preview(session: AsyncSession, broadcast: Broadcast) -> Audience
                 channel=channel,
                 recipients=recipients,
                 contact_points=total,
+                matched=total,
                 excluded=Excluded(suppressed=excluded, duplicate=0, no_address=0),
                 recipients_by_locale={"fr": recipients} if recipients else {},
             )
@@ -210,6 +211,9 @@ async def _seed_preview(session: AsyncSession, broadcast: Broadcast) -> Audience
 
 
 async def _follow_up_preview(session: AsyncSession, broadcast: Broadcast) -> AudiencePreview:
+    """The earlier broadcast's planned addresses, counted as any preview counts (``matched =
+    recipients + suppressed + no_address``): a contact planned on another channel only has no
+    address on this one."""
     rows = earlier_deliveries(broadcast, unsuppressed=False).subquery()
     suppressed = is_suppressed(rows.c.channel, rows.c.address)
     contacts = await session.scalar(select(func.count(func.distinct(rows.c.contact_id))))
@@ -221,7 +225,7 @@ async def _follow_up_preview(session: AsyncSession, broadcast: Broadcast) -> Aud
                     rows.c.channel,
                     func.count(),
                     func.sum(case((suppressed, 1), else_=0)),
-                    func.count(func.distinct(case((~suppressed, rows.c.contact_id)))),
+                    func.count(func.distinct(rows.c.contact_id)),
                 ).group_by(rows.c.channel)
             )
         ).all()
@@ -230,14 +234,14 @@ async def _follow_up_preview(session: AsyncSession, broadcast: Broadcast) -> Aud
     channels = []
     for channel in broadcast.channels:
         total, excluded, reached = counts.get(channel, (0, 0, 0))
+        no_address = max((contacts or 0) - reached, 0)
         channels.append(
             ChannelPreview(
                 channel=channel,
                 recipients=total - excluded,
                 contact_points=total,
-                excluded=Excluded(
-                    suppressed=excluded, duplicate=0, no_address=max((contacts or 0) - reached, 0)
-                ),
+                matched=total + no_address,
+                excluded=Excluded(suppressed=excluded, duplicate=0, no_address=no_address),
                 recipients_by_locale=by_locale.get(channel, {}),
             )
         )

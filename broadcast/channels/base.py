@@ -21,7 +21,7 @@ from __future__ import annotations
 import enum
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -41,9 +41,11 @@ class ChannelName(enum.StrEnum):
     push = "push"
 
 
-# Channels a broadcast may use. A worker without an account for a channel (no Twilio account,
-# no VAPID key) fails that channel's deliveries permanently (see deliveries.dispatch).
-AVAILABLE_CHANNELS = frozenset({ChannelName.email, ChannelName.sms, ChannelName.push})
+def channel_names(channels: Iterable[ChannelName]) -> list[str]:
+    """The channels' names, each once, in the order given. Every channel may be asked for: a
+    worker without an account for one (no Twilio account, no VAPID key) fails its deliveries
+    permanently (see deliveries.dispatch)."""
+    return list(dict.fromkeys(channel.value for channel in channels))
 
 
 class Outcome(enum.StrEnum):
@@ -187,11 +189,6 @@ class Channel(ABC):
     @abstractmethod
     async def send(self, prepared: Prepared, recipient: Recipient) -> SendResult:
         """Send one personalised message; never raises for a provider failure."""
-
-    @property
-    @abstractmethod
-    def concurrency(self) -> int:
-        """How many sends may be in flight at once from one worker."""
 
     @abstractmethod
     def rate_limits(self) -> list[tuple[str, RateLimit]]:

@@ -40,6 +40,7 @@ from sqlalchemy import ColumnElement, bindparam, delete, false, func, or_, selec
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from broadcast.accounts.scoped import in_subtree, join_organisation, select_within
 from broadcast.accounts.service import Principal, audit
 from broadcast.broadcasts.models import Broadcast
 from broadcast.core.csvsafe import csv_text
@@ -218,7 +219,7 @@ async def find_person(
 
 
 async def _contacts_of(session: AsyncSession, scope: str, query: PersonQuery) -> list[Contact]:
-    found = select(Contact).join(Organisation, col(Organisation.id) == col(Contact.organisation_id))
+    found = select_within(Contact, scope)
     if query.contact_id is not None:
         found = found.where(col(Contact.id) == query.contact_id)
     else:
@@ -228,9 +229,7 @@ async def _contacts_of(session: AsyncSession, scope: str, query: PersonQuery) ->
             func.lower(col(ContactPoint.address)) == address.lower(),
         )
         found = found.where(col(Contact.id).in_(holders))
-    rows = await session.execute(
-        found.where(col(Organisation.path).startswith(scope)).order_by(col(Contact.id))
-    )
+    rows = await session.execute(found.order_by(col(Contact.id)))
     return list(rows.scalars())
 
 
@@ -250,11 +249,7 @@ def _to_addresses(addresses: set[tuple[str, str]], channel: Any, address: Any) -
 
 
 def _broadcasts_within(scope: str) -> Any:
-    return (
-        select(col(Broadcast.id))
-        .join(Organisation, col(Organisation.id) == col(Broadcast.organisation_id))
-        .where(col(Organisation.path).startswith(scope))
-    )
+    return join_organisation(select(col(Broadcast.id)), Broadcast).where(in_subtree(scope))
 
 
 def _to_person(person: Person, addresses: set[tuple[str, str]]) -> ColumnElement[bool]:

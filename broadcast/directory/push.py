@@ -20,6 +20,7 @@ from sqlalchemy import delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from broadcast.accounts.scoped import get_within_scope
 from broadcast.accounts.service import Principal
 from broadcast.channels.base import ChannelName
 from broadcast.core.errors import DomainError, InvalidInput, NotFound
@@ -86,10 +87,10 @@ async def register_for_contact(
 ) -> tuple[PushSubscription, Contact]:
     """Attach a browser's subscription to a contact of the principal's scope (404 outside)."""
     check_endpoint(settings, data.endpoint)
-    contact = await session.get(Contact, contact_id)
-    if contact is None or contact.left_at is not None:
-        raise NotFound("Contact introuvable.", "Contact not found.")
-    principal.ensure_covers(await session.get(Organisation, contact.organisation_id))
+    not_found = NotFound("Contact introuvable.", "Contact not found.")
+    contact = await get_within_scope(session, principal, Contact, contact_id, not_found)
+    if contact.left_at is not None:
+        raise not_found
     return await attach_subscription(session, contact, data), contact
 
 

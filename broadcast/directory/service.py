@@ -11,9 +11,17 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from broadcast.accounts.scoped import (
+    covers,
+    get_within_scope,
+    in_scope,
+    organisation_within_scope,
+    select_within,
+    subtree_within_scope,
+)
 from broadcast.accounts.service import Principal
 from broadcast.channels.base import ChannelName
-from broadcast.core.errors import InvalidInput, NotFound
+from broadcast.core.errors import InvalidInput
 from broadcast.core.sqlutil import insert_ignore
 from broadcast.core.validation import describe_errors
 from broadcast.directory.models import (
@@ -70,15 +78,13 @@ async def create_organisation(
 async def get_organisation(
     session: AsyncSession, principal: Principal, organisation_id: int
 ) -> Organisation:
-    return principal.ensure_covers(await session.get(Organisation, organisation_id))
+    return await organisation_within_scope(session, principal, organisation_id)
 
 
 async def organisations_in_scope(session: AsyncSession, principal: Principal) -> list[Organisation]:
     """The organisations within the principal's scope, each after its parent (path order)."""
     rows = await session.execute(
-        select(Organisation)
-        .where(col(Organisation.path).startswith(principal.scope_path))
-        .order_by(col(Organisation.path))
+        select(Organisation).where(in_scope(principal)).order_by(col(Organisation.path))
     )
     return list(rows.scalars())
 
@@ -93,7 +99,7 @@ async def _schools_in_scope(
         org.id: org
         for org in rows
         if org.id is not None
-        and principal.covers(org.path)
+        and covers(principal.scope_path, org.path)
         and org.kind == OrganisationKind.etablissement
     }
 
@@ -166,10 +172,7 @@ async def insert_contacts(session: AsyncSession, rows: Sequence[ContactIn]) -> l
 async def get_contact(
     session: AsyncSession, principal: Principal, contact_id: int
 ) -> ContactWithAddresses:
-    contact = await session.get(Contact, contact_id)
-    if contact is None:
-        raise NotFound()
-    principal.ensure_covers(await session.get(Organisation, contact.organisation_id))
+    contact = await get_within_scope(session, principal, Contact, contact_id)
     return (await _with_points(session, [contact]))[0]
 
 
@@ -182,15 +185,12 @@ async def list_contacts(
     limit: int = 100,
 ) -> list[ContactWithAddresses]:
     """Contacts in scope (of one subtree if asked), by id after the cursor ``after``."""
-    scope = principal.scope_path
-    if organisation_id is not None:
-        scope = (await get_organisation(session, principal, organisation_id)).path
+    subtree = await subtree_within_scope(session, principal, organisation_id)
     contacts = (
         (
             await session.execute(
-                select(Contact)
-                .join(Organisation, col(Organisation.id) == col(Contact.organisation_id))
-                .where(col(Organisation.path).startswith(scope), col(Contact.id) > after)
+                select_within(Contact, subtree)
+                .where(col(Contact.id) > after)
                 .order_by(col(Contact.id))
                 .limit(limit)
             )

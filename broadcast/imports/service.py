@@ -13,10 +13,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
+from broadcast.accounts.scoped import get_within_scope, select_within_scope
 from broadcast.accounts.service import Principal, audit
 from broadcast.core.db import SessionFactory, transaction
-from broadcast.core.errors import NotFound
 from broadcast.core.sqlutil import row_id
 from broadcast.core.timeutil import utcnow
 from broadcast.core.uow import enqueue_after_commit
@@ -92,11 +93,18 @@ async def create_run(
 
 
 async def get_run(session: AsyncSession, principal: Principal, run_id: int) -> ImportRun:
-    run = await session.get(ImportRun, run_id)
-    if run is None:
-        raise NotFound()
-    principal.ensure_covers(await session.get(Organisation, run.organisation_id))
-    return run
+    return await get_within_scope(session, principal, ImportRun, run_id)
+
+
+async def list_runs(
+    session: AsyncSession, principal: Principal, *, before: int = 0, limit: int = 50
+) -> list[ImportRun]:
+    """The imports within scope, newest first, those older than the cursor ``before``."""
+    query = select_within_scope(principal, ImportRun)
+    if before:
+        query = query.where(col(ImportRun.id) < before)
+    rows = await session.execute(query.order_by(col(ImportRun.id).desc()).limit(limit))
+    return list(rows.scalars())
 
 
 def run_in_background(session: AsyncSession, run: ImportRun) -> None:

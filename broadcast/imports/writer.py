@@ -27,6 +27,7 @@ from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from broadcast.accounts.scoped import covers
 from broadcast.channels.base import ChannelName
 from broadcast.core.sqlutil import insert_ignoring_conflicts
 from broadcast.core.timeutil import as_utc, utcnow
@@ -84,7 +85,7 @@ class Schools:
         )
         if school is None or school.id is None or school.kind != "etablissement":
             return f"établissement inconnu : {uai}"
-        return school.id if school.path.startswith(self._scope.path) else OUT_OF_SCOPE
+        return school.id if covers(self._scope.path, school.path) else OUT_OF_SCOPE
 
 
 @dataclass(slots=True)

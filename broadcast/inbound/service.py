@@ -25,6 +25,13 @@ from sqlmodel import col
 
 from broadcast.accounts.models import Operator
 from broadcast.accounts.permissions import Permission
+from broadcast.accounts.scoped import (
+    get_within_scope,
+    in_scope,
+    join_organisation,
+    organisation_within_scope,
+    select_within_scope,
+)
 from broadcast.accounts.service import Principal, audit, principal_for
 from broadcast.audiences.criteria import AudienceCriteria
 from broadcast.broadcasts import service as broadcasts
@@ -32,8 +39,8 @@ from broadcast.broadcasts.caps import CapExceeded
 from broadcast.broadcasts.estimates import SmsTooLong
 from broadcast.broadcasts.models import Broadcast, Priority
 from broadcast.broadcasts.schemas import BroadcastIn
-from broadcast.channels.base import AVAILABLE_CHANNELS, ChannelName
-from broadcast.core.errors import Conflict, DomainError, InvalidInput, NotFound, Unauthenticated
+from broadcast.channels.base import ChannelName, channel_names
+from broadcast.core.errors import Conflict, DomainError, NotFound, Unauthenticated
 from broadcast.core.sqlutil import row_id
 from broadcast.core.timeutil import utcnow
 from broadcast.directory.models import ContactRole, Organisation
@@ -91,13 +98,13 @@ def new_source_secret(kind: InboundKind) -> str:
 async def create_source(
     session: AsyncSession, principal: Principal, data: InboundSourceIn
 ) -> InboundSource:
-    organisation = principal.ensure_covers(await session.get(Organisation, data.organisation_id))
+    organisation = await organisation_within_scope(session, principal, data.organisation_id)
     source = InboundSource(
         organisation_id=row_id(organisation),
         name=data.name,
         kind=data.kind,
         secret=new_source_secret(data.kind),
-        auto_send_channels=_available(data.auto_send_channels),
+        auto_send_channels=channel_names(data.auto_send_channels),
         created_by_id=principal.operator_id,
     )
     session.add(source)
@@ -114,17 +121,6 @@ async def create_source(
     return source
 
 
-def _available(channels: Sequence[ChannelName]) -> list[str]:
-    names = list(dict.fromkeys(c.value for c in channels))
-    unavailable = [c for c in names if c not in AVAILABLE_CHANNELS]
-    if unavailable:
-        raise InvalidInput(
-            f"Canal non disponible : {', '.join(unavailable)}.",
-            f"Channel not available: {', '.join(unavailable)}.",
-        )
-    return names
-
-
 async def update_source(
     session: AsyncSession, principal: Principal, source: InboundSource, data: InboundSourcePatch
 ) -> InboundSource:
@@ -135,7 +131,7 @@ async def update_source(
     if data.name is not None:
         source.name = data.name
     if data.auto_send_channels is not None:
-        source.auto_send_channels = _available(data.auto_send_channels)
+        source.auto_send_channels = channel_names(data.auto_send_channels)
         source.created_by_id = principal.operator_id
     if data.enabled is not None:
         source.enabled = data.enabled
@@ -152,23 +148,16 @@ async def update_source(
 
 
 async def get_source(session: AsyncSession, principal: Principal, source_id: int) -> InboundSource:
-    source = await session.get(InboundSource, source_id)
-    if source is None:
-        raise NotFound("Source de supervision introuvable.", "Monitoring source not found.")
-    principal.ensure_covers(await session.get(Organisation, source.organisation_id))
-    return source
+    not_found = NotFound("Source de supervision introuvable.", "Monitoring source not found.")
+    return await get_within_scope(session, principal, InboundSource, source_id, not_found)
 
 
 async def list_sources(
     session: AsyncSession, principal: Principal, *, after: int = 0, limit: int = 50
 ) -> list[InboundSource]:
     rows = await session.execute(
-        select(InboundSource)
-        .join(Organisation, col(Organisation.id) == col(InboundSource.organisation_id))
-        .where(
-            col(Organisation.path).startswith(principal.scope_path),
-            col(InboundSource.id) > after,
-        )
+        select_within_scope(principal, InboundSource)
+        .where(col(InboundSource.id) > after)
         .order_by(col(InboundSource.id))
         .limit(limit)
     )
@@ -452,13 +441,15 @@ RESOLVED_MESSAGE = "Incident résolu : le service fonctionne de nouveau normalem
 async def list_proposals(
     session: AsyncSession, principal: Principal, *, after: int = 0, limit: int = 50
 ) -> list[Proposal]:
-    rows = await session.execute(
+    query = (
         select(InboundAlert, InboundSource, Notice)
         .join(InboundSource, col(InboundSource.id) == col(InboundAlert.source_id))
         .join(Notice, col(Notice.id) == col(InboundAlert.notice_id))
-        .join(Organisation, col(Organisation.id) == col(InboundSource.organisation_id))
+    )
+    rows = await session.execute(
+        join_organisation(query, InboundSource)
         .where(
-            col(Organisation.path).startswith(principal.scope_path),
+            in_scope(principal),
             col(InboundAlert.status) == AlertStatus.resolve_proposed,
             col(InboundAlert.id) > after,
         )
@@ -495,10 +486,8 @@ async def confirm_resolution(session: AsyncSession, principal: Principal, alert_
 async def _proposal(
     session: AsyncSession, principal: Principal, alert_id: int
 ) -> tuple[InboundAlert, Notice]:
+    not_found = NotFound("Alerte introuvable.", "Alert not found.")
     alert = await session.get(InboundAlert, alert_id)
-    notice = await session.get(Notice, alert.notice_id) if alert is not None else None
-    organisation = await session.get(Organisation, notice.organisation_id) if notice else None
-    if alert is None or notice is None or organisation is None:
-        raise NotFound("Alerte introuvable.", "Alert not found.")
-    principal.ensure_covers(organisation)
-    return alert, notice
+    if alert is None:
+        raise not_found
+    return alert, await get_within_scope(session, principal, Notice, alert.notice_id, not_found)

@@ -6,11 +6,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from broadcast.accounts.scoped import (
+    get_within_scope,
+    organisation_within_scope,
+    select_within_scope,
+)
 from broadcast.accounts.service import Principal, audit
 from broadcast.core.errors import NotFound
 from broadcast.core.sqlutil import row_id
 from broadcast.core.timeutil import utcnow
-from broadcast.directory.models import Organisation
 from broadcast.notices.catalogue import DEFAULT_CATALOGUE, ServiceCatalogue
 from broadcast.notices.models import Notice, NoticeStatus, NoticeUpdate
 from broadcast.notices.schemas import NoticeEdit, NoticeIn, UpdateIn
@@ -27,7 +31,7 @@ async def create_notice(
 ) -> Notice:
     """``catalogue``: the services a notice may name (:func:`~broadcast.notices.catalogue.
     catalogue_of` the settings; the built-in six by default)."""
-    organisation = principal.ensure_covers(await session.get(Organisation, data.organisation_id))
+    organisation = await organisation_within_scope(session, principal, data.organisation_id)
     notice = Notice(
         organisation_id=data.organisation_id,
         title=data.title,
@@ -58,20 +62,16 @@ async def create_notice(
 
 
 async def get_notice(session: AsyncSession, principal: Principal, notice_id: int) -> Notice:
-    notice = await session.get(Notice, notice_id)
-    if notice is None:
-        raise NotFound("Avis introuvable.", "Notice not found.")
-    principal.ensure_covers(await session.get(Organisation, notice.organisation_id))
-    return notice
+    not_found = NotFound("Avis introuvable.", "Notice not found.")
+    return await get_within_scope(session, principal, Notice, notice_id, not_found)
 
 
 async def list_notices(
     session: AsyncSession, principal: Principal, *, after: int = 0, limit: int = 50
 ) -> list[Notice]:
     rows = await session.execute(
-        select(Notice)
-        .join(Organisation, col(Organisation.id) == col(Notice.organisation_id))
-        .where(col(Organisation.path).startswith(principal.scope_path), col(Notice.id) > after)
+        select_within_scope(principal, Notice)
+        .where(col(Notice.id) > after)
         .order_by(col(Notice.id))
         .limit(limit)
     )
@@ -91,6 +91,15 @@ async def add_update(
     if data.services is not None:
         notice.services = catalogue.check(data.services)
     update = await _append_update(session, principal, notice, data)
+    audit(
+        session,
+        principal,
+        "notice.update",
+        organisation_id=notice.organisation_id,
+        object_type="notice",
+        object_id=notice.id,
+        details={"update_id": update.id, "status": update.status},
+    )
     await emit_notice_event(session, WebhookEvent.notice_updated, notice, update)
     if data.status == NoticeStatus.resolved and not was_resolved:
         await emit_notice_event(session, WebhookEvent.notice_resolved, notice, update)

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from broadcast.accounts.scoped import organisation_within_scope
 from broadcast.accounts.service import Principal, audit
 from broadcast.core.errors import InvalidInput, NotFound
 from broadcast.core.timeutil import utcnow
@@ -287,7 +288,7 @@ async def save_academie_template(
     session: AsyncSession, principal: Principal, data: AcademieTemplateIn
 ) -> NoticeTemplate:
     """Create or replace the académie's template ``data.key``, checked as the library is."""
-    academie = principal.ensure_covers(await session.get(Organisation, data.organisation_id))
+    academie = await organisation_within_scope(session, principal, data.organisation_id)
     if academie.kind != OrganisationKind.academie:
         raise InvalidInput(
             "Les modèles d'avis se définissent pour une académie, dont les établissements "

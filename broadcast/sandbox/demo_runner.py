@@ -7,6 +7,9 @@ the Collège Pasteur's families and followers that it can decrypt), seeds the de
 a worker process and the API (with the outbox of captured messages at /demo and /demo/outbox),
 and stops everything it started on Ctrl-C.
 
+The API is built by the ``broadcast`` command, the one composition root, which passes its
+factory in (:data:`DemoApp`): nothing under broadcast/ imports admin/ or workers/.
+
 The API's settings and the worker's environment agree on the sandbox account and on
 ``public_base_url``, the demo's own URL, where the status callbacks are sent and checked.
 """
@@ -14,12 +17,13 @@ The API's settings and the worker's environment agree on the sandbox account and
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import os
 import secrets
 import subprocess
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import uvicorn
 from pydantic import SecretStr
@@ -32,6 +36,9 @@ from broadcast.sandbox.push import PushSandbox
 from broadcast.sandbox.smtp import SmtpSink
 from broadcast.sandbox.twilio import TwilioSandbox
 from broadcast.settings import Settings, TwilioAccount
+
+DemoApp = Callable[[Settings, SmtpSink, TwilioSandbox, PushSandbox], Any]
+"""Builds the demo's ASGI app from its settings and the sandboxes whose captures it shows."""
 
 DEMO_ACCOUNT_SID = "AC" + "de30" * 8
 DEMO_SENDER_ID = "ACSTRASBG"
@@ -114,7 +121,7 @@ def _banner(url: str, credentials: DemoCredentials) -> str:
 """
 
 
-async def run_demo(settings: Settings, *, host: str, port: int) -> int:
+async def run_demo(settings: Settings, demo_app: DemoApp, *, host: str, port: int) -> int:
     redis_url, embedded = redis_url_or_embedded(settings.redis_url, settings.var_dir)
     public_url = _public_url(host, port)
     relay = settings.smtp_relays[0]
@@ -141,11 +148,9 @@ async def run_demo(settings: Settings, *, host: str, port: int) -> int:
             }
         )
         credentials = await _seed(app_settings, push, server_key)
-        create_app = importlib.import_module("admin.app").create_app
-        outbox = importlib.import_module("admin.public").DemoOutbox(sink, sandbox, push)
         server = uvicorn.Server(
             uvicorn.Config(
-                create_app(app_settings, outbox=outbox),
+                demo_app(app_settings, sink, sandbox, push),
                 host=host,
                 port=port,
                 log_level="warning",

@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from broadcast.accounts.scoped import covers, in_subtree
 from broadcast.broadcasts.models import Broadcast
 from broadcast.directory.models import Organisation, OrganisationKind
 from broadcast.notices.models import Notice, NoticeStatus, NoticeUpdate
@@ -130,7 +131,7 @@ def _by_name(org: OrgRef) -> str:
 
 
 def _is_child(candidate: OrgRef, parent: OrgRef) -> bool:
-    return candidate.path.startswith(parent.path) and candidate.path.count("/") == (
+    return covers(parent.path, candidate.path) and candidate.path.count("/") == (
         parent.path.count("/") + 1
     )
 
@@ -139,15 +140,10 @@ async def _organisations(session: AsyncSession, org: OrgRef, above: list[int]) -
     """The page's organisation, those above it, and those beneath it."""
     rows = await session.execute(
         select(Organisation).where(
-            or_(col(Organisation.id).in_([*above, org.id]), _beneath(org.path))
+            or_(col(Organisation.id).in_([*above, org.id]), in_subtree(org.path))
         )
     )
     return {row.id or 0: OrgRef.of(row) for row in rows.scalars()}
-
-
-def _beneath(path: str) -> ColumnElement[bool]:
-    path_column = col(Organisation.path)
-    return path_column.startswith(path)
 
 
 def public_and_real() -> list[ColumnElement[bool]]:
@@ -173,7 +169,7 @@ async def _notices(
         select(Notice)
         .join(Organisation, col(Organisation.id) == col(Notice.organisation_id))
         .where(
-            or_(col(Notice.organisation_id).in_(above), _beneath(org.path)),
+            or_(col(Notice.organisation_id).in_(above), in_subtree(org.path)),
             *public_and_real(),
             shown_since(now),
         )
@@ -202,7 +198,7 @@ def _incident(
 ) -> Incident:
     if organisation.id == page.id:
         relation = Relation.own
-    elif page.path.startswith(organisation.path):
+    elif covers(organisation.path, page.path):
         relation = Relation.inherited
     else:
         relation = Relation.beneath
@@ -235,7 +231,7 @@ async def load_academies(session: AsyncSession) -> list[AcademieEntry]:
     )
     counts = await _open_counts_by_path(session)
     return [
-        AcademieEntry(OrgRef.of(a), sum(n for path, n in counts.items() if path.startswith(a.path)))
+        AcademieEntry(OrgRef.of(a), sum(n for path, n in counts.items() if covers(a.path, path)))
         for a in academies
     ]
 
@@ -265,7 +261,7 @@ async def affected_organisations(session: AsyncSession, organisation_ids: set[in
     above = {i for org in changed for i in ancestor_ids(org.path)}
     rows = await session.execute(
         select(Organisation).where(
-            or_(col(Organisation.id).in_(above), *(_beneath(org.path) for org in changed))
+            or_(col(Organisation.id).in_(above), *(in_subtree(org.path) for org in changed))
         )
     )
     return [OrgRef.of(row) for row in rows.scalars()]

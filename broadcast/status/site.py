@@ -29,6 +29,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, WatchError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from broadcast.accounts.scoped import covers
 from broadcast.core.db import SessionFactory
 from broadcast.core.timeutil import utcnow
 from broadcast.directory.models import Organisation
@@ -254,7 +255,7 @@ class StatusSite:
 
 def _at_or_above_a_change(org: OrgRef, affected: list[OrgRef], changed: set[int]) -> bool:
     changed_paths = [o.path for o in affected if o.id in changed]
-    return any(path.startswith(org.path) for path in changed_paths)
+    return any(covers(org.path, path) for path in changed_paths)
 
 
 def _locale(key: str) -> str:

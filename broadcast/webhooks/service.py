@@ -14,11 +14,15 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from broadcast.accounts.scoped import (
+    get_within_scope,
+    organisation_within_scope,
+    select_within_scope,
+)
 from broadcast.accounts.service import Principal, audit
 from broadcast.core.errors import Conflict, NotFound
 from broadcast.core.sqlutil import row_id
 from broadcast.core.timeutil import utcnow
-from broadcast.directory.models import Organisation
 from broadcast.settings import Settings
 from broadcast.webhooks.events import emit_ping
 from broadcast.webhooks.models import WebhookEndpoint, WebhookEvent, WebhookMessage
@@ -50,7 +54,7 @@ class UrlPolicy:
 async def create_endpoint(
     session: AsyncSession, principal: Principal, data: EndpointIn, policy: UrlPolicy
 ) -> WebhookEndpoint:
-    organisation = principal.ensure_covers(await session.get(Organisation, data.organisation_id))
+    organisation = await organisation_within_scope(session, principal, data.organisation_id)
     await policy.check(data.url)
     endpoint = WebhookEndpoint(
         organisation_id=row_id(organisation),
@@ -69,22 +73,16 @@ async def create_endpoint(
 async def get_endpoint(
     session: AsyncSession, principal: Principal, endpoint_id: int
 ) -> WebhookEndpoint:
-    endpoint = await session.get(WebhookEndpoint, endpoint_id)
-    if endpoint is None or not await _covered(session, principal, endpoint):
-        raise NotFound("Webhook introuvable.", "Webhook not found.")
-    return endpoint
+    not_found = NotFound("Webhook introuvable.", "Webhook not found.")
+    return await get_within_scope(session, principal, WebhookEndpoint, endpoint_id, not_found)
 
 
 async def list_endpoints(
     session: AsyncSession, principal: Principal, *, after: int = 0, limit: int = 50
 ) -> list[WebhookEndpoint]:
     rows = await session.execute(
-        select(WebhookEndpoint)
-        .join(Organisation, col(Organisation.id) == col(WebhookEndpoint.organisation_id))
-        .where(
-            col(Organisation.path).startswith(principal.scope_path),
-            col(WebhookEndpoint.id) > after,
-        )
+        select_within_scope(principal, WebhookEndpoint)
+        .where(col(WebhookEndpoint.id) > after)
         .order_by(col(WebhookEndpoint.id))
         .limit(limit)
     )
@@ -154,11 +152,6 @@ def _set_enabled(endpoint: WebhookEndpoint, enabled: bool) -> None:
 
 def _distinct(events: list[WebhookEvent]) -> list[str]:
     return list(dict.fromkeys(event.value for event in events))
-
-
-async def _covered(session: AsyncSession, principal: Principal, endpoint: WebhookEndpoint) -> bool:
-    organisation = await session.get(Organisation, endpoint.organisation_id)
-    return organisation is not None and principal.covers(organisation.path)
 
 
 def _audit(

@@ -44,7 +44,7 @@ async def test_notice_lifecycle(settings: Settings, factory: SessionFactory) -> 
     assert bad.status_code == 422
     async with transaction(factory) as session:
         actions = (await session.execute(select(AuditEvent.action))).scalars().all()
-    assert actions == ["notice.create", "notice.status"]
+    assert actions == ["notice.create", "notice.update", "notice.status"]
 
 
 async def test_a_head_teacher_cannot_open_a_notice_for_the_academie(

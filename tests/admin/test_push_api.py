@@ -170,7 +170,7 @@ async def test_a_contact_subscription_needs_the_scope_and_contacts_write(
         anonymous = await client.post(path, json=subscription)
         created = await subscribe_contact(client, world.keys["head_y"], in_y, subscription)
     assert outside.status_code == 404
-    assert outside.json()["error"]["message"] == "Introuvable."
+    assert outside.json()["error"]["message"] == "Contact introuvable."  # as an absent contact (A1)
     assert viewer.status_code == 403 and anonymous.status_code == 401
     assert (created["contact_id"], created["organisation_id"]) == (in_y, world.school_y)
     subscriptions, points, followers = await push_rows(factory)

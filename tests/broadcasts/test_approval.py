@@ -90,7 +90,7 @@ async def test_a_head_teachers_send_to_his_school_under_the_threshold_goes_out_a
         await run_burst_workers(settings)
         done = await read(client, world.keys["head_x"], draft["id"])
     assert done["status"] == "completed"
-    assert done["approval_required"] is False and done["estimated_recipients"] == 5
+    assert done["approval_required"] is False and done["estimated_deliveries"] == 5
     assert sorted(m.to for m in sink.messages) == sorted(f"parent{n}@familles.fr" for n in range(5))
     assert [e.action for e in await audit_trail(factory, draft["id"])] == ["broadcast.send"]
 
@@ -117,7 +117,7 @@ async def test_an_officers_academie_wide_sms_waits_for_a_second_officer(
         assert draft["preview"]["approval_reasons"] == ["audience_above_school"]
         waiting = await read(client, officer, draft["id"])
         assert waiting["status"] == "pending_approval" and waiting["approval_required"] is True
-        assert waiting["estimated_recipients"] == 6 and waiting["estimated_sms_segments"] == 6
+        assert waiting["estimated_deliveries"] == 6 and waiting["estimated_sms_segments"] == 6
 
         await run_burst_workers(settings)  # sends the approvers' email, and no SMS
         assert sandbox.messages == []

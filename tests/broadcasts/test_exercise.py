@@ -122,7 +122,7 @@ async def test_exercises_are_listed_apart(settings: Settings, factory: SessionFa
 
     assert [b["id"] for b in only_exercises.json()["items"]] == [exercise["id"]]
     assert [b["id"] for b in only_real.json()["items"]] == [real["id"]]
-    assert [b["is_exercise"] for b in both.json()["items"]] == [False, True]
+    assert [b["is_exercise"] for b in both.json()["items"]] == [True, False]  # newest first
 
 
 async def test_seed_lists_are_validated_in_french(

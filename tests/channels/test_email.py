@@ -338,7 +338,6 @@ async def test_each_relay_takes_tokens_from_its_own_account_bucket(
     finally:
         await channel.close()
 
-    assert channel.concurrency == 5
     assert channel.rate_limits() == [("channel:email", RateLimit(rate=50))]
     tokens_left = float(await redis.hget("broadcast:ratelimit:account:smtp:a", "tokens"))
     assert 3 <= tokens_left < 3.5  # two of relay a's five tokens taken, a little refilled

@@ -114,10 +114,6 @@ class EmailChannel(Channel):
     async def close(self) -> None:
         await asyncio.gather(*(pool.close() for pool in self._pools))
 
-    @property
-    def concurrency(self) -> int:
-        return sum(relay.connections for relay in self._settings.smtp_relays)
-
     def rate_limits(self) -> list[tuple[str, RateLimit]]:
         """The channel's bucket; each relay's own (provider account) bucket is taken in
         :meth:`send`, once the relay is chosen."""

@@ -42,7 +42,6 @@ from broadcast.settings import Settings
 log = logging.getLogger(__name__)
 
 TEMPLATE_NAME = "notice"
-_CONCURRENCY_PER_ACCOUNT = 8
 
 
 class SmsChannel(Channel):
@@ -82,10 +81,6 @@ class SmsChannel(Channel):
 
     async def close(self) -> None:
         await asyncio.gather(*(account.close() for account in self._accounts))
-
-    @property
-    def concurrency(self) -> int:
-        return _CONCURRENCY_PER_ACCOUNT * len(self._accounts)
 
     def rate_limits(self) -> list[tuple[str, RateLimit]]:
         """The channel's bucket; each account's own bucket is taken in :meth:`send`."""
