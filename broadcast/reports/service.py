@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from broadcast.accounts.service import Principal, audit
-from broadcast.core.errors import InvalidInput, NotFound
+from broadcast.core.errors import Forbidden, InvalidInput, NotFound
 from broadcast.core.sqlutil import row_id
 from broadcast.core.timeutil import as_utc, utcnow
 from broadcast.directory.models import Organisation, OrganisationKind
@@ -125,7 +125,13 @@ async def open_incident_from_reports(
     catalogue: ServiceCatalogue = DEFAULT_CATALOGUE,
 ) -> Notice:
     """One incident of the operator's organisation for the waiting reports of ``service`` in
-    his scope, which get linked to it."""
+    his scope, which get linked to it. A school reports; it does not gather reports."""
+    own = await session.get(Organisation, principal.organisation_id)
+    if own is None or own.kind == OrganisationKind.etablissement:
+        raise Forbidden(
+            "Seuls l'académie et les départements ouvrent un incident à partir des signalements.",
+            "Only the académie and the départements open an incident from reports.",
+        )
     (code,) = catalogue.check([service])
     group = next((g for g in await waiting_groups(session, principal) if g.service == code), None)
     if group is None:
