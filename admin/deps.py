@@ -23,7 +23,11 @@ from broadcast.webhooks.events import take_emitted
 class UnitOfWork:
     """The request's session; work registered with :meth:`after_commit` runs once it commits
     (jobs are enqueued only after the rows they need are visible), and so does the enqueueing
-    of the webhook messages its services emitted (:func:`broadcast.webhooks.events.emit_event`)."""
+    of the webhook messages its services emitted (:func:`broadcast.webhooks.events.emit_event`).
+
+    It ends before the response is sent (``scope="function"``): FastAPI's default ends it
+    after, so a browser following a form's 303 could ask for the next page before the commit
+    (the console's sign-in then read as an expired session)."""
 
     session: AsyncSession
     _after_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -60,7 +64,7 @@ async def _refresh_status_pages(request: Request, organisation_ids: set[int]) ->
         await request.app.state.status_site.refresh(organisation_ids)
 
 
-UowDep = Annotated[UnitOfWork, Depends(unit_of_work)]
+UowDep = Annotated[UnitOfWork, Depends(unit_of_work, scope="function")]
 _bearer = HTTPBearer(auto_error=False, description="Clé d'API : `Authorization: Bearer bc_...`")
 
 

@@ -47,6 +47,7 @@ ENGLISH: dict[str, str] = {
     "État modifié.": "Status changed.",
     "Incident ouvert à partir des signalements.": "Incident opened from the reports.",
     "État": "Status",
+    "Étapes de l'incident": "Stages of the incident",
     "Signalements liés": "Linked reports",
     "Signalé par 1 établissement :": "Reported by 1 school:",
     "Signalé par {n} établissements :": "Reported by {n} schools:",
@@ -84,6 +85,25 @@ ENGLISH: dict[str, str] = {
         "Open a {service} incident for these schools"
     ),
     "Aucun signalement en attente.": "No report waiting.",
+    # audit log
+    "Journal": "Log",
+    "Journal d'audit": "Audit log",
+    "Action": "Action",
+    "Toutes": "All",
+    "Du": "From",
+    "Au (inclus)": "To (included)",
+    "Filtrer": "Filter",
+    "Télécharger ces entrées (CSV)": "Download these entries (CSV)",
+    "Entrées du journal, les plus récentes d'abord": "Log entries, newest first",
+    "Date": "Date",
+    "Qui": "Who",
+    "Organisation": "Organisation",
+    "Objet": "Object",
+    "Détails": "Details",
+    "ligne de commande": "command line",
+    "clé {prefix}": "key {prefix}",
+    "Entrées plus anciennes": "Older entries",
+    "Aucune entrée ne correspond.": "No entry matches.",
 }
 
 

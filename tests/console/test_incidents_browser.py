@@ -1,0 +1,86 @@
+"""Signalements and incidents in Chromium (issue 11, items 6, 7 and 11): a head teacher on his
+phone reports the ENT down in one tap; the officer sees the count on his dashboard, opens one
+incident and posts an update with the time of the next one, then reads it in the audit log;
+axe-core finds no serious violation on any of these pages."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from playwright.async_api import Page
+
+from broadcast.core.db import SessionFactory
+from broadcast.settings import Settings
+from broadcast.status.timefmt import PARIS
+from tests.console.browser_support import (
+    DESKTOP,
+    PHONE,
+    chromium,
+    french_context,
+    live_server,
+    serious_violations,
+    sign_in_page,
+)
+from tests.console.console_support import give_password
+from tests.support import build_world
+
+
+async def _no_serious_violation(page: Page) -> None:
+    assert await serious_violations(page) == [], page.url
+
+
+async def test_a_head_teacher_reports_the_ent_in_one_tap_and_the_officer_opens_one_incident(
+    settings: Settings, factory: SessionFactory
+) -> None:
+    await build_world(factory)
+    head = await give_password(factory, "head_x@test.fr")
+    officer = await give_password(factory, "officer@test.fr", with_totp=True)
+    async with live_server(settings) as base_url, chromium() as browser:
+        phone = await (await french_context(browser, PHONE)).new_page()
+        await sign_in_page(phone, base_url, head)
+        await _no_serious_violation(phone)
+        tap = phone.get_by_role("button", name="L'ENT ne fonctionne pas chez nous")
+        box = await tap.bounding_box()
+        assert box is not None and box["width"] <= PHONE["width"] and box["height"] >= 44
+        await tap.click()
+        await phone.wait_for_load_state()
+        status = await phone.get_by_role("status").inner_text()
+        assert status == "Merci : votre signalement (ENT) est transmis à l'académie."
+        await _no_serious_violation(phone)
+
+        desk = await (await french_context(browser, DESKTOP)).new_page()
+        await sign_in_page(desk, base_url, officer)
+        assert await desk.get_by_text("1 établissement signale un problème ENT depuis").count()
+        await _no_serious_violation(desk)
+        await desk.get_by_role(
+            "button", name="Ouvrir un incident ENT pour ces établissements"
+        ).click()
+        await desk.wait_for_load_state()
+        heading = desk.get_by_role("heading", level=1)
+        assert await heading.inner_text() == "ENT : problème signalé par les établissements"
+        assert "Signalé par 1 établissement" in await desk.locator("#signalements + p").inner_text()
+        await _no_serious_violation(desk)
+
+        later = datetime.now(PARIS) + timedelta(minutes=30)
+        await desk.get_by_label("État", exact=True).select_option("identified")
+        await desk.get_by_label("Message", exact=True).fill("Un serveur de l'ENT est arrêté.")
+        if later.date() == datetime.now(PARIS).date():
+            await desk.get_by_label("Prochaine mise à jour à (facultatif)").fill(
+                later.strftime("%H:%M")
+            )
+        await desk.get_by_role("button", name="Publier la mise à jour").click()
+        await desk.wait_for_load_state()
+        assert await desk.get_by_role("status").inner_text() == "Mise à jour publiée."
+        await _no_serious_violation(desk)
+        await desk.goto(f"{base_url}/console/incidents")
+        await _no_serious_violation(desk)
+        await desk.goto(f"{base_url}/console/journal")
+        assert await desk.get_by_role(
+            "cell", name="Incident ouvert à partir des signalements"
+        ).count()
+        await _no_serious_violation(desk)
+
+        await phone.goto(f"{base_url}/console/")
+        seen = await phone.locator("#mes-signalements + ul").inner_text()
+        assert "ENT : problème signalé par les établissements" in seen
+        assert "Cause identifiée" in seen and "Un serveur de l'ENT est arrêté." in seen
