@@ -23,7 +23,8 @@ from broadcast.notices.incidents import (
     status_from_form,
     update_from_form,
 )
-from broadcast.notices.service import add_update, change_status, get_notice
+from broadcast.notices.schemas import NoticeEdit
+from broadcast.notices.service import add_update, change_status, edit_notice, get_notice
 from broadcast.reports.service import reports_of_notice
 
 router = APIRouter(prefix="/console/incidents", include_in_schema=False)
@@ -108,3 +109,14 @@ async def post_status(
     notice = await get_notice(uow.session, user.principal, notice_id)
     await change_status(uow.session, user.principal, notice, status_from_form(status))
     return redirect(f"/console/incidents/{notice_id}?fait=etat")
+
+
+@router.post("/{notice_id}/publication")
+async def post_publication(
+    request: Request, uow: UowDep, user: Writer, notice_id: RowId, public: Short = ""
+) -> Response:
+    """Show the incident on the public status pages (``public=oui``), or withdraw it."""
+    notice = await get_notice(uow.session, user.principal, notice_id)
+    shown = public == "oui"
+    await edit_notice(uow.session, user.principal, notice, NoticeEdit(public=shown))
+    return redirect(f"/console/incidents/{notice_id}?fait={'publie' if shown else 'retire'}")

@@ -61,6 +61,13 @@ ENGLISH: dict[str, str] = {
     "Changer l'état sans message": "Change the status without a message",
     "Changer l'état": "Change the status",
     "Historique": "History",
+    "Incident publié sur la page d'état.": "Incident published on the status page.",
+    "Incident retiré de la page d'état.": "Incident withdrawn from the status page.",
+    "Retirer de la page d'état": "Withdraw from the status page",
+    "Publier sur la page d'état": "Publish on the status page",
+    "Un exercice n'apparaît jamais sur la page d'état.": (
+        "An exercise never appears on the status page."
+    ),
     # reports
     "Merci : votre signalement ({service}) est transmis à l'académie.": (
         "Thank you: your report ({service}) has been passed on to the académie."

@@ -276,3 +276,33 @@ async def test_a_viewer_reads_an_incident_but_may_not_post_to_it(
     assert shown.status_code == 200 and "Publier une mise à jour" not in shown.text
     assert refused.status_code == 403 and "Votre rôle ne permet pas cette action." in refused.text
     assert (await _read(factory, notice_id)).status == "investigating"
+
+
+async def test_an_incident_is_published_on_the_status_page_then_withdrawn(
+    settings: Settings, factory: SessionFactory
+) -> None:
+    world, officer = await _officer_client(settings, factory)
+    async with api(settings) as client:
+        notice_id = await _notice(client, world.keys["officer"], world.academie, "ENT arrêté")
+        before = await client.get("/status/STRAS")
+        await sign_in(client, officer)
+        published = await post_form(
+            client,
+            f"/console/incidents/{notice_id}/publication",
+            {"public": "oui"},
+            from_page=f"/console/incidents/{notice_id}",
+        )
+        shown = await client.get(published.headers["location"])
+        public_page = await client.get("/status/STRAS")
+        await post_form(
+            client,
+            f"/console/incidents/{notice_id}/publication",
+            {"public": "non"},
+            from_page=f"/console/incidents/{notice_id}",
+        )
+        after = await client.get("/status/STRAS")
+    assert "ENT arrêté" not in before.text
+    assert "Incident publié sur la page d&#39;état." in shown.text
+    assert "ENT arrêté" in public_page.text
+    assert "ENT arrêté" not in after.text
+    assert (await _read(factory, notice_id)).public is False
