@@ -102,20 +102,38 @@ async def _author(session: AsyncSession, notice: Notice) -> Operator | None:
 
 
 def reminder_message(settings: Settings, notice: Notice, author: Operator) -> EmailMessage:
+    """The reminder in the author's language (French unless he chose English)."""
     assert notice.next_update_at is not None
-    promised = clock(notice.next_update_at, "fr")
+    english = author.locale == "en"
+    promised = clock(notice.next_update_at, "en" if english else "fr")
     link = f"{settings.public_base_url}/console/incidents/{notice.id}"
-    text = (
-        f"Bonjour {author.display_name},\n\n"
-        f"Vous avez annoncé la prochaine mise à jour de l'incident « {notice.title} » "
-        f"à {promised}. Les familles et les personnels l'attendent.\n\n"
-        f"Pour la publier : {link}\n\n"
-        "Ce message est envoyé automatiquement, une seule fois pour cette heure annoncée.\n"
-    )
+    words = _english if english else _french
+    title = " ".join(notice.title.split())  # one line: it goes into the Subject header
+    subject, text = words(author.display_name, title, promised, link)
     message = EmailMessage()
-    message["Subject"] = f"Mise à jour annoncée à {promised} : {notice.title}"[:200]
+    message["Subject"] = subject[:200]
     message["From"] = Address(settings.email_from_name, addr_spec=settings.email_from)
     message["To"] = author.email
     message["Message-ID"] = make_msgid(domain=settings.email_from.rpartition("@")[2])
     message.set_content(text)
     return message
+
+
+def _french(name: str, title: str, promised: str, link: str) -> tuple[str, str]:
+    return f"Mise à jour annoncée à {promised} : {title}", (
+        f"Bonjour {name},\n\n"
+        f"Vous avez annoncé la prochaine mise à jour de l'incident « {title} » à {promised}. "
+        "Les familles et les personnels l'attendent.\n\n"
+        f"Pour la publier : {link}\n\n"
+        "Ce message est envoyé automatiquement, une seule fois pour cette heure annoncée.\n"
+    )
+
+
+def _english(name: str, title: str, promised: str, link: str) -> tuple[str, str]:
+    return f"Update promised at {promised}: {title}", (
+        f"Hello {name},\n\n"
+        f"You announced the next update of the incident “{title}” at {promised}. "
+        "Families and staff are waiting for it.\n\n"
+        f"To post it: {link}\n\n"
+        "This message is sent automatically, once for this promised time.\n"
+    )
