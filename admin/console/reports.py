@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import Response
 
 from admin.console.deps import ConsoleUser, console_requires
-from admin.console.web import redirect
+from admin.console.web import page, redirect
 from admin.deps import UowDep
 from broadcast.accounts.permissions import Permission
 from broadcast.directory.models import OrganisationKind
@@ -22,6 +22,7 @@ from broadcast.reports.service import (
 )
 
 router = APIRouter(prefix="/console/signalements", include_in_schema=False)
+Reader = Annotated[ConsoleUser, console_requires(Permission.notices_read)]
 Writer = Annotated[ConsoleUser, console_requires(Permission.notices_write)]
 Service = Annotated[str, Form(max_length=32)]
 
@@ -34,6 +35,13 @@ def _catalogue(request: Request) -> ServiceCatalogue:
 async def report(request: Request, uow: UowDep, user: Writer, service: Service = "") -> Response:
     made = await report_problem(uow.session, user.principal, service, _catalogue(request))
     return redirect(f"/console/?signale={made.service}")
+
+
+@router.get("/en-attente")
+async def waiting(request: Request, uow: UowDep, user: Reader) -> Response:
+    """The dashboard's count of waiting reports, alone: what its script refreshes."""
+    board = await reports_board(request, uow, user)
+    return page(request, "_report_groups.html", locale=user.locale, user=user, **board)
 
 
 @router.post("/{service}/incident")

@@ -1,5 +1,6 @@
 """Signalements and incidents in Chromium (issue 11, items 6, 7 and 11): a head teacher on his
-phone reports the ENT down in one tap; the officer sees the count on his dashboard, opens one
+phone reports the ENT down in one tap; the officer sees the count on his dashboard (and the
+next school's report without a reload), opens one
 incident and posts an update with the time of the next one, then reads it in the audit log;
 axe-core finds no serious violation on any of these pages."""
 
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import httpx
 from playwright.async_api import Page
 
 from broadcast.core.db import SessionFactory
@@ -21,7 +23,7 @@ from tests.console.browser_support import (
     serious_violations,
     sign_in_page,
 )
-from tests.console.console_support import give_password
+from tests.console.console_support import give_password, post_form, sign_in
 from tests.support import build_world
 
 
@@ -34,6 +36,7 @@ async def test_a_head_teacher_reports_the_ent_in_one_tap_and_the_officer_opens_o
 ) -> None:
     await build_world(factory)
     head = await give_password(factory, "head_x@test.fr")
+    head_y = await give_password(factory, "head_y@test.fr")
     officer = await give_password(factory, "officer@test.fr", with_totp=True)
     async with live_server(settings) as base_url, chromium() as browser:
         phone = await (await french_context(browser, PHONE)).new_page()
@@ -52,13 +55,22 @@ async def test_a_head_teacher_reports_the_ent_in_one_tap_and_the_officer_opens_o
         await sign_in_page(desk, base_url, officer)
         assert await desk.get_by_text("1 établissement signale un problème ENT depuis").count()
         await _no_serious_violation(desk)
+        async with httpx.AsyncClient(base_url=base_url) as school_y:  # meanwhile, school Y
+            await sign_in(school_y, head_y)
+            await post_form(
+                school_y, "/console/signalements", {"service": "ent"}, from_page="/console/"
+            )
+        await desk.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+        await desk.get_by_text("2 établissements signalent un problème ENT depuis").wait_for()
         await desk.get_by_role(
             "button", name="Ouvrir un incident ENT pour ces établissements"
         ).click()
         await desk.wait_for_load_state()
         heading = desk.get_by_role("heading", level=1)
         assert await heading.inner_text() == "ENT : problème signalé par les établissements"
-        assert "Signalé par 1 établissement" in await desk.locator("#signalements + p").inner_text()
+        assert (
+            "Signalé par 2 établissements" in await desk.locator("#signalements + p").inner_text()
+        )
         await _no_serious_violation(desk)
 
         later = datetime.now(PARIS) + timedelta(minutes=30)

@@ -56,8 +56,11 @@ async def test_schools_report_the_officer_sees_them_per_service_and_opens_one_in
             await post_form(y, "/console/signalements", {"service": service}, from_page="/console/")
         await sign_in(academie, officer)
         board = await academie.get("/console/")
+        fragment = await academie.get("/console/signalements/en-attente")
         since = clock((await _reports(factory))[0].created_at, "fr")
         assert f"2 établissements signalent un problème ENT depuis {since}" in board.text
+        assert f"2 établissements signalent un problème ENT depuis {since}" in fragment.text
+        assert "<html" not in fragment.text
         assert "1 établissement signale un problème Messagerie depuis" in board.text
         opened = await post_form(
             academie, "/console/signalements/ent/incident", {}, from_page="/console/"
@@ -100,10 +103,12 @@ async def test_a_head_teacher_sees_nothing_of_another_schools_reports(
         await post_form(y, "/console/signalements", {"service": "transport"}, from_page="/console/")
         await sign_in(x, head_x)
         board = await x.get("/console/")
+        fragment = await x.get("/console/signalements/en-attente")
         gather = await post_form(
             x, "/console/signalements/transport/incident", {}, from_page="/console/"
         )
-    assert board.status_code == 200
+    assert board.status_code == 200 and fragment.status_code == 200
+    assert "Transport" not in fragment.text
     assert "Vos signalements" not in board.text and "Transport signalé" not in board.text
     assert gather.status_code == 403
     assert "Seuls l&#39;académie et les départements ouvrent un incident" in gather.text
