@@ -44,6 +44,13 @@ async def waiting(request: Request, uow: UowDep, user: Reader) -> Response:
     return page(request, "_report_groups.html", locale=user.locale, user=user, **board)
 
 
+@router.get("/miens")
+async def mine(request: Request, uow: UowDep, user: Reader) -> Response:
+    """A school's own reports and the incidents they went into, alone: refreshed by its script."""
+    board = await reports_board(request, uow, user)
+    return page(request, "_own_reports.html", locale=user.locale, user=user, **board)
+
+
 @router.post("/{service}/incident")
 async def to_incident(
     request: Request, uow: UowDep, user: Writer, service: Annotated[str, Path(max_length=32)]

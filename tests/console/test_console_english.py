@@ -23,7 +23,14 @@ from workers.resources import Resources
 from workers.tasks import remind_next_updates
 
 TEMPLATES = Path(__file__).parents[2] / "templates" / "console"
-PAGES = ("incidents.html", "incident.html", "_reports.html", "_report_groups.html", "journal.html")
+PAGES = (
+    "incidents.html",
+    "incident.html",
+    "_reports.html",
+    "_report_groups.html",
+    "_own_reports.html",
+    "journal.html",
+)
 _WORDS = re.compile(r"""_\((["'])(.+?)\1[,)]""")
 _DONE = re.compile(r'"[a-z]+": "([^"]+)"')
 

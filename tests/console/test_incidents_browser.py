@@ -92,7 +92,8 @@ async def test_a_head_teacher_reports_the_ent_in_one_tap_and_the_officer_opens_o
         ).count()
         await _no_serious_violation(desk)
 
-        await phone.goto(f"{base_url}/console/")
-        seen = await phone.locator("#mes-signalements + ul").inner_text()
+        await phone.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+        await phone.get_by_text("Cause identifiée").wait_for()  # no reload: live.js
+        seen = await phone.locator("#mes-signalements-liste").inner_text()
         assert "ENT : problème signalé par les établissements" in seen
         assert "Cause identifiée" in seen and "Un serveur de l'ENT est arrêté." in seen

@@ -69,6 +69,7 @@ async def test_schools_report_the_officer_sees_them_per_service_and_opens_one_in
         incident = await academie.get(opened.headers["location"])
         board_after = await academie.get("/console/")
         seen_by_x = await x.get("/console/")
+        fragment_x = await x.get("/console/signalements/miens")
     assert "Incident ouvert à partir des signalements." in incident.text
     assert "Signalé par 2 établissements : Org 0670100" in incident.text
     assert f"2 établissements signalent un problème ENT depuis {since}" in incident.text
@@ -76,6 +77,7 @@ async def test_schools_report_the_officer_sees_them_per_service_and_opens_one_in
     assert "1 établissement signale un problème Messagerie" in board_after.text
     assert f"L&#39;académie a ouvert un incident : « {TITLE} »" in seen_by_x.text
     assert "2 établissements signalent un problème ENT" in seen_by_x.text
+    assert f"L&#39;académie a ouvert un incident : « {TITLE} »" in fragment_x.text
     reports = await _reports(factory)
     assert [(r.organisation_id, r.service) for r in reports] == [
         (world.school_x, "ent"),
