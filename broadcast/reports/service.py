@@ -69,7 +69,7 @@ async def report_problem(
     catalogue: ServiceCatalogue = DEFAULT_CATALOGUE,
 ) -> ProblemReport:
     """The school's report that ``service`` does not work there; reporting it again while it
-    waits changes nothing."""
+    waits changes nothing; made while an incident above it names the service, it joins it."""
     school = await session.get(Organisation, principal.organisation_id)
     if school is None or school.kind != OrganisationKind.etablissement:
         raise InvalidInput(
@@ -87,8 +87,23 @@ async def report_problem(
     waiting = found.scalars().first()
     if waiting is not None:
         return waiting
+    joined = await _open_incident_above(session, school, code)
+    if joined is not None:
+        found = await session.execute(
+            select(ProblemReport).where(
+                col(ProblemReport.organisation_id) == school.id,
+                col(ProblemReport.notice_id) == joined.id,
+            )
+        )
+        already = found.scalars().first()
+        if already is not None:
+            return already
     report = ProblemReport(
-        organisation_id=row_id(school), service=code, reported_by_id=principal.operator_id
+        organisation_id=row_id(school),
+        service=code,
+        reported_by_id=principal.operator_id,
+        notice_id=joined.id if joined else None,
+        linked_at=utcnow() if joined else None,
     )
     session.add(report)
     await session.flush()
@@ -99,9 +114,27 @@ async def report_problem(
         organisation_id=school.id,
         object_type="report",
         object_id=report.id,
-        details={"service": code},
+        details={"service": code, "notice_id": report.notice_id},
     )
     return report
+
+
+async def _open_incident_above(
+    session: AsyncSession, school: Organisation, code: str
+) -> Notice | None:
+    """The latest open incident, of the school or above it, that names the service: a report
+    made after the académie opened it joins it at once."""
+    above = [int(part) for part in school.path.strip("/").split("/") if part]
+    rows = await session.execute(
+        select(Notice)
+        .where(
+            col(Notice.organisation_id).in_(above),
+            col(Notice.status) != NoticeStatus.resolved,
+            col(Notice.is_exercise).is_(False),
+        )
+        .order_by(col(Notice.id).desc())
+    )
+    return next((notice for notice in rows.scalars() if code in notice.services), None)
 
 
 async def waiting_groups(

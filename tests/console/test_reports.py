@@ -146,3 +146,35 @@ async def test_bad_reports_are_refused_in_french_and_write_nothing(
     assert "Aucun signalement en attente." in empty.text
     assert await _reports(factory) == []
     assert (await _actions(factory))["report.create"] == 0
+
+
+async def test_a_report_made_once_the_incident_is_open_joins_it(
+    settings: Settings, factory: SessionFactory
+) -> None:
+    world = await build_world(factory)
+    head_x = await give_password(factory, "head_x@test.fr")
+    head_y = await give_password(factory, "head_y@test.fr")
+    officer = await give_password(factory, "officer@test.fr", with_totp=True)
+    async with api(settings) as x, api(settings) as y, api(settings) as academie:
+        await sign_in(x, head_x)
+        await post_form(x, "/console/signalements", {"service": "ent"}, from_page="/console/")
+        await sign_in(academie, officer)
+        opened = await post_form(
+            academie, "/console/signalements/ent/incident", {}, from_page="/console/"
+        )
+        await sign_in(y, head_y)
+        await post_form(y, "/console/signalements", {"service": "ent"}, from_page="/console/")
+        await post_form(y, "/console/signalements", {"service": "ent"}, from_page="/console/")
+        seen_by_y = await y.get("/console/")
+        board = await academie.get("/console/")
+        incident = await academie.get(opened.headers["location"])
+    async with factory() as session:
+        notice_id = (await session.execute(select(col(Notice.id)))).scalar_one()
+    reports = await _reports(factory)
+    assert [(r.organisation_id, r.notice_id) for r in reports] == [
+        (world.school_x, notice_id),
+        (world.school_y, notice_id),
+    ]
+    assert f"L&#39;académie a ouvert un incident : « {TITLE} »" in seen_by_y.text
+    assert "Aucun signalement en attente." in board.text
+    assert "Signalé par 2 établissements : Org 0670100" in incident.text
