@@ -31,6 +31,11 @@ async def _no_serious_violation(page: Page) -> None:
     assert await serious_violations(page) == [], page.url
 
 
+async def _fits_the_screen(page: Page) -> None:
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], (page.url, width)
+
+
 async def test_a_head_teacher_reports_the_ent_in_one_tap_and_the_officer_opens_one_incident(
     settings: Settings, factory: SessionFactory
 ) -> None:
@@ -50,6 +55,7 @@ async def test_a_head_teacher_reports_the_ent_in_one_tap_and_the_officer_opens_o
         status = await phone.get_by_role("status").inner_text()
         assert status == "Merci : votre signalement (ENT) est transmis à l'académie."
         await _no_serious_violation(phone)
+        await _fits_the_screen(phone)
 
         desk = await (await french_context(browser, DESKTOP)).new_page()
         await sign_in_page(desk, base_url, officer)
