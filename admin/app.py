@@ -36,6 +36,9 @@ from admin.bodylimit import BodyLimit, BodyTooLarge, too_large_message
 from admin.console import assets as console_assets
 from admin.console import auth as console_auth
 from admin.console import dashboard as console_dashboard
+from admin.console import incidents as console_incidents
+from admin.console import journal as console_journal
+from admin.console import reports as console_reports
 from admin.console.deps import SignInRequired
 from admin.console.errors import error_page, is_console, sign_in_required
 from admin.deps import locale_of
@@ -167,6 +170,9 @@ def create_app(
     app.include_router(providers.router)
     for console in (console_auth, console_dashboard, console_assets):
         app.include_router(console.router)
+    app.include_router(console_incidents.router)
+    app.include_router(console_reports.router)
+    app.include_router(console_journal.router)
     if outbox is not None:
         app.include_router(public.outbox_router(outbox))
     return app

@@ -17,6 +17,7 @@ from broadcast.directory.models import (
 from broadcast.imports.models import ImportRun
 from broadcast.inbound.models import InboundAlert, InboundReceipt, InboundSource
 from broadcast.notices.models import Notice, NoticeUpdate
+from broadcast.reports.models import ProblemReport
 from broadcast.status.models import EmailFollowRequest
 from broadcast.webhooks.models import WebhookEndpoint, WebhookMessage
 
@@ -39,6 +40,7 @@ __all__ = [
     "NoticeUpdate",
     "Operator",
     "Organisation",
+    "ProblemReport",
     "PushSubscription",
     "SavedAudience",
     "Suppression",

@@ -34,6 +34,7 @@ from workers.tasks import (
     notify_approvers,
     purge_personal_data,
     recover,
+    remind_next_updates,
     resume_imports,
     start_scheduled,
 )
@@ -82,7 +83,8 @@ def _functions(queue: str) -> list[Function]:
 def cron_jobs(settings: Settings) -> list[CronJob]:
     """The recovery pass each minute and at start-up, the personal-data purge each night, and
     the scheduler every ``scheduler_interval_s`` and at start-up (10 s by default: a notice
-    scheduled for 08:00 leaves by 08:00:10, for one indexed query per tick). arq runs each tick
+    scheduled for 08:00 leaves by 08:00:10, for one indexed query per tick), and the reminders
+    of promised updates each half-minute. arq runs each tick
     once across workers; the scheduler's conditional update makes that certain."""
     ticks = set(range(0, 60, settings.scheduler_interval_s))
     return [
@@ -90,6 +92,7 @@ def cron_jobs(settings: Settings) -> list[CronJob]:
         cron(start_scheduled, second=ticks, run_at_startup=True),
         cron(purge_personal_data, hour={3}, minute={30}, second={0}),  # daily, RULES R2
         cron(resume_imports, second={30}),
+        cron(remind_next_updates, second={15, 45}),
     ]
 
 

@@ -22,6 +22,7 @@ from broadcast.imports.recovery import resume_stalled_imports
 from broadcast.imports.service import run_uploaded_import
 from broadcast.inbound.service import purge_receipts
 from broadcast.jobs import DispatchBatch
+from broadcast.notices.reminders import send_due_reminders
 from broadcast.webhooks.delivery import (
     deliver_message,
     purge_final_messages,
@@ -139,3 +140,9 @@ async def purge_personal_data(ctx: dict[str, Any]) -> dict[str, int]:
     async with transaction(resources.factory, resources.queue) as session:
         report = await purge_due(session, resources.settings, trigger="cron")
     return report.model_dump(include={"contacts", "contact_points", "deliveries_masked"})
+
+
+async def remind_next_updates(ctx: dict[str, Any]) -> int:
+    """Cron: email the authors whose promised next update is five minutes away, once each."""
+    resources = _resources(ctx)
+    return await send_due_reminders(resources.factory, resources.settings)

@@ -102,6 +102,13 @@ async def export_csv(session: AsyncSession, principal: Principal, filters: Audit
     return csv_text(EXPORT_COLUMNS, (_csv_row(entry) for entry in entries))
 
 
+async def actions_seen(session: AsyncSession, principal: Principal) -> list[str]:
+    """The actions of the entries in scope, for the console's filter."""
+    query = _entries_in_scope(principal, AuditFilter()).with_only_columns(col(AuditEvent.action))
+    rows = await session.execute(query.distinct().order_by(col(AuditEvent.action)))
+    return list(rows.scalars())
+
+
 def _entries_in_scope(principal: Principal, filters: AuditFilter) -> EntryQuery:
     """Entries whose organisation lies in the caller's subtree (RULES A1); entries tied to no
     organisation (platform-level, e.g. from the command line) are the platform admin's only."""

@@ -15,7 +15,6 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from html import escape
 
-import aiosmtplib
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -24,8 +23,9 @@ from broadcast.accounts.models import AuditEvent, Operator
 from broadcast.broadcasts.approval import APPROVAL_REQUESTED, REASONS_FR, approvers
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus
 from broadcast.core.db import SessionFactory, transaction
+from broadcast.core.mail import send_to_operator
 from broadcast.notices.models import Notice
-from broadcast.settings import Settings, SmtpRelay
+from broadcast.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ async def notify_approvers(factory: SessionFactory, settings: Settings, broadcas
     if not addresses:
         log.warning("broadcast %s waits for approval but no operator can approve it", broadcast_id)
     for address in addresses:
-        await _send(settings, approval_message(settings, request, address))
+        await send_to_operator(settings, approval_message(settings, request, address))
     log.info("broadcast %s: approval requested from %s operators", broadcast_id, len(addresses))
     return len(addresses)
 
@@ -113,18 +113,3 @@ def approval_message(settings: Settings, request: ApprovalRequest, to: str) -> E
 def _html(text: str, link: str) -> str:
     body = escape(text).replace(escape(link), f'<a href="{escape(link)}">{escape(link)}</a>', 1)
     return f'<!doctype html><html lang="fr"><body><pre>{body}</pre></body></html>'
-
-
-async def _send(settings: Settings, message: EmailMessage) -> None:
-    relay: SmtpRelay = settings.smtp_relays[0]
-    password = relay.password.get_secret_value() if relay.password else None
-    await aiosmtplib.send(
-        message,
-        hostname=relay.host,
-        port=relay.port,
-        username=relay.username if password is not None else None,
-        password=password,
-        use_tls=relay.tls == "implicit",
-        start_tls=relay.tls == "starttls",
-        timeout=relay.timeout_s,
-    )

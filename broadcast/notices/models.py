@@ -31,6 +31,8 @@ class Notice(SQLModel, table=True):
     """Codes of the services concerned (broadcast.notices.catalogue)."""
     next_update_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     """When the author committed to post the next update; cleared by each update."""
+    reminded_for: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    """The ``next_update_at`` its author was reminded of (once per commitment)."""
     created_by_id: int | None = Field(default=None, foreign_key="operator.id")
     created_at: datetime = timestamp_field()
     updated_at: datetime = timestamp_field()

@@ -1,8 +1,13 @@
-"""The demo académie: Strasbourg (Bas-Rhin 67, Haut-Rhin 68), ten schools, 5,000 contacts."""
+"""The demo académie: Strasbourg (Bas-Rhin 67, Haut-Rhin 68), ten schools, 5,000 contacts, and
+four console accounts: two communication officers (one approves what the other sends), the
+Collège Pasteur's head teacher and the platform admin, each with a printed password and, for the
+roles that need a second factor, a TOTP secret kept from one run to the next. The passwords are
+new on every run (printed by ``broadcast demo``): a demo database never keeps a known one."""
 
 from __future__ import annotations
 
 import random
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +18,7 @@ from sqlmodel import col
 
 from broadcast.accounts.models import Operator, Role
 from broadcast.accounts.service import create_api_key, create_operator
+from broadcast.accounts.signin import new_totp_secret, set_password
 from broadcast.directory.models import (
     Contact,
     ContactRole,
@@ -57,9 +63,19 @@ LAST_NAMES = [
     "Fischer",
 ]
 DEMO_OFFICER = "officier@ac-strasbourg.demo"
+DEMO_SECOND_OFFICER = "officiere2@ac-strasbourg.demo"
 DEMO_HEAD = "principal@college-pasteur.demo"
+DEMO_ADMIN = "dsi@ac-strasbourg.demo"
 PUSH_SCHOOL = make_uai("0670002")
 """The Collège Pasteur, whose head teacher is the demo's: its families follow it by push."""
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    title: str
+    email: str
+    password: str
+    totp_secret: str | None
 
 
 @dataclass(frozen=True)
@@ -68,6 +84,30 @@ class DemoCredentials:
     officer_key: str
     head_email: str
     head_key: str
+    accounts: tuple[DemoAccount, ...] = ()
+    """The console's accounts, in the order the banner lists them."""
+
+
+@dataclass(frozen=True)
+class _Seat:
+    email: str
+    title: str
+    role: Role
+    at: str
+    """The code of the organisation the account belongs to."""
+
+
+SEATS = (
+    _Seat(DEMO_OFFICER, "Officier de communication", Role.academie_officer, "STRASBOURG"),
+    _Seat(
+        DEMO_SECOND_OFFICER,
+        "Seconde officière de communication (approuve les envois)",
+        Role.academie_officer,
+        "STRASBOURG",
+    ),
+    _Seat(DEMO_HEAD, "Principal du collège Pasteur", Role.head_teacher, PUSH_SCHOOL),
+    _Seat(DEMO_ADMIN, "Administratrice de la plateforme (DSI)", Role.platform_admin, "GRAND-EST"),
+)
 
 
 async def seed_organisations(session: AsyncSession) -> list[Organisation]:
@@ -133,37 +173,54 @@ def demo_contacts(schools: list[Organisation], total: int, seed: int = 6) -> lis
 
 
 async def seed_demo(session: AsyncSession, contacts: int = 5000) -> DemoCredentials:
-    """Seed once (organisations, contacts, two operators); new API keys on every call."""
+    """Seed once (organisations, contacts, operators); on every call new API keys and new
+    passwords, returned to be printed."""
     existing = await session.scalar(
         select(Organisation).where(col(Organisation.code) == "STRASBOURG")
     )
     if existing is None:
         schools = await seed_organisations(session)
         await insert_contacts(session, demo_contacts(schools, contacts))
-        academie = await session.scalar(
-            select(Organisation).where(col(Organisation.code) == "STRASBOURG")
-        )
-        assert academie is not None
-        await create_operator(
-            session,
-            email=DEMO_OFFICER,
-            display_name="Officier de communication",
-            role=Role.academie_officer,
-            organisation=academie,
-        )
-        await create_operator(
-            session,
-            email=DEMO_HEAD,
-            display_name="Principal du collège Pasteur",
-            role=Role.head_teacher,
-            organisation=schools[1],
-        )
-    officer = await session.scalar(select(Operator).where(col(Operator.email) == DEMO_OFFICER))
-    head = await session.scalar(select(Operator).where(col(Operator.email) == DEMO_HEAD))
-    assert officer is not None and head is not None
+    passwords = [secrets.token_urlsafe(12) for _ in SEATS]
+    accounts = [
+        await _console_account(session, seat, password)
+        for seat, password in zip(SEATS, passwords, strict=True)
+    ]
+    officer, head = accounts[0], accounts[2]
     _, officer_key = await create_api_key(session, officer, "démo")
     _, head_key = await create_api_key(session, head, "démo")
-    return DemoCredentials(DEMO_OFFICER, officer_key, DEMO_HEAD, head_key)
+    return DemoCredentials(
+        DEMO_OFFICER,
+        officer_key,
+        DEMO_HEAD,
+        head_key,
+        tuple(
+            DemoAccount(seat.title, seat.email, password, operator.totp_secret)
+            for seat, operator, password in zip(SEATS, accounts, passwords, strict=True)
+        ),
+    )
+
+
+async def _console_account(session: AsyncSession, seat: _Seat, password: str) -> Operator:
+    """The seat's operator, made on the first run, with its password of this run; a TOTP
+    secret, kept once made, for the roles that need one (head teachers are only offered one)."""
+    operator = await session.scalar(select(Operator).where(col(Operator.email) == seat.email))
+    if operator is None:
+        organisation = await session.scalar(
+            select(Organisation).where(col(Organisation.code) == seat.at)
+        )
+        assert organisation is not None
+        operator = await create_operator(
+            session,
+            email=seat.email,
+            display_name=seat.title.split(" (")[0],
+            role=seat.role,
+            organisation=organisation,
+        )
+    if seat.role != Role.head_teacher and operator.totp_secret is None:  # required of these
+        operator.totp_secret = new_totp_secret()
+    set_password(operator, password)
+    return operator
 
 
 async def seed_push_subscriptions(

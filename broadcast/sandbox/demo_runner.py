@@ -31,7 +31,12 @@ from pydantic import SecretStr
 from broadcast.channels.push.vapid import generate_vapid_keys
 from broadcast.core.db import create_engine, session_factory, transaction
 from broadcast.core.embedded_redis import redis_url_or_embedded
-from broadcast.sandbox.demo import DemoCredentials, seed_demo, seed_push_subscriptions
+from broadcast.sandbox.demo import (
+    DemoAccount,
+    DemoCredentials,
+    seed_demo,
+    seed_push_subscriptions,
+)
 from broadcast.sandbox.push import PushSandbox
 from broadcast.sandbox.smtp import SmtpSink
 from broadcast.sandbox.twilio import TwilioSandbox
@@ -103,22 +108,39 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def _banner(url: str, credentials: DemoCredentials) -> str:
+    accounts = "\n".join(_account_lines(account) for account in credentials.accounts)
     return f"""
   broadcast tourne en local (démo, fournisseurs simulés).
 
-  API et documentation : {url}/docs
+  Console : {url}/console/
+
+{accounts}
+
   Boîte d'envoi (e-mails, SMS et notifications reçus par les faux fournisseurs) : {url}/demo
     en JSON : {url}/demo/outbox
-
-  Officier de communication (académie de Strasbourg) : {credentials.officer_email}
-    clé d'API : {credentials.officer_key}
-  Principal du collège Pasteur : {credentials.head_email}
-    clé d'API : {credentials.head_key}
-
+  API et documentation : {url}/docs
+    clé d'API de l'officier : {credentials.officer_key}
+    clé d'API du principal : {credentials.head_key}
   Essai :  curl -H "Authorization: Bearer {credentials.head_key}" {url}/api/v1/organisations
 
   Ctrl-C pour tout arrêter.
 """
+
+
+def _account_lines(account: DemoAccount) -> str:
+    """An account as the banner lists it: who, the address, the password and the TOTP secret
+    to enter in an authenticator app (or none, for a head teacher, to whom it is offered)."""
+    second = (
+        f"secret TOTP : {account.totp_secret}"
+        if account.totp_secret
+        else "second facteur : aucun (proposé à la connexion)"
+    )
+    return (
+        f"  {account.title}\n"
+        f"    adresse : {account.email}\n"
+        f"    mot de passe : {account.password}\n"
+        f"    {second}"
+    )
 
 
 async def run_demo(settings: Settings, demo_app: DemoApp, *, host: str, port: int) -> int:
