@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from broadcast.accounts.models import Operator
+from broadcast.accounts.scoped import in_scope, join_organisation
 from broadcast.accounts.service import Principal
 from broadcast.core.errors import InvalidInput
 from broadcast.core.validation import describe_errors, summary
@@ -62,9 +63,8 @@ async def list_incidents(
     """The incidents in scope, the open ones first, the most recently updated first."""
     resolved_last = case((col(Notice.status) == NoticeStatus.resolved, 1), else_=0)
     rows = await session.execute(
-        select(Notice, col(Organisation.name))
-        .join(Organisation, col(Organisation.id) == col(Notice.organisation_id))
-        .where(col(Organisation.path).startswith(principal.scope_path))
+        join_organisation(select(Notice, col(Organisation.name)), Notice)
+        .where(in_scope(principal))
         .order_by(resolved_last, col(Notice.updated_at).desc(), col(Notice.id).desc())
         .limit(limit)
     )

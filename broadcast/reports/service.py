@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from broadcast.accounts.scoped import in_scope
 from broadcast.accounts.service import Principal, audit
 from broadcast.core.errors import Forbidden, InvalidInput, NotFound
 from broadcast.core.sqlutil import row_id
@@ -55,9 +56,7 @@ def _waiting(now: datetime) -> list[ColumnElement[bool]]:
 def _in_scope(principal: Principal) -> list[ColumnElement[bool]]:
     return [
         col(ProblemReport.organisation_id).in_(
-            select(col(Organisation.id)).where(
-                col(Organisation.path).startswith(principal.scope_path)
-            )
+            select(col(Organisation.id)).where(in_scope(principal))
         )
     ]
 
