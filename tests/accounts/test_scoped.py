@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HELPER = ROOT / "broadcast" / "accounts" / "scoped.py"
 HAND_WRITTEN_SCOPE = re.compile(
     r"Organisation\.path\)?\.startswith"  # a subtree filter in SQL
-    r"|\bpath\w*\)?\.startswith\("  # a subtree test on a path in Python or SQL
+    r"|\bpath\w*\)?\.startswith\((?!['\"A-Z])"  # a subtree test on a path (not a URL prefix)
     r"|\.startswith\([^)]*(scope|\.path\b)"  # ... whatever the receiver is called
     r"|\bensure_covers\b|\.covers\("  # the old per-call check
 )

@@ -17,6 +17,7 @@ from broadcast.broadcasts.schemas import BroadcastIn
 from broadcast.channels.base import ChannelName
 from broadcast.core.db import SessionFactory, transaction
 from broadcast.core.errors import Conflict
+from broadcast.core.uow import pending_jobs
 from broadcast.notices.schemas import NoticeIn
 from broadcast.notices.service import create_notice
 from broadcast.settings import Settings, VolumeCap
@@ -131,9 +132,11 @@ async def test_pause_then_resume_before_the_fan_out_goes_back_to_the_queue(
     async with transaction(factory) as session:
         again = await session.get(Broadcast, broadcast_id)
         assert again is not None
-        resumption = await control.resume(session, head_x, again, settings.dispatch_batch_size)
+        await control.resume(session, head_x, again, settings.dispatch_batch_size)
+        asked = pending_jobs(session)
     resumed = await broadcast_row(factory, broadcast_id)
     assert paused.status == BroadcastStatus.paused and paused.paused_at is not None
     assert resumed.status == BroadcastStatus.queued and resumed.paused_at is None
-    assert (resumption.broadcast_id, resumption.batches) == (broadcast_id, [])
-    assert resumption.tag.startswith("pause-")
+    [fanout] = asked  # nothing was dispatched before the pause: the fan-out alone, tagged
+    assert fanout.function == "fanout" and fanout.args[0] == broadcast_id
+    assert "pause-" in fanout.job_id
