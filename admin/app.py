@@ -39,6 +39,7 @@ from broadcast.core.db import create_engine, session_factory
 from broadcast.core.embedded_redis import redis_url_or_embedded
 from broadcast.core.errors import DomainError, InvalidInput
 from broadcast.core.logsetup import configure_logging_from_env
+from broadcast.core.redis_epoch import mark_epoch
 from broadcast.core.validation import describe_errors, summary
 from broadcast.deliveries.early_status import EarlyStatuses
 from broadcast.imports.progress import ImportProgress
@@ -101,6 +102,7 @@ def create_app(
         app.state.settings = settings
         app.state.session_factory = session_factory(engine)
         app.state.redis = redis
+        await mark_epoch(redis)
         app.state.queue = JobQueue(redis)
         app.state.limiter = RateLimiter(redis)
         app.state.early_statuses = EarlyStatuses(redis)

@@ -32,6 +32,7 @@ from workers.tasks import (
     recover,
     resume_imports,
     start_scheduled,
+    watch_redis,
 )
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,8 @@ def _functions(queue: str) -> list[Function]:
 
 
 def cron_jobs(settings: Settings) -> list[CronJob]:
-    """The recovery pass each minute and at start-up, the personal-data purge each night, and
+    """The recovery pass each minute and at start-up, the personal-data purge each night, the
+    check that Redis kept its data (:mod:`broadcast.core.redis_epoch`) on each tick, and
     the scheduler every ``scheduler_interval_s`` and at start-up (10 s by default: a notice
     scheduled for 08:00 leaves by 08:00:10, for one indexed query per tick). arq runs each tick
     once across workers; the scheduler's conditional update makes that certain."""
@@ -84,6 +86,7 @@ def cron_jobs(settings: Settings) -> list[CronJob]:
     return [
         cron(recover, run_at_startup=True),
         cron(start_scheduled, second=ticks, run_at_startup=True),
+        cron(watch_redis, second=ticks, run_at_startup=True),
         cron(purge_personal_data, hour={3}, minute={30}, second={0}),  # daily, RULES R2
         cron(resume_imports, second={30}),
     ]

@@ -11,6 +11,7 @@ from broadcast.broadcasts.planner import PlannerSettings
 from broadcast.channels.base import Channel
 from broadcast.channels.registry import build_channels
 from broadcast.core.db import SessionFactory, create_engine, session_factory
+from broadcast.core.redis_epoch import RedisEpoch
 from broadcast.deliveries.dispatch import Dispatcher, RetryPolicy
 from broadcast.deliveries.early_status import EarlyStatuses
 from broadcast.deliveries.timings import BroadcastTimings
@@ -31,6 +32,7 @@ class Resources:
     planner: PlannerSettings
     dispatcher: Dispatcher
     webhooks: WebhookSender
+    epoch: RedisEpoch
 
     @classmethod
     async def open(cls, settings: Settings, redis_url: str) -> Resources:
@@ -73,6 +75,7 @@ class Resources:
                 timings=BroadcastTimings(redis),
             ),
             webhooks=webhooks,
+            epoch=RedisEpoch(redis),
         )
 
     async def close(self) -> None:

@@ -29,6 +29,7 @@ from tests.faults.harness import (
     count_sending,
     errors_of,
     families,
+    forget_data,
     ledger,
     wait_for,
     worker_environment,
@@ -191,6 +192,37 @@ async def test_redis_killed_and_restarted_with_its_data_mid_send(
 
     outcome, injected = await _email_send_through(
         fault_settings, fault_factory, sink, redis_crash, after=300, duplicates_at_most=IN_FLIGHT
+    )
+    _report(capsys, outcome.line(injected))
+
+
+async def test_redis_killed_and_restarted_empty_mid_send(
+    fault_settings: Settings,
+    fault_factory: SessionFactory,
+    fault_redis: EmbeddedRedis,
+    sink: SmtpSink,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Every queued job is gone with Redis's data: the ledger alone finishes the send within a
+    minute (the stalled-work pass alone would wait for 20 + 2 + 60 s of no progress)."""
+
+    async def redis_lost(workers: Workers, broadcast_id: int) -> str:
+        fault_redis.kill()
+        forget_data(fault_redis)
+        await asyncio.sleep(3)
+        fault_redis.start()
+        assert len(workers.alive()) == 2, "a worker exited when Redis went away"
+        at_restart = len(sink.messages)
+        finished_after = await wait_for(
+            lambda: completed(fault_factory, broadcast_id), 60, "send finished after the restart"
+        )
+        return (
+            f"Redis killed -9 at {at_restart} received, restarted empty after 3 s; "
+            f"send finished {finished_after:.1f} s later"
+        )
+
+    outcome, injected = await _email_send_through(
+        fault_settings, fault_factory, sink, redis_lost, after=300, duplicates_at_most=IN_FLIGHT
     )
     _report(capsys, outcome.line(injected))
 
