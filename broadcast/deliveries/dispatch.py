@@ -35,6 +35,7 @@ from broadcast.channels.base import (
 )
 from broadcast.core.db import SessionFactory, transaction
 from broadcast.core.metrics import MESSAGES, PROVIDER_LATENCY, RATE_LIMIT_WAIT, timed
+from broadcast.core.outages import is_outage
 from broadcast.core.timeutil import as_utc, utcnow
 from broadcast.deliveries.early_status import EarlyStatuses
 from broadcast.deliveries.ledger import (
@@ -59,6 +60,8 @@ log = logging.getLogger(__name__)
 GROUP_SIZE = 100
 PROVIDER_PAUSE_S = 1.0
 """How long a channel's buckets grant nothing after a whole group failed transiently."""
+RECORD_RETRY_FIRST_S = 0.2
+RECORD_RETRY_MAX_S = 2.0
 _NO_ACCOUNT = {"sms": "aucun compte SMS configuré"}
 
 
@@ -234,14 +237,7 @@ class Dispatcher:
         if not claimed:
             return not await self._stopped(batch.broadcast_id)
         results = await self._send_all(batch.channel, channel, prepared, claimed, targets)
-        async with transaction(self.factory) as session:
-            await record_results(
-                session,
-                batch.channel,
-                results,
-                {d.id: d.address for d in claimed},
-                past_deadline=past_deadline,
-            )
+        await self._record(batch.channel, results, claimed, past_deadline)
         if self.early_statuses is not None and channel.status_callbacks:
             await self.early_statuses.apply_recorded(self.factory, batch.channel, results)
         outcomes = Counter(result.outcome for result in results)
@@ -251,6 +247,36 @@ class Dispatcher:
             # bouncing an outage's worth of deliveries at full rate
             await self.limiter.slow_down(channel.rate_limits(), PROVIDER_PAUSE_S)
         return True
+
+    async def _record(
+        self,
+        channel: str,
+        results: Sequence[SendResult],
+        claimed: Sequence[PendingDelivery],
+        past_deadline: bool,
+    ) -> None:
+        """Record what the provider answered, waiting out a short database outage (a restart):
+        the messages are out, and results lost here would send them again once their claims
+        went stale. Gives up after half the time budget, leaving them to that."""
+        give_up_at = time.monotonic() + self.time_budget_s / 2
+        delay = RECORD_RETRY_FIRST_S
+        while True:
+            try:
+                async with transaction(self.factory) as session:
+                    await record_results(
+                        session,
+                        channel,
+                        results,
+                        {d.id: d.address for d in claimed},
+                        past_deadline=past_deadline,
+                    )
+                return
+            except Exception as exc:
+                if not is_outage(exc) or time.monotonic() + delay > give_up_at:
+                    raise
+                log.warning("%d %s results not recorded yet (%s)", len(results), channel, exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RECORD_RETRY_MAX_S)
 
     async def _count(self, channel: str, broadcast: Broadcast, outcomes: Counter[Outcome]) -> None:
         """The group's outcomes in the metrics, once per group rather than per message."""

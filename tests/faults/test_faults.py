@@ -11,15 +11,18 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from broadcast.core.db import SessionFactory
+from broadcast.core.db import SessionFactory, create_engine, session_factory
 from broadcast.core.embedded_redis import EmbeddedRedis
+from broadcast.sandbox.devservices import ThrowawayPostgres
 from broadcast.sandbox.smtp import SmtpSink
 from broadcast.sandbox.twilio import TwilioSandbox
 from broadcast.settings import Settings, TwilioAccount
+from tests.conftest import make_settings
 from tests.faults.harness import (
     GROUP_SIZE,
     Outcome,
@@ -224,6 +227,36 @@ async def test_redis_killed_and_restarted_empty_mid_send(
     outcome, injected = await _email_send_through(
         fault_settings, fault_factory, sink, redis_lost, after=300, duplicates_at_most=IN_FLIGHT
     )
+    _report(capsys, outcome.line(injected))
+
+
+async def test_postgresql_restarted_mid_send(
+    private_postgres: ThrowawayPostgres,
+    fault_redis: EmbeddedRedis,
+    sink: SmtpSink,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The operator restarts PostgreSQL (fast: every connection cut): the workers wait for it,
+    reconnect and finish the send; none exits, nothing is lost."""
+    settings = make_settings(private_postgres.url, fault_redis.url, sink.port, tmp_path)
+    engine = create_engine(settings)
+    factory = session_factory(engine)
+
+    async def database_restart(workers: Workers, broadcast_id: int) -> str:
+        received_before = len(sink.messages)
+        await asyncio.to_thread(private_postgres.restart)
+        await wait_for(lambda: completed(factory, broadcast_id), 120, "send finished")
+        assert len(workers.alive()) == 2, "a worker exited when PostgreSQL went away"
+        return f"PostgreSQL restarted (pg_ctl restart -m fast) at {received_before} received"
+
+    try:
+        outcome, injected = await _email_send_through(
+            settings, factory, sink, database_restart,
+            after=300, duplicates_at_most=IN_FLIGHT,
+        )
+    finally:
+        await engine.dispose()
     _report(capsys, outcome.line(injected))
 
 
