@@ -240,6 +240,9 @@ class Settings(BaseSettings):
     """Delay before each webhook retry (jittered ±20 %): about 17.6 h, then the message fails."""
 
     worker_job_timeout_s: int = Field(default=300, ge=1)
+    worker_lease_s: int = Field(default=10, ge=3)
+    """A live worker renews the leases of its running jobs and of the deliveries it is sending
+    every third of this; a killed worker's are taken over by another once it has passed."""
     worker_max_jobs: int = Field(default=20, ge=1)
     worker_poll_delay_s: float = Field(default=0.05, gt=0)
 

@@ -1,8 +1,9 @@
 """A worker process: one arq Worker per queue, sharing the process's resources.
 
 The urgent queue has its own Worker, with its own job slots, so an urgent broadcast never
-waits behind bulk jobs. Imports have their own Worker too, whose long job timeout stays its own:
-arq re-runs a killed worker's jobs only after that worker's longest timeout (RULES D3).
+waits behind bulk jobs. Imports have their own Worker too, whose long job timeout stays its own.
+Running jobs hold short leases that their Worker renews (:mod:`workers.leases`): a killed
+worker's jobs run again within ``worker_lease_s``, not after the longest job timeout (RULES D3).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from broadcast.core.outages import retry_on_outage, wait_out_outages
 from broadcast.imports.recovery import IMPORT_JOB_TIMEOUT_S, IMPORT_JOB_TRIES
 from broadcast.jobs import BULK_QUEUE, IMPORT_QUEUE, QUEUES
 from broadcast.settings import Settings
+from workers.leases import renew_leases, shorten_lease
 from workers.resources import Resources
 from workers.tasks import (
     deliver_webhook,
@@ -125,13 +127,17 @@ async def _open_resources(settings: Settings, redis_url: str) -> Resources:
 
 
 async def _serve_queue(resources: Resources, redis_url: str, queue: str, *, burst: bool) -> None:
-    """One queue's Worker, built again whenever Redis went away under it."""
+    """One queue's Worker, built again whenever Redis went away under it; its running jobs
+    hold leases it renews."""
 
     async def run_once() -> None:
         worker = build_worker(resources, redis_url, queue, burst=burst)
+        shorten_lease(worker, resources.settings.worker_lease_s)
+        leases = asyncio.ensure_future(renew_leases(worker))
         try:
             await worker.async_run()
         finally:
+            leases.cancel()
             await _close_quietly(worker)
 
     await wait_out_outages(run_once, name=queue)

@@ -68,7 +68,7 @@ class Resources:
                 channels,
                 limiter,
                 retry,
-                stale_claim_s=settings.worker_job_timeout_s + 10,
+                stale_claim_s=min(settings.worker_job_timeout_s + 10, settings.worker_lease_s),
                 time_budget_s=settings.worker_job_timeout_s / 2,
                 queue=queue,
                 early_statuses=EarlyStatuses(redis),

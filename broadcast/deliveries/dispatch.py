@@ -46,6 +46,7 @@ from broadcast.deliveries.ledger import (
     count_open,
     fail_open,
     record_results,
+    renew_claims,
 )
 from broadcast.deliveries.models import OPEN_STATUSES, Delivery
 from broadcast.deliveries.timings import BroadcastTimings
@@ -110,9 +111,10 @@ class RetryPolicy:
 
 @dataclass(frozen=True, slots=True)
 class Dispatcher:
-    """``stale_claim_s``: a claim older than this belongs to a dead job (longer than the job
-    timeout). ``time_budget_s``: a run stops after this and continues as a new try, so a slow,
-    rate-limited batch never reaches the job timeout (which arq does not retry, RULES D4)."""
+    """``stale_claim_s``: a claim older than this belongs to a dead job (a live one renews its
+    claims while it sends, and cannot outlive the job timeout). ``time_budget_s``: a run stops
+    after this and continues as a new try, so a slow, rate-limited batch never reaches the job
+    timeout (which arq does not retry, RULES D4)."""
 
     factory: SessionFactory
     channels: Mapping[str, Channel]
@@ -236,7 +238,11 @@ class Dispatcher:
             targets = await channel.load_targets(session, addresses) if claimed else {}
         if not claimed:
             return not await self._stopped(batch.broadcast_id)
-        results = await self._send_all(batch.channel, channel, prepared, claimed, targets)
+        renewing = asyncio.ensure_future(self._renew_claims([d.id for d in claimed]))
+        try:
+            results = await self._send_all(batch.channel, channel, prepared, claimed, targets)
+        finally:
+            renewing.cancel()
         await self._record(batch.channel, results, claimed, past_deadline)
         if self.early_statuses is not None and channel.status_callbacks:
             await self.early_statuses.apply_recorded(self.factory, batch.channel, results)
@@ -247,6 +253,20 @@ class Dispatcher:
             # bouncing an outage's worth of deliveries at full rate
             await self.limiter.slow_down(channel.rate_limits(), PROVIDER_PAUSE_S)
         return True
+
+    async def _renew_claims(self, ids: Sequence[int]) -> None:
+        """While a group is being sent, renew its claims every third of ``stale_claim_s``: a
+        live job's claims never look stale, so another job may take over a claim as soon as
+        it is that old, and a killed worker's deliveries are sent again within seconds."""
+        while True:
+            await asyncio.sleep(self.stale_claim_s / 3)
+            try:
+                async with transaction(self.factory) as session:
+                    await renew_claims(session, ids)
+            except Exception as exc:
+                if not is_outage(exc):
+                    raise
+                log.warning("claims of %d deliveries not renewed (%s)", len(ids), exc)
 
     async def _record(
         self,

@@ -88,6 +88,15 @@ def _new_status(result: SendResult, past_deadline: bool) -> DeliveryStatus:
     return DeliveryStatus.failed
 
 
+async def renew_claims(session: AsyncSession, ids: Sequence[int]) -> None:
+    """Keep the claims of a group still being sent from looking stale (a slow provider)."""
+    await session.execute(
+        update(_table)
+        .where(_table.c.id.in_(ids), _table.c.status == DeliveryStatus.sending)
+        .values(updated_at=utcnow())
+    )
+
+
 async def record_results(
     session: AsyncSession,
     channel: str,
