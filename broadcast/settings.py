@@ -231,6 +231,8 @@ class Settings(BaseSettings):
     retry_base_delay_s: float = Field(default=5.0, gt=0)
     retry_max_delay_s: float = Field(default=600.0, gt=0)
     provider_timeout_s: float = Field(default=30.0, gt=0)
+    provider_probe_after_s: float = Field(default=30.0, gt=0)
+    """A provider account paused (credentials refused, failing) is tried again after this."""
 
     webhooks_allow_internal: bool = False
     """Let webhook endpoints name loopback or private addresses (RULES W3): tests and the demo."""

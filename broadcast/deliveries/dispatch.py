@@ -54,7 +54,8 @@ from broadcast.directory.models import Organisation
 from broadcast.jobs import DispatchBatch, JobQueue
 from broadcast.notices.models import Notice, NoticeUpdate
 from broadcast.ratelimit import RateLimit, RateLimiter, RateLimitTimeout
-from broadcast.webhooks.events import take_emitted
+from broadcast.webhooks.events import emit_broadcast_event, take_emitted
+from broadcast.webhooks.models import WebhookEvent
 
 log = logging.getLogger(__name__)
 
@@ -244,6 +245,7 @@ class Dispatcher:
         finally:
             renewing.cancel()
         await self._record(batch.channel, results, claimed, past_deadline)
+        await self._say_if_held(broadcast, results)
         if self.early_statuses is not None and channel.status_callbacks:
             await self.early_statuses.apply_recorded(self.factory, batch.channel, results)
         outcomes = Counter(result.outcome for result in results)
@@ -253,6 +255,26 @@ class Dispatcher:
             # bouncing an outage's worth of deliveries at full rate
             await self.limiter.slow_down(channel.rate_limits(), PROVIDER_PAUSE_S)
         return True
+
+    async def _say_if_held(self, broadcast: Broadcast, results: Sequence[SendResult]) -> None:
+        """Write on the broadcast why its sending is held (no account of the channel would
+        send: their credentials refused...), alerting webhook subscribers; clear it once
+        messages go out again. Written only when it changes."""
+        held = next((r.held for r in results if r.held is not None), None)
+        sent = any(r.outcome == Outcome.sent for r in results)
+        reason = None if sent else (held or broadcast.held_reason)
+        if reason == broadcast.held_reason:
+            return
+        async with transaction(self.factory) as session:
+            row = await session.get(Broadcast, broadcast.id, with_for_update=True)
+            if row is None:
+                return
+            row.held_reason = reason
+            if reason is not None:
+                await emit_broadcast_event(session, WebhookEvent.broadcast_held, row)
+        broadcast.held_reason = reason
+        await self._enqueue_webhooks(session)
+        log.warning("broadcast %s: %s", broadcast.id, reason or "sending again")
 
     async def _renew_claims(self, ids: Sequence[int]) -> None:
         """While a group is being sent, renew its claims every third of ``stale_claim_s``: a

@@ -1,0 +1,30 @@
+"""ops: why a broadcast's sending is held (a provider account refusing our credentials)
+
+Revision ID: 0006_ops_held_reason
+Revises: 0005_status_pages
+Create Date: 2026-12-03
+"""
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+import sqlmodel
+
+from alembic import op
+
+
+revision: str = '0006_ops_held_reason'
+down_revision: str | None = '0005_status_pages'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('broadcast', schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column('held_reason', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True)
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('broadcast', schema=None) as batch_op:
+        batch_op.drop_column('held_reason')
