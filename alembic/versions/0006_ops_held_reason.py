@@ -1,4 +1,5 @@
-"""ops: why a broadcast's sending is held (a provider account refusing our credentials)
+"""ops: why a broadcast's sending is held (a provider account refusing our credentials), and
+which provider account sent each delivery
 
 Revision ID: 0006_ops_held_reason
 Revises: 0005_status_pages
@@ -23,8 +24,14 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column('held_reason', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True)
         )
+    with op.batch_alter_table('delivery', schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column('provider_account', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True)
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('delivery', schema=None) as batch_op:
+        batch_op.drop_column('provider_account')
     with op.batch_alter_table('broadcast', schema=None) as batch_op:
         batch_op.drop_column('held_reason')

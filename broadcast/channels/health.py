@@ -30,6 +30,12 @@ _REFRESH_S = 1.0
 _KEY = "broadcast:account-paused:"
 
 
+def unique_names(names: Sequence[str]) -> list[str]:
+    """Accounts' names, made unique by their position where two share one ("default#2")."""
+    counts = Counter(names)
+    return [n if counts[n] == 1 else f"{n}#{i}" for i, n in enumerate(names, start=1)]
+
+
 class AccountHealth:
     """Which accounts of one channel may be used now; ``redis`` None: never paused (tests)."""
 

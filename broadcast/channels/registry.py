@@ -14,7 +14,10 @@ from broadcast.settings import Settings
 
 def build_channels(settings: Settings, limiter: RateLimiter) -> dict[str, Channel]:
     renderer = Renderer()
-    channels: dict[str, Channel] = {ChannelName.email: EmailChannel(settings, renderer, limiter)}
+    relays = AccountHealth(limiter.redis, ChannelName.email, settings.provider_probe_after_s)
+    channels: dict[str, Channel] = {
+        ChannelName.email: EmailChannel(settings, renderer, limiter, relays)
+    }
     if settings.twilio_accounts:
         health = AccountHealth(limiter.redis, ChannelName.sms, settings.provider_probe_after_s)
         channels[ChannelName.sms] = SmsChannel(settings, limiter, renderer, health)

@@ -74,6 +74,7 @@ _RECORD = (
     .values(
         status=bindparam("new_status"),
         provider_message_id=bindparam("message_id"),
+        provider_account=bindparam("account"),
         error=bindparam("error_text"),
         updated_at=bindparam("now"),
     )
@@ -115,6 +116,7 @@ async def record_results(
             "delivery_id": r.delivery_id,
             "new_status": _new_status(r, past_deadline).value,
             "message_id": r.provider_message_id,
+            "account": r.account,
             "error_text": (r.error or "")[:200] or None,
             "now": now,
         }

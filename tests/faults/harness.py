@@ -121,6 +121,7 @@ def worker_environment(
         "BROADCAST_RETRY_BASE_DELAY_S": "0.5",
         "BROADCAST_RETRY_MAX_DELAY_S": "2",
         "BROADCAST_WORKER_POLL_DELAY_S": "0.05",
+        "BROADCAST_PROVIDER_PROBE_AFTER_S": "2",
         "BROADCAST_LOG_LEVEL": "WARNING",
         **extra,
     }

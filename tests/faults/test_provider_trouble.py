@@ -1,17 +1,21 @@
 """Provider trouble contained: an SMS account whose credentials Twilio refuses is paused, its SMS
 stay queued and the broadcast says why in French; once the token is fixed, every SMS goes out
-exactly once. Real worker processes against PostgreSQL, Redis and the Twilio sandbox."""
+exactly once. A relay that refuses every connection is paused and the next one in settings order
+carries the send. Real worker processes against PostgreSQL, Redis, the SMTP sink and the Twilio
+sandbox."""
 
 from __future__ import annotations
 
 from collections import Counter
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from broadcast.accounts.models import AuditEvent
 from broadcast.channels.health import CREDENTIALS_REFUSED
 from broadcast.core.db import SessionFactory, transaction
+from broadcast.deliveries.models import Delivery
+from broadcast.sandbox.smtp import SmtpSink
 from broadcast.sandbox.twilio import TwilioSandbox
 from broadcast.settings import Settings, TwilioAccount
 from tests.faults.harness import (
@@ -40,7 +44,7 @@ def _environment(settings: Settings, account: dict[str, str]) -> dict[str, str]:
     assert settings.redis_url is not None
     return worker_environment(
         settings.database_url, settings.redis_url, [1], twilio=account,
-        BROADCAST_PROVIDER_PROBE_AFTER_S="2", BROADCAST_WORKER_JOB_TIMEOUT_S="20",
+        BROADCAST_WORKER_JOB_TIMEOUT_S="20",
     )
 
 
@@ -119,3 +123,60 @@ async def _paused_alerts(factory: SessionFactory) -> int:
             select(AuditEvent).where(AuditEvent.action == "provider.account_paused")
         )
         return len(rows.scalars().all())
+
+
+async def test_the_second_relay_carries_the_send_when_the_first_refuses(
+    fault_settings: Settings, fault_factory: SessionFactory, sink: SmtpSink
+) -> None:
+    """The first relay in settings order refuses every connection: it is paused after a few
+    failures in a row, the second one sends everything, once, and the ledger names it."""
+    refusing = SmtpSink()
+    await refusing.start()
+    refusing_port = refusing.port
+    await refusing.stop()
+    world = await build_world(fault_factory)
+    await add_contacts(fault_factory, families(world.school_x, FAMILIES))
+    async with api(fault_settings) as client:
+        draft = await send_broadcast(
+            client, world.keys["head_x"], world.school_x,
+            {"organisation_ids": [world.school_x]}, ["email"],
+        )
+    broadcast_id = int(draft["id"])
+    assert fault_settings.redis_url is not None
+    workers = Workers(
+        worker_environment(
+            fault_settings.database_url, fault_settings.redis_url, [refusing_port, sink.port],
+            BROADCAST_PROVIDER_PROBE_AFTER_S="30", BROADCAST_WORKER_JOB_TIMEOUT_S="20",
+        )
+    )
+    await workers.start()
+    try:
+        await wait_for(lambda: completed(fault_factory, broadcast_id), 120, "completed")
+    finally:
+        await workers.stop()
+    received = Counter(address for message in sink.messages for address in message.rcpt_tos)
+    outcome = check_outcome(
+        await ledger(fault_factory, broadcast_id), received,
+        expected=FAMILIES, duplicates_at_most=0,
+    )
+    assert outcome.final == Counter({"sent": FAMILIES})
+    assert set(received.values()) == {1}
+    assert await _senders(fault_factory, broadcast_id) == {"relais2": FAMILIES}
+    # paused after 20 failures in a row per worker: not half of every round sent to it
+    assert await _attempts(fault_factory, broadcast_id) - FAMILIES < FAMILIES / 2
+
+
+async def _senders(factory: SessionFactory, broadcast_id: int) -> Counter[str]:
+    async with transaction(factory) as session:
+        rows = await session.execute(
+            select(Delivery.provider_account).where(Delivery.broadcast_id == broadcast_id)
+        )
+        return Counter(str(account) for account in rows.scalars())
+
+
+async def _attempts(factory: SessionFactory, broadcast_id: int) -> int:
+    async with transaction(factory) as session:
+        found = await session.scalar(
+            select(func.sum(Delivery.attempts)).where(Delivery.broadcast_id == broadcast_id)
+        )
+        return int(found or 0)

@@ -32,7 +32,7 @@ from broadcast.channels.base import (
     SendResult,
     rate_or_default,
 )
-from broadcast.channels.health import AccountHealth
+from broadcast.channels.health import AccountHealth, unique_names
 from broadcast.channels.sms.callbacks import STATUS_CALLBACK_PATH
 from broadcast.channels.sms.client import TwilioClient
 from broadcast.channels.sms.errors import failure_result, is_ambiguous
@@ -76,7 +76,8 @@ class SmsChannel(Channel):
             TwilioClient(account, rate_or_default(type(self), account.rate, str(account)))
             for account in settings.twilio_accounts
         ]
-        self._by_name = {str(client.account.name): client for client in self._accounts}
+        names = unique_names([str(client.account.name) for client in self._accounts])
+        self._by_name = dict(zip(names, self._accounts, strict=True))
         self._health = health or AccountHealth(
             None, ChannelName.sms, settings.provider_probe_after_s
         )
