@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from broadcast.accounts.models import AuditEvent
@@ -56,7 +57,7 @@ async def _held_reason(client: httpx.AsyncClient, key: str, broadcast_id: int) -
 
 
 async def test_a_refused_twilio_token_holds_the_sms_until_it_is_fixed(
-    fault_settings: Settings, fault_factory: SessionFactory
+    fault_settings: Settings, fault_factory: SessionFactory, capsys: pytest.CaptureFixture[str]
 ) -> None:
     sandbox = TwilioSandbox(ACCOUNT_SID, AUTH_TOKEN)
     sandbox.hold_callbacks = True  # the SMS end "sent"
@@ -105,6 +106,7 @@ async def test_a_refused_twilio_token_holds_the_sms_until_it_is_fixed(
     )
     assert outcome.final == Counter({"sent": FAMILIES})
     assert set(received.values()) == {1}
+    _report(capsys, outcome.line("wrong Twilio token, every SMS held queued, then the right one"))
 
 
 async def _is_held(client: httpx.AsyncClient, key: str, broadcast_id: int) -> bool:
@@ -126,7 +128,10 @@ async def _paused_alerts(factory: SessionFactory) -> int:
 
 
 async def test_the_second_relay_carries_the_send_when_the_first_refuses(
-    fault_settings: Settings, fault_factory: SessionFactory, sink: SmtpSink
+    fault_settings: Settings,
+    fault_factory: SessionFactory,
+    sink: SmtpSink,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """The first relay in settings order refuses every connection: it is paused after a few
     failures in a row, the second one sends everything, once, and the ledger names it."""
@@ -163,7 +168,17 @@ async def test_the_second_relay_carries_the_send_when_the_first_refuses(
     assert set(received.values()) == {1}
     assert await _senders(fault_factory, broadcast_id) == {"relais2": FAMILIES}
     # paused after 20 failures in a row per worker: not half of every round sent to it
-    assert await _attempts(fault_factory, broadcast_id) - FAMILIES < FAMILIES / 2
+    lost_attempts = await _attempts(fault_factory, broadcast_id) - FAMILIES
+    assert lost_attempts < FAMILIES / 2
+    _report(
+        capsys,
+        outcome.line(f"first relay refusing connections ({lost_attempts} attempts lost on it)"),
+    )
+
+
+def _report(capsys: pytest.CaptureFixture[str], line: str) -> None:
+    with capsys.disabled():
+        print("\n" + line)
 
 
 async def _senders(factory: SessionFactory, broadcast_id: int) -> Counter[str]:
