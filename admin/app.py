@@ -48,6 +48,7 @@ from broadcast.core.db import create_engine, session_factory
 from broadcast.core.embedded_redis import redis_url_or_embedded
 from broadcast.core.errors import DomainError, InvalidInput
 from broadcast.core.logsetup import configure_logging_from_env
+from broadcast.core.redis_epoch import mark_epoch
 from broadcast.core.validation import describe_errors, summary
 from broadcast.deliveries.callback_stream import CallbackStream
 from broadcast.deliveries.early_status import EarlyStatuses
@@ -119,6 +120,7 @@ def create_app(
         app.state.settings = settings
         app.state.session_factory = session_factory(engine)
         app.state.redis = redis
+        await mark_epoch(redis)
         app.state.limiter = RateLimiter(redis)
         app.state.early_statuses = EarlyStatuses(redis)
         app.state.callbacks = CallbackStream(redis)

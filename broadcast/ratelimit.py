@@ -118,6 +118,10 @@ class RateLimiter:
         self._take = redis.register_script(_TAKE)
         self._slow_down = redis.register_script(_SLOW_DOWN)
 
+    @property
+    def redis(self) -> Redis:
+        return self._redis
+
     async def slow_down(self, buckets: Sequence[Bucket], seconds: float) -> None:
         """Grant no token of these buckets for ``seconds`` (a provider answered 429 or is down):
         every worker then waits instead of bouncing an outage's worth of messages."""

@@ -231,6 +231,8 @@ class Settings(BaseSettings):
     retry_base_delay_s: float = Field(default=5.0, gt=0)
     retry_max_delay_s: float = Field(default=600.0, gt=0)
     provider_timeout_s: float = Field(default=30.0, gt=0)
+    provider_probe_after_s: float = Field(default=30.0, gt=0)
+    """A provider account paused (credentials refused, failing) is tried again after this."""
 
     webhooks_allow_internal: bool = False
     """Let webhook endpoints name loopback or private addresses (RULES W3): tests and the demo."""
@@ -240,6 +242,9 @@ class Settings(BaseSettings):
     """Delay before each webhook retry (jittered ±20 %): about 17.6 h, then the message fails."""
 
     worker_job_timeout_s: int = Field(default=300, ge=1)
+    worker_lease_s: int = Field(default=10, ge=3)
+    """A live worker renews the leases of its running jobs and of the deliveries it is sending
+    every third of this; a killed worker's are taken over by another once it has passed."""
     worker_max_jobs: int = Field(default=20, ge=1)
     worker_poll_delay_s: float = Field(default=0.05, gt=0)
 

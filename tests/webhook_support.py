@@ -22,6 +22,7 @@ ALL_EVENTS = [
     "notice.resolved",
     "broadcast.queued",
     "broadcast.completed",
+    "broadcast.held",
 ]
 
 

@@ -1,8 +1,9 @@
 """A worker process: one arq Worker per queue, sharing the process's resources.
 
 The urgent queue has its own Worker, with its own job slots, so an urgent broadcast never
-waits behind bulk jobs. Imports have their own Worker too, whose long job timeout stays its own:
-arq re-runs a killed worker's jobs only after that worker's longest timeout (RULES D3).
+waits behind bulk jobs. Imports have their own Worker too, whose long job timeout stays its own.
+Running jobs hold short leases that their Worker renews (:mod:`workers.leases`): a killed
+worker's jobs run again within ``worker_lease_s``, not after the longest job timeout (RULES D3).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from broadcast.deliveries.early_status import EarlyStatuses
 from broadcast.imports.recovery import IMPORT_JOB_TIMEOUT_S, IMPORT_JOB_TRIES
 from broadcast.jobs import BULK_QUEUE, IMPORT_QUEUE, QUEUES
 from broadcast.settings import Settings
+from workers.leases import renew_leases, shorten_lease
 from workers.resources import Resources
 from workers.tasks import (
     deliver_webhook,
@@ -37,6 +39,7 @@ from workers.tasks import (
     remind_next_updates,
     resume_imports,
     start_scheduled,
+    watch_redis,
 )
 
 log = logging.getLogger(__name__)
@@ -81,7 +84,8 @@ def _functions(queue: str) -> list[Function]:
 
 
 def cron_jobs(settings: Settings) -> list[CronJob]:
-    """The recovery pass each minute and at start-up, the personal-data purge each night, and
+    """The recovery pass each minute and at start-up, the personal-data purge each night, the
+    check that Redis kept its data (:mod:`broadcast.core.redis_epoch`) on each tick, and
     the scheduler every ``scheduler_interval_s`` and at start-up (10 s by default: a notice
     scheduled for 08:00 leaves by 08:00:10, for one indexed query per tick), and the reminders
     of promised updates each half-minute. arq runs each tick
@@ -90,6 +94,7 @@ def cron_jobs(settings: Settings) -> list[CronJob]:
     return [
         cron(recover, run_at_startup=True),
         cron(start_scheduled, second=ticks, run_at_startup=True),
+        cron(watch_redis, second=ticks, run_at_startup=True),
         cron(purge_personal_data, hour={3}, minute={30}, second={0}),  # daily, RULES R2
         cron(resume_imports, second={30}),
         cron(remind_next_updates, second={15, 45}),
@@ -131,13 +136,17 @@ async def _open_resources(settings: Settings, redis_url: str) -> Resources:
 
 
 async def _serve_queue(resources: Resources, redis_url: str, queue: str, *, burst: bool) -> None:
-    """One queue's Worker, built again whenever Redis went away under it."""
+    """One queue's Worker, built again whenever Redis went away under it; its running jobs
+    hold leases it renews."""
 
     async def run_once() -> None:
         worker = build_worker(resources, redis_url, queue, burst=burst)
+        shorten_lease(worker, resources.settings.worker_lease_s)
+        leases = asyncio.ensure_future(renew_leases(worker))
         try:
             await worker.async_run()
         finally:
+            leases.cancel()
             await _close_quietly(worker)
 
     await wait_out_outages(run_once, name=queue)

@@ -11,6 +11,7 @@ from broadcast.broadcasts.planner import PlannerSettings
 from broadcast.channels.base import Channel
 from broadcast.channels.registry import build_channels
 from broadcast.core.db import SessionFactory, create_engine, session_factory
+from broadcast.core.redis_epoch import RedisEpoch
 from broadcast.core.uow import Enqueuer
 from broadcast.deliveries.dispatch import Dispatcher, RetryPolicy
 from broadcast.deliveries.early_status import EarlyStatuses
@@ -32,6 +33,7 @@ class Resources:
     planner: PlannerSettings
     dispatcher: Dispatcher
     webhooks: WebhookSender
+    epoch: RedisEpoch
 
     @classmethod
     async def open(cls, settings: Settings, redis_url: str) -> Resources:
@@ -67,13 +69,14 @@ class Resources:
                 channels,
                 limiter,
                 retry,
-                stale_claim_s=settings.worker_job_timeout_s + 10,
+                stale_claim_s=min(settings.worker_job_timeout_s + 10, settings.worker_lease_s),
                 time_budget_s=settings.worker_job_timeout_s / 2,
                 queue=queue,
                 early_statuses=EarlyStatuses(redis),
                 timings=BroadcastTimings(redis),
             ),
             webhooks=webhooks,
+            epoch=RedisEpoch(redis),
         )
 
     async def close(self) -> None:

@@ -69,6 +69,23 @@ async def recover(ctx: dict[str, Any]) -> int:
     )
 
 
+async def watch_redis(ctx: dict[str, Any]) -> int:
+    """Cron, each scheduler tick and at start-up: once Redis came back without its data (its
+    queues emptied), enqueue every open batch and unfinished fan-out again from the ledger at
+    once, rather than wait for them to look stalled. Claims keep a live job from being doubled."""
+    resources = _resources(ctx)
+    if not await resources.epoch.lost_data():
+        return 0
+    enqueued = await resume_stalled(
+        resources.factory,
+        resources.queue,
+        batch_size=resources.settings.dispatch_batch_size,
+        stalled_after_s=0,
+    )
+    log.warning("Redis lost its data: %d jobs enqueued again from the ledger", enqueued)
+    return enqueued
+
+
 async def import_contacts(ctx: dict[str, Any], run_id: int) -> None:
     """Run an uploaded contact import; its progress is published in Redis as it goes."""
     resources = _resources(ctx)

@@ -87,6 +87,9 @@ class Broadcast(SQLModel, table=True):
     rejected_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     rejection_reason: str | None = Field(default=None, max_length=500)
     paused_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    held_reason: str | None = Field(default=None, max_length=200)
+    """Why sending is held though the broadcast is sending (every account of a channel paused,
+    :mod:`broadcast.channels.health`): said to the operator, cleared once messages go out."""
     status: str = Field(default=BroadcastStatus.draft, max_length=16, index=True)
     fanout_cursor: int = 0
     fanout_done: bool = False

@@ -115,6 +115,8 @@ class BroadcastOut(BaseModel):
     rejected_at: datetime | None = None
     rejection_reason: str | None = None
     paused_at: datetime | None = None
+    held_reason: str | None = None
+    """Why sending is held, in French ("en pause : le fournisseur refuse nos identifiants")."""
     counters: dict[str, dict[str, int]] = Field(default_factory=dict)
     totals: dict[str, int] = Field(default_factory=dict)
     """Deliveries per status, every channel together: what was sent, cancelled, is left."""

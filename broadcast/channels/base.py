@@ -124,6 +124,11 @@ class SendResult:
     subscription gone): the directory suppresses or deletes it (see directory.reachability)."""
     alert: OperatorAlert | None = None
     """Something the operator must act on (refused credentials), recorded in the audit log."""
+    held: str | None = None
+    """Set (with a transient outcome) when the provider account is paused: why, in French
+    (:mod:`broadcast.channels.health`); the delivery waits, the broadcast says so."""
+    account: str | None = None
+    """The provider account that answered (the relay or Twilio account's name)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from broadcast.channels.base import Channel, ChannelName
 from broadcast.channels.email.sender import EmailChannel
+from broadcast.channels.health import AccountHealth
 from broadcast.channels.push.sender import PushChannel
 from broadcast.channels.sms.sender import SmsChannel
 from broadcast.ratelimit import RateLimiter
@@ -13,9 +14,13 @@ from broadcast.settings import Settings
 
 def build_channels(settings: Settings, limiter: RateLimiter) -> dict[str, Channel]:
     renderer = Renderer()
-    channels: dict[str, Channel] = {ChannelName.email: EmailChannel(settings, renderer, limiter)}
+    relays = AccountHealth(limiter.redis, ChannelName.email, settings.provider_probe_after_s)
+    channels: dict[str, Channel] = {
+        ChannelName.email: EmailChannel(settings, renderer, limiter, relays)
+    }
     if settings.twilio_accounts:
-        channels[ChannelName.sms] = SmsChannel(settings, limiter, renderer)
+        health = AccountHealth(limiter.redis, ChannelName.sms, settings.provider_probe_after_s)
+        channels[ChannelName.sms] = SmsChannel(settings, limiter, renderer, health)
     if settings.vapid_private_key is not None:
         channels[ChannelName.push] = PushChannel(settings, renderer)
     return channels

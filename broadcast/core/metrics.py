@@ -49,6 +49,11 @@ RATE_LIMIT_WAIT = Histogram(
     ["channel"],
     buckets=_LATENCY_BUCKETS,
 )
+ACCOUNT_PAUSES = Counter(
+    "broadcast_provider_account_pauses",
+    "Provider accounts paused (credentials refused, or failing N times in a row), by channel.",
+    ["channel", "account", "reason"],
+)
 CALLBACKS = Counter(
     "broadcast_provider_callbacks",
     "Provider status callbacks, by provider and outcome (queued, applied, unchanged, refused).",

@@ -30,12 +30,18 @@ def is_outage(exc: BaseException) -> bool:
     """True when ``exc`` says a service did not answer, rather than that the work is wrong."""
     if isinstance(exc, RedisConnectionError | RedisTimeoutError | ConnectionError | TimeoutError):
         return True
-    if isinstance(exc, OperationalError | InterfaceError):
+    if isinstance(exc, OperationalError | InterfaceError) or _socket_missing(exc):
         return True
     if isinstance(exc, DBAPIError) and (exc.connection_invalidated or _server_away(exc)):
         return True
     cause = exc.__cause__ or exc.__context__
     return cause is not None and cause is not exc and is_outage(cause)
+
+
+def _socket_missing(exc: BaseException) -> bool:
+    """A connection to a unix socket that is not there (PostgreSQL or Redis restarting):
+    unlike a file that is missing, the error names no file."""
+    return isinstance(exc, FileNotFoundError) and exc.filename is None
 
 
 def _server_away(exc: DBAPIError) -> bool:

@@ -35,6 +35,7 @@ from broadcast.channels.base import (
 )
 from broadcast.core.db import SessionFactory, transaction
 from broadcast.core.metrics import MESSAGES, PROVIDER_LATENCY, RATE_LIMIT_WAIT, timed
+from broadcast.core.outages import is_outage
 from broadcast.core.timeutil import as_utc, utcnow
 from broadcast.core.uow import Enqueuer
 from broadcast.deliveries.early_status import EarlyStatuses
@@ -46,6 +47,7 @@ from broadcast.deliveries.ledger import (
     count_open,
     fail_open,
     record_results,
+    renew_claims,
 )
 from broadcast.deliveries.models import OPEN_STATUSES, Delivery
 from broadcast.deliveries.timings import BroadcastTimings
@@ -53,12 +55,16 @@ from broadcast.directory.models import Organisation
 from broadcast.jobs import DispatchBatch
 from broadcast.notices.models import Notice, NoticeUpdate
 from broadcast.ratelimit import RateLimit, RateLimiter, RateLimitTimeout
+from broadcast.webhooks.events import emit_broadcast_event
+from broadcast.webhooks.models import WebhookEvent
 
 log = logging.getLogger(__name__)
 
 GROUP_SIZE = 100
 PROVIDER_PAUSE_S = 1.0
 """How long a channel's buckets grant nothing after a whole group failed transiently."""
+RECORD_RETRY_FIRST_S = 0.2
+RECORD_RETRY_MAX_S = 2.0
 _NO_ACCOUNT = {"sms": "aucun compte SMS configuré"}
 
 
@@ -107,9 +113,10 @@ class RetryPolicy:
 
 @dataclass(frozen=True, slots=True)
 class Dispatcher:
-    """``stale_claim_s``: a claim older than this belongs to a dead job (longer than the job
-    timeout). ``time_budget_s``: a run stops after this and continues as a new try, so a slow,
-    rate-limited batch never reaches the job timeout (which arq does not retry, RULES D4)."""
+    """``stale_claim_s``: a claim older than this belongs to a dead job (a live one renews its
+    claims while it sends, and cannot outlive the job timeout). ``time_budget_s``: a run stops
+    after this and continues as a new try, so a slow, rate-limited batch never reaches the job
+    timeout (which arq does not retry, RULES D4)."""
 
     factory: SessionFactory
     channels: Mapping[str, Channel]
@@ -226,15 +233,13 @@ class Dispatcher:
             targets = await channel.load_targets(session, addresses) if claimed else {}
         if not claimed:
             return not await self._stopped(batch.broadcast_id)
-        results = await self._send_all(batch.channel, channel, prepared, claimed, targets)
-        async with transaction(self.factory) as session:
-            await record_results(
-                session,
-                batch.channel,
-                results,
-                {d.id: d.address for d in claimed},
-                past_deadline=past_deadline,
-            )
+        renewing = asyncio.ensure_future(self._renew_claims([d.id for d in claimed]))
+        try:
+            results = await self._send_all(batch.channel, channel, prepared, claimed, targets)
+        finally:
+            renewing.cancel()
+        await self._record(batch.channel, results, claimed, past_deadline)
+        await self._say_if_held(broadcast, results)
         if self.early_statuses is not None and channel.status_callbacks:
             await self.early_statuses.apply_recorded(self.factory, batch.channel, results)
         outcomes = Counter(result.outcome for result in results)
@@ -244,6 +249,69 @@ class Dispatcher:
             # bouncing an outage's worth of deliveries at full rate
             await self.limiter.slow_down(channel.rate_limits(), PROVIDER_PAUSE_S)
         return True
+
+    async def _say_if_held(self, broadcast: Broadcast, results: Sequence[SendResult]) -> None:
+        """Write on the broadcast why its sending is held (no account of the channel would
+        send: their credentials refused...), alerting webhook subscribers; clear it once
+        messages go out again. Written only when it changes."""
+        held = next((r.held for r in results if r.held is not None), None)
+        sent = any(r.outcome == Outcome.sent for r in results)
+        reason = None if sent else (held or broadcast.held_reason)
+        if reason == broadcast.held_reason:
+            return
+        async with transaction(self.factory, self.queue) as session:
+            row = await session.get(Broadcast, broadcast.id, with_for_update=True)
+            if row is None:
+                return
+            row.held_reason = reason
+            if reason is not None:
+                await emit_broadcast_event(session, WebhookEvent.broadcast_held, row)
+        broadcast.held_reason = reason
+        log.warning("broadcast %s: %s", broadcast.id, reason or "sending again")
+
+    async def _renew_claims(self, ids: Sequence[int]) -> None:
+        """While a group is being sent, renew its claims every third of ``stale_claim_s``: a
+        live job's claims never look stale, so another job may take over a claim as soon as
+        it is that old, and a killed worker's deliveries are sent again within seconds."""
+        while True:
+            await asyncio.sleep(self.stale_claim_s / 3)
+            try:
+                async with transaction(self.factory) as session:
+                    await renew_claims(session, ids)
+            except Exception as exc:
+                if not is_outage(exc):
+                    raise
+                log.warning("claims of %d deliveries not renewed (%s)", len(ids), exc)
+
+    async def _record(
+        self,
+        channel: str,
+        results: Sequence[SendResult],
+        claimed: Sequence[PendingDelivery],
+        past_deadline: bool,
+    ) -> None:
+        """Record what the provider answered, waiting out a short database outage (a restart):
+        the messages are out, and results lost here would send them again once their claims
+        went stale. Gives up after half the time budget, leaving them to that."""
+        give_up_at = time.monotonic() + self.time_budget_s / 2
+        delay = RECORD_RETRY_FIRST_S
+        while True:
+            try:
+                async with transaction(self.factory) as session:
+                    await record_results(
+                        session,
+                        channel,
+                        results,
+                        {d.id: d.address for d in claimed},
+                        past_deadline=past_deadline,
+                    )
+                return
+            except Exception as exc:
+                if not is_outage(exc) or time.monotonic() + delay > give_up_at:
+                    raise
+                log.warning("%d %s results not recorded yet (%s)", len(results), channel, exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RECORD_RETRY_MAX_S)
 
     async def _count(self, channel: str, broadcast: Broadcast, outcomes: Counter[Outcome]) -> None:
         """The group's outcomes in the metrics, once per group rather than per message."""

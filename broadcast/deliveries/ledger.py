@@ -74,6 +74,7 @@ _RECORD = (
     .values(
         status=bindparam("new_status"),
         provider_message_id=bindparam("message_id"),
+        provider_account=bindparam("account"),
         error=bindparam("error_text"),
         updated_at=bindparam("now"),
     )
@@ -86,6 +87,15 @@ def _new_status(result: SendResult, past_deadline: bool) -> DeliveryStatus:
     if result.outcome == Outcome.transient and not past_deadline:
         return DeliveryStatus.queued
     return DeliveryStatus.failed
+
+
+async def renew_claims(session: AsyncSession, ids: Sequence[int]) -> None:
+    """Keep the claims of a group still being sent from looking stale (a slow provider)."""
+    await session.execute(
+        update(_table)
+        .where(_table.c.id.in_(ids), _table.c.status == DeliveryStatus.sending)
+        .values(updated_at=utcnow())
+    )
 
 
 async def record_results(
@@ -106,6 +116,7 @@ async def record_results(
             "delivery_id": r.delivery_id,
             "new_status": _new_status(r, past_deadline).value,
             "message_id": r.provider_message_id,
+            "account": r.account,
             "error_text": (r.error or "")[:200] or None,
             "now": now,
         }

@@ -54,6 +54,8 @@ class Delivery(SQLModel, table=True):
     status: str = Field(default=DeliveryStatus.queued, max_length=16)
     attempts: int = 0
     provider_message_id: str | None = Field(default=None, max_length=128, index=True)
+    provider_account: str | None = Field(default=None, max_length=64)
+    """The relay or SMS account that answered last (the one that sent it, once sent)."""
     error: str | None = Field(default=None, max_length=200)
     created_at: datetime = timestamp_field()
     updated_at: datetime = timestamp_field()

@@ -55,6 +55,7 @@ class ThrowawayPostgres:
         self.directory = Path(tempfile.mkdtemp(prefix="broadcast-pg-"))
         self.data = self.directory / "data"
         self.started = False
+        self.url = ""
 
     def start(self) -> str:
         if os.geteuid() == 0:
@@ -86,7 +87,19 @@ class ThrowawayPostgres:
         )
         self.started = True
         atexit.register(self.stop)
-        return f"postgresql+asyncpg://postgres@/postgres?host={self.directory}"
+        self.url = f"postgresql+asyncpg://postgres@/postgres?host={self.directory}"
+        return self.url
+
+    def restart(self) -> None:
+        """Stop the server (fast: open connections are cut) and start it again with the same
+        options, as an operator's restart does; returns once it accepts connections."""
+        subprocess.run(  # noqa: S603
+            _as_cluster_owner(
+                [_pg_binary("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "-s", "restart"]
+            ),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
 
     def stop(self) -> None:
         if self.started:

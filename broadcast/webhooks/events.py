@@ -123,6 +123,8 @@ async def emit_broadcast_event(
     }
     if event is WebhookEvent.broadcast_completed:
         data["counts"] = await delivery_counts(session, row_id(broadcast))
+    if event is WebhookEvent.broadcast_held:
+        data["held_reason"] = broadcast.held_reason
     return await emit_event(session, event, organisation, data)
 
 

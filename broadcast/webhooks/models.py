@@ -18,6 +18,8 @@ class WebhookEvent(enum.StrEnum):
     notice_resolved = "notice.resolved"
     broadcast_queued = "broadcast.queued"
     broadcast_completed = "broadcast.completed"
+    broadcast_held = "broadcast.held"
+    """Sending is held: every account of a channel is paused (``held_reason`` says why)."""
 
 
 class WebhookEndpoint(SQLModel, table=True):

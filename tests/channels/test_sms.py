@@ -9,6 +9,7 @@ import pytest
 from twilio.base.exceptions import TwilioRestException
 
 from broadcast.channels.base import MessageContent, Outcome, Recipient
+from broadcast.channels.health import CREDENTIALS_REFUSED
 from broadcast.channels.sms.errors import UNCERTAIN, failure_result, is_ambiguous
 from broadcast.channels.sms.sender import SmsChannel
 from broadcast.sandbox.twilio import TwilioSandbox
@@ -110,14 +111,21 @@ async def test_a_body_twilio_refuses_as_too_long_is_a_permanent_failure(
     assert sandbox.messages == []
 
 
-async def test_wrong_credentials_are_a_permanent_401(sandbox: TwilioSandbox) -> None:
+async def test_wrong_credentials_hold_the_sms_and_pause_the_account(
+    sandbox: TwilioSandbox,
+) -> None:
     sms = channel_for(sandbox, auth_token="not-the-token")
     await sms.start()
     try:
-        result = await sms.send(sms.prepare(CONTENT, "fr"), Recipient(1, "+33612345678", "fr"))
+        first = await sms.send(sms.prepare(CONTENT, "fr"), Recipient(1, "+33612345678", "fr"))
+        second = await sms.send(sms.prepare(CONTENT, "fr"), Recipient(2, "+33612345679", "fr"))
     finally:
         await sms.close()
-    assert result.outcome == Outcome.permanent and "401" in (result.error or "")
+    assert first.outcome == Outcome.transient and "401" in (first.error or "")
+    assert first.held == CREDENTIALS_REFUSED and first.alert is not None
+    # paused: the next SMS waits without asking Twilio again
+    assert second.outcome == Outcome.transient and second.error == CREDENTIALS_REFUSED
+    assert second.alert is None
 
 
 async def test_refused_connection_is_transient_timeout_is_uncertain(

@@ -1,5 +1,6 @@
 """Fixtures of the fault suite: PostgreSQL (production's database), a private Redis that the
-tests may kill, keeping an AOF as production's does, and the SMTP sink."""
+tests may kill, keeping an AOF as production's does, and the SMTP sink; for the tests that
+restart PostgreSQL, a throwaway cluster of their own."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import pytest
 
 from broadcast.core.db import SessionFactory, create_engine, session_factory
 from broadcast.core.embedded_redis import EmbeddedRedis
+from broadcast.core.migrations import upgrade
+from broadcast.sandbox.devservices import ThrowawayPostgres
 from broadcast.sandbox.smtp import SmtpSink
 from broadcast.settings import Settings
 from tests.conftest import _empty_tables, make_settings
@@ -37,3 +40,14 @@ async def fault_factory(fault_settings: Settings) -> AsyncIterator[SessionFactor
     await _empty_tables(sessions)
     yield sessions
     await engine.dispose()
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[ThrowawayPostgres]:
+    """A PostgreSQL cluster of this test alone, built by the migrations: the test restarts it."""
+    cluster = ThrowawayPostgres()
+    try:
+        upgrade(cluster.start())
+        yield cluster
+    finally:
+        cluster.stop()

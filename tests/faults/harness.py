@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import sys
 import time
@@ -22,6 +23,7 @@ from sqlalchemy import func, select
 
 from broadcast.broadcasts.models import Broadcast
 from broadcast.core.db import SessionFactory, transaction
+from broadcast.core.embedded_redis import EmbeddedRedis
 from broadcast.deliveries.models import FINAL_STATUSES, Delivery
 from broadcast.directory.models import ContactRole
 from broadcast.directory.schemas import ContactIn
@@ -82,6 +84,15 @@ class Workers:
                 await process.wait()
 
 
+def forget_data(server: EmbeddedRedis) -> None:
+    """Delete a stopped Redis's files (its AOF): started again, it comes back empty."""
+    for path in server.directory.iterdir():
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+
 def worker_environment(
     database_url: str,
     redis_url: str,
@@ -110,6 +121,7 @@ def worker_environment(
         "BROADCAST_RETRY_BASE_DELAY_S": "0.5",
         "BROADCAST_RETRY_MAX_DELAY_S": "2",
         "BROADCAST_WORKER_POLL_DELAY_S": "0.05",
+        "BROADCAST_PROVIDER_PROBE_AFTER_S": "2",
         "BROADCAST_LOG_LEVEL": "WARNING",
         **extra,
     }

@@ -201,7 +201,7 @@ async def test_unknown_events_and_fields_are_refused_in_french(
             "field": "events.0",
             "message": "valeur non permise ; valeurs acceptées : « notice.created », "
             "« notice.updated », « notice.resolved », « broadcast.queued », "
-            "« broadcast.completed »",
+            "« broadcast.completed », « broadcast.held »",
         }
     ]
 

@@ -10,13 +10,14 @@ Failures are classified, never raised (RULES E2): a 4xx, a timeout or a lost con
 transient; a 5xx refusal of the recipient is a hard bounce (permanent, suppress the address);
 a 5xx on the message itself is permanent without suppression, unless its enhanced status code
 names the mailbox; a relay refusing *us* (greeting, EHLO, AUTH, MAIL FROM) is transient, since
-it says nothing about the recipient and suppressing every address would be a disaster.
+it says nothing about the recipient and suppressing every address would be a disaster. A relay
+refusing our credentials (535) or failing again and again is paused
+(:mod:`broadcast.channels.health`) and the other relays carry the send.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import re
 import secrets
@@ -24,6 +25,7 @@ import socket
 import textwrap
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from email import policy
 from email.headerregistry import Address
@@ -34,6 +36,7 @@ from typing import ClassVar
 
 from aiosmtplib import (
     SMTP,
+    SMTPAuthenticationError,
     SMTPConnectError,
     SMTPDataError,
     SMTPException,
@@ -48,12 +51,14 @@ from broadcast.channels.base import (
     Channel,
     ChannelName,
     MessageContent,
+    OperatorAlert,
     Outcome,
     Prepared,
     Recipient,
     SendResult,
     rate_or_default,
 )
+from broadcast.channels.health import CREDENTIALS_REFUSED, AccountHealth, unique_names
 from broadcast.core.masking import mask_email
 from broadcast.directory.unsubscribe import unsubscribe_url
 from broadcast.ratelimit import RateLimit, RateLimiter
@@ -93,6 +98,7 @@ class EmailChannel(Channel):
         settings: Settings,
         renderer: Renderer | None = None,
         limiter: RateLimiter | None = None,
+        health: AccountHealth | None = None,
     ) -> None:
         _check_url_is_html_safe(settings.public_base_url)
         if not settings.smtp_relays:
@@ -106,7 +112,12 @@ class EmailChannel(Channel):
             RelayPool(relay, local_hostname, rate_or_default(type(self), relay.rate, str(relay)))
             for relay in settings.smtp_relays
         ]
-        self._next_pool = itertools.cycle(self._pools)
+        names = unique_names([pool.relay.name for pool in self._pools])
+        self._by_name = dict(zip(names, self._pools, strict=True))
+        self._health = health or AccountHealth(
+            None, ChannelName.email, settings.provider_probe_after_s
+        )
+        self._turn = 0
 
     async def start(self) -> None:
         await asyncio.gather(*(pool.open() for pool in self._pools))
@@ -139,7 +150,25 @@ class EmailChannel(Channel):
         data = self._personalise(prepared, recipient, message_id)
         if len(data) > self.max_message_bytes:
             return _too_large(recipient.delivery_id, len(data))
-        pool = next(self._next_pool)
+        usable = await self._health.usable(list(self._by_name))
+        if not usable:  # every relay paused: the email waits, the broadcast says why
+            reason = self._health.reason()
+            return SendResult(recipient.delivery_id, Outcome.transient, error=reason, held=reason)
+        name = usable[self._turn % len(usable)]
+        self._turn += 1
+        result = await self._send_through(self._by_name[name], recipient, data, message_id)
+        if result.held is not None:
+            if await self._health.pause(name, result.held):
+                details = {"channel": "email", "account": name, "reason": result.held}
+                result = replace(result, alert=OperatorAlert("provider.account_paused", details))
+        else:
+            await self._health.note(name, failed=_relay_failing(result))
+        return replace(result, account=name)
+
+    async def _send_through(
+        self, pool: RelayPool, recipient: Recipient, data: bytes, message_id: str
+    ) -> SendResult:
+        address = recipient.address
         if self._limiter is not None and pool.rate is not None:
             await self._limiter.acquire([(f"account:smtp:{pool.relay.name}", pool.rate)])
         try:
@@ -253,6 +282,13 @@ class RelayPool:
             await client.ehlo()
 
 
+def _relay_failing(result: SendResult) -> bool:
+    """A failure of the relay itself (no connection, refused at connect, timeout), not of one
+    recipient: N of them in a row pause the relay and the others carry the send."""
+    error = result.error or ""
+    return result.outcome == Outcome.transient and not error.startswith(("RCPT", "DATA"))
+
+
 def failure_result(delivery_id: int, exc: BaseException) -> SendResult:
     """The :class:`SendResult` for a failed SMTP send (RULES E2); the error text is masked."""
     if isinstance(exc, SMTPRecipientsRefused) and exc.recipients:
@@ -264,6 +300,9 @@ def failure_result(delivery_id: int, exc: BaseException) -> SendResult:
         return _coded_result(delivery_id, "DATA", exc, suppress_on_5xx=suppress)
     if isinstance(exc, SMTPNotSupported):
         return SendResult(delivery_id, Outcome.permanent, error="relay lacks SMTPUTF8")
+    if isinstance(exc, SMTPAuthenticationError):  # our credentials: the relay is paused
+        error = _error_text("AUTH", exc)
+        return SendResult(delivery_id, Outcome.transient, error=error, held=CREDENTIALS_REFUSED)
     if isinstance(exc, SMTPResponseException):  # the relay refused us, not the recipient
         stage = "connect" if isinstance(exc, SMTPConnectError) else "relay"
         return SendResult(delivery_id, Outcome.transient, error=_error_text(stage, exc))

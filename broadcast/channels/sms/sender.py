@@ -3,7 +3,8 @@
 The text is rendered once per locale from ``templates/sms/notice.<locale>.txt``; it is the same
 for every recipient. Each configured account keeps one long-lived client (an aiohttp session,
 :mod:`broadcast.channels.sms.client`) opened in :meth:`SmsChannel.start`; accounts are used in
-turn, each with its own rate bucket taken in :meth:`SmsChannel.send`: the account's ``rate``, or
+turn, skipping those paused (:mod:`broadcast.channels.health`: credentials refused, failing),
+each with its own rate bucket taken in :meth:`SmsChannel.send`: the account's ``rate``, or
 :attr:`SmsChannel.default_rate` when it names none (said once in the log at start-up).
 
 Failures are classified, never raised (:mod:`broadcast.channels.sms.errors`); a create left
@@ -15,8 +16,8 @@ and inbound SMS, is parsed in :mod:`broadcast.channels.sms.callbacks`.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import ClassVar
 
@@ -24,12 +25,14 @@ from broadcast.channels.base import (
     Channel,
     ChannelName,
     MessageContent,
+    OperatorAlert,
     Outcome,
     Prepared,
     Recipient,
     SendResult,
     rate_or_default,
 )
+from broadcast.channels.health import AccountHealth, unique_names
 from broadcast.channels.sms.callbacks import STATUS_CALLBACK_PATH
 from broadcast.channels.sms.client import TwilioClient
 from broadcast.channels.sms.errors import failure_result, is_ambiguous
@@ -61,6 +64,7 @@ class SmsChannel(Channel):
         settings: Settings,
         limiter: RateLimiter | None = None,
         renderer: Renderer | None = None,
+        health: AccountHealth | None = None,
     ) -> None:
         if not settings.twilio_accounts:
             raise ValueError("the SMS channel needs at least one Twilio account")
@@ -71,7 +75,12 @@ class SmsChannel(Channel):
             TwilioClient(account, rate_or_default(type(self), account.rate, str(account)))
             for account in settings.twilio_accounts
         ]
-        self._next_account = itertools.cycle(self._accounts)
+        names = unique_names([str(client.account.name) for client in self._accounts])
+        self._by_name = dict(zip(names, self._accounts, strict=True))
+        self._health = health or AccountHealth(
+            None, ChannelName.sms, settings.provider_probe_after_s
+        )
+        self._turn = 0
         self._status_callback = settings.public_base_url.rstrip("/") + STATUS_CALLBACK_PATH
         self._stop_number = stop_number(settings)
 
@@ -92,7 +101,24 @@ class SmsChannel(Channel):
         return Prepared(locale=locale, parts={"text": text})
 
     async def send(self, prepared: Prepared, recipient: Recipient) -> SendResult:
-        account = next(self._next_account)
+        usable = await self._health.usable(list(self._by_name))
+        if not usable:  # every account paused: the SMS waits, the broadcast says why
+            reason = self._health.reason()
+            return SendResult(recipient.delivery_id, Outcome.transient, error=reason, held=reason)
+        name = usable[self._turn % len(usable)]
+        self._turn += 1
+        result = await self._send_with(self._by_name[name], prepared, recipient)
+        if result.held is not None:
+            if await self._health.pause(name, result.held):
+                details = {"channel": "sms", "account": name, "reason": result.held}
+                result = replace(result, alert=OperatorAlert("provider.account_paused", details))
+        else:
+            await self._health.note(name, failed=_account_failing(result))
+        return replace(result, account=name)
+
+    async def _send_with(
+        self, account: TwilioClient, prepared: Prepared, recipient: Recipient
+    ) -> SendResult:
         if account.client is None:
             return SendResult(recipient.delivery_id, Outcome.transient, error="channel not started")
         if self._limiter is not None and account.rate is not None:
@@ -122,6 +148,12 @@ class SmsChannel(Channel):
                 result = await reconcile(account, recipient, body, started, result, timeout_s)
             return result
         return SendResult(recipient.delivery_id, Outcome.sent, provider_message_id=message.sid)
+
+
+def _account_failing(result: SendResult) -> bool:
+    """A failure that says the account does not work (no connection, 5xx), not a 429."""
+    error = result.error or ""
+    return result.outcome == Outcome.transient and not error.startswith("twilio 429")
 
 
 def stop_number(settings: Settings) -> str | None:
