@@ -60,7 +60,10 @@ async def _refresh_status_pages(request: Request, organisation_ids: set[int]) ->
         await request.app.state.status_site.refresh(organisation_ids)
 
 
-UowDep = Annotated[UnitOfWork, Depends(unit_of_work)]
+UowDep = Annotated[UnitOfWork, Depends(unit_of_work, scope="function")]
+"""Committed before the response is sent ("function" scope): a browser following a redirect, or
+a client reading what it just wrote, finds it; a failed commit is the request's error, not a
+success already answered (FastAPI's default scope would end the dependency after sending)."""
 _bearer = HTTPBearer(auto_error=False, description="Clé d'API : `Authorization: Bearer bc_...`")
 
 

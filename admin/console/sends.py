@@ -107,11 +107,27 @@ async def send_page(
         user=user,
         send=overview,
         search=search,
-        actions={name: a for name, a in ACTIONS.items() if overview.broadcast.status in a.allowed},
-        can_send=user.principal.can(Permission.broadcasts_send),
-        can_follow_up=_can_follow_up(overview.broadcast),
-        final=overview.broadcast.status in FINISHED,
+        controls=_controls(user, overview.broadcast),
         delivery_statuses=DELIVERY_STATUS_FR,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Controls:
+    """The buttons a send's status and the operator's role offer."""
+
+    broadcast_id: int
+    can_send: bool
+    actions: dict[str, Action]
+    can_follow_up: bool
+
+
+def _controls(user: ConsoleUser, broadcast: Broadcast) -> Controls:
+    return Controls(
+        broadcast.id or 0,
+        user.principal.can(Permission.broadcasts_send),
+        {name: a for name, a in ACTIONS.items() if broadcast.status in a.allowed},
+        _can_follow_up(broadcast),
     )
 
 
@@ -135,16 +151,20 @@ def _announcement(status: str, progress: list[ChannelProgress], locale: str) -> 
 async def progression(
     request: Request, uow: UowDep, user: Reader, broadcast_id: RowId
 ) -> JSONResponse:
-    """The figures the page's script puts in place: the progress list rendered by the page's
-    own macro, the status, and the sentence for the live region."""
+    """What the page's script puts in place: the progress list and the buttons rendered by the
+    page's own templates, the status, and the sentence for the live region."""
     broadcast = await service.get_broadcast(uow.session, user.principal, broadcast_id)
     progress = await progress_of(uow.session, broadcast)
     html = render(request, "_progress_live.html", locale=user.locale, line={"progress": progress})
+    controls = render(
+        request, "_send_controls.html", locale=user.locale, controls=_controls(user, broadcast)
+    )
     body = {
         "status": broadcast.status,
         "status_label": broadcast_status(broadcast.status, user.locale),
         "final": broadcast.status in FINISHED,
         "html": html,
+        "controls": controls,
         "announcement": _announcement(broadcast.status, progress, user.locale),
     }
     return JSONResponse(body, headers={"cache-control": "no-store"})

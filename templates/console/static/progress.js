@@ -1,7 +1,7 @@
 /* Live progress of sends: every element with data-progress-url is refreshed from its JSON
-   (the figures rendered on the server, the status, a sentence for the live region) every few
-   seconds, until the send is finished; nothing is asked while the tab is hidden. The page
-   shows complete figures without this script. */
+   (the figures rendered on the server, the status, a sentence for the live region, and the
+   buttons once the status changes) every few seconds, until the send is finished; nothing is
+   asked while the tab is hidden. The page shows complete figures without this script. */
 (function () {
   "use strict";
   var PERIOD_MS = 2500;
@@ -16,10 +16,15 @@
 
   function show(element, data) {
     var id = element.getAttribute("data-send");
+    var changed = element.getAttribute("data-status") !== data.status;
+    element.setAttribute("data-status", data.status);
     element.innerHTML = data.html;
     element.setAttribute("data-final", data.final ? "true" : "false");
     document.querySelectorAll('[data-status-for="' + id + '"]').forEach(function (status) {
       status.textContent = data.status_label;
+    });
+    document.querySelectorAll('[data-controls-for="' + id + '"]').forEach(function (controls) {
+      if (changed) { controls.innerHTML = data.controls; }  /* not under a focused button */
     });
     document.querySelectorAll('[data-announce-for="' + id + '"]').forEach(function (region) {
       if (region.textContent !== data.announcement) { region.textContent = data.announcement; }
