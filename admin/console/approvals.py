@@ -54,6 +54,7 @@ async def _approval_page(
     organisation = await session.get(Organisation, broadcast.organisation_id)
     assert notice is not None and organisation is not None
     asked = await approval_request(session, broadcast)
+    check = await service.preview(session, user.principal, broadcast, settings)
     return page(
         request,
         "approval.html",
@@ -64,7 +65,8 @@ async def _approval_page(
         organisation=organisation,
         asked=asked,
         people=await people_of(session, broadcast),
-        check=await service.preview(session, user.principal, broadcast, settings),
+        check=check,
+        reasons=_reasons(asked.reasons) or check.approval_messages,
         views=await recipient_views(session, broadcast, settings),
         own=user.principal.operator_id in await approval.requesters(session, broadcast),
         pending=broadcast.status == BroadcastStatus.pending_approval,
@@ -72,6 +74,13 @@ async def _approval_page(
         error=error,
         status_code=422 if error else 200,
     )
+
+
+def _reasons(codes: list[str]) -> list[str]:
+    """Why the send waits, as said when it was asked for (the figures may have moved since)."""
+    return [
+        approval.REASON_SENTENCES_FR[code] for code in codes if code in approval.REASON_SENTENCES_FR
+    ]
 
 
 @router.get("/{broadcast_id}")

@@ -120,6 +120,7 @@ ENGLISH: dict[str, str] = {
     "Annuler l'envoi ?": "Cancel the send?",
     "Les messages qui ne sont pas encore partis ne partiront pas. Cette action est définitive.": "Messages not yet sent will not go out. This cannot be undone.",
     "Annuler l'envoi": "Cancel the send",
+    "Cette action n'est plus possible : l'envoi est « {status} ».": "This action is no longer possible: the send is “{status}”.",
     "{status} : {done} messages partis sur {planned}.": "{status}: {done} of {planned} messages sent.",
     "{status} : environ {percent} % des messages partis.": "{status}: about {percent}% of messages sent.",
     "Écrivez le message de la suite avant de l'envoyer.": "Write the follow-up message before sending it.",

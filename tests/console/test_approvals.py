@@ -61,6 +61,7 @@ async def test_the_officer_sees_the_check_refuses_without_reason_then_approves(
         assert inbox.status_code == 200
         assert f'href="/console/approbations/{broadcast_id}"' in inbox.text
         url = f"/console/approbations/{broadcast_id}"
+        assert f'href="{url}"' in (await client.get("/console/")).text  # waiting for me
         check = seen(await client.get(url))
         assert "head_x demande à envoyer « ENT indisponible » à 3 destinataires" in check
         assert "Le nombre de destinataires dépasse le seuil fixé" in check

@@ -159,6 +159,9 @@ async def test_pause_resume_and_cancel_after_their_confirmation_page(
         assert cancelled.status_code == 303
         assert await _status(factory, broadcast_id) == "cancelled"
         assert "Annulé" in seen(await client.get(url))
+        late = seen(await client.get(f"{url}/suspendre"))
+        assert "Cette action n'est plus possible : l'envoi est « Annulé »." in late
+        assert 'method="post" action="/console/envois/' not in late
         assert (await client.get(f"{url}/effacer")).status_code == 404
         await run_burst_workers(settings)
     assert sink.messages == []
