@@ -93,9 +93,9 @@ async def send_page(
     uow: UowDep,
     user: Reader,
     broadcast_id: RowId,
-    adresse: Annotated[str, Query(max_length=320)] = "",
-    canal: Annotated[str, Query(max_length=16)] = "",
-    statut: Annotated[str, Query(max_length=16)] = "",
+    adresse: Annotated[Text, Query(max_length=320)] = "",
+    canal: Annotated[Text, Query(max_length=16)] = "",
+    statut: Annotated[Text, Query(max_length=16)] = "",
     page_number: Annotated[int, Query(alias="page", ge=1, le=1_000_000)] = 1,
 ) -> Response:
     search = DeliverySearch(adresse, canal, statut, page_number)

@@ -19,13 +19,15 @@ from broadcast.broadcasts.service import get_broadcast
 from broadcast.core.csvsafe import csv_text
 from broadcast.core.masking import mask_address
 from broadcast.core.sqlutil import row_id
+from broadcast.core.timeutil import as_utc
 from broadcast.deliveries.models import Delivery, DeliveryStatus
 from broadcast.directory.models import Organisation
 from broadcast.directory.phones import normalise_phone
 from broadcast.notices.models import Notice
+from broadcast.status.timefmt import PARIS
 
 PER_PAGE = 50
-REPORT_HEADER = ("canal", "adresse", "statut", "tentatives", "erreur", "mise à jour")
+REPORT_HEADER = ("canal", "adresse", "statut", "tentatives", "erreur", "mise à jour (Paris)")
 DELIVERY_STATUS_FR = {
     DeliveryStatus.queued: "en file d'attente",
     DeliveryStatus.sending: "en cours d'envoi",
@@ -205,7 +207,7 @@ async def delivery_report(session: AsyncSession, principal: Principal, broadcast
             DELIVERY_STATUS_FR.get(DeliveryStatus(d.status), d.status),
             d.attempts,
             d.error or "",
-            d.updated_at.isoformat(timespec="seconds"),
+            as_utc(d.updated_at).astimezone(PARIS).isoformat(timespec="seconds"),
         )
         for d in rows.scalars()
     ]

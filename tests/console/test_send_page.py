@@ -126,6 +126,8 @@ async def test_deliveries_are_paged(
         assert "Page 2 sur 2" in seen(beyond)
         bad = await client.get(f"/console/envois/{broadcast_id}", params={"page": "deux"})
         assert bad.status_code == 422 and "page" in seen(bad)
+        nul = await client.get(f"/console/envois/{broadcast_id}", params={"adresse": "a\x00b"})
+        assert nul.status_code == 422 and "adresse" in seen(nul)
 
 
 async def test_pause_resume_and_cancel_after_their_confirmation_page(
@@ -237,7 +239,8 @@ async def test_the_report_is_a_guarded_csv_of_masked_addresses(
     assert report.headers["content-type"].startswith("text/csv")
     assert f'filename="envoi-{broadcast_id}.csv"' in report.headers["content-disposition"]
     rows = list(csv.reader(io.StringIO(report.text.lstrip("\ufeff"))))
-    assert rows[0] == ["canal", "adresse", "statut", "tentatives", "erreur", "mise à jour"]
+    assert rows[0] == ["canal", "adresse", "statut", "tentatives", "erreur", "mise à jour (Paris)"]
+    assert rows[1][5].endswith(("+01:00", "+02:00"))  # Europe/Paris
     by_channel = sorted((row[0], row[1], row[2]) for row in rows[1:])
     assert by_channel == [
         ("email", "p***0@f***.fr", "envoyé"),
