@@ -12,9 +12,12 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from sqlalchemy import select
+from sqlmodel import col
 
+from broadcast.accounts.models import Operator
 from broadcast.broadcasts.models import Broadcast
-from broadcast.core.db import SessionFactory
+from broadcast.core.db import SessionFactory, transaction
 from broadcast.notices.models import Notice
 from broadcast.sandbox.smtp import SmtpSink
 from broadcast.sandbox.twilio import TwilioSandbox
@@ -272,3 +275,22 @@ async def test_head_of_y_gets_404_on_every_page_of_a_send_of_x(
         home = await client.get("/console/")
         assert "ENT indisponible" not in seen(home)
     assert await _status(factory, broadcast_id) == "completed"
+
+
+async def test_an_operator_who_chose_english_reads_the_page_in_english(
+    settings: Settings, factory: SessionFactory, sink: SmtpSink
+) -> None:
+    world = await build_world(factory)
+    await add_contacts(factory, guardians(world.school_x, 2))
+    async with transaction(factory) as session:
+        head = await session.scalar(select(Operator).where(col(Operator.email) == "head_x@test.fr"))
+        assert head is not None
+        head.locale = "en"
+    async with api(settings) as client:
+        broadcast_id = await _school_x_send(client, world)
+        await _signed_in(client, factory, "head_x@test.fr")
+        page = seen(await client.get(f"/console/envois/{broadcast_id}"))
+        assert "Pause the send" in page and "Failures by reason" in page
+        assert "Suspendre l'envoi" not in page
+        progression = (await client.get(f"/console/envois/{broadcast_id}/progression")).json()
+        assert progression["announcement"] == "Queued: about 0% of messages sent."
