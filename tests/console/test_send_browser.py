@@ -9,7 +9,7 @@ import asyncio
 import re
 
 import pyotp
-from playwright.async_api import Page
+from playwright.async_api import Page, Response
 
 from broadcast.accounts.models import Role
 from broadcast.accounts.service import create_operator
@@ -185,3 +185,50 @@ async def test_an_academie_wide_send_waits_until_a_second_officer_approves_from_
     families = sorted(m.to for m in sink.messages if "familles" in m.to)
     schools = (world.school_x, world.school_y, world.school_z)
     assert families == sorted(f"parent{10 * s + n}@familles.fr" for s in schools for n in range(2))
+
+
+async def _set_hidden(page: Page, hidden: bool) -> None:
+    """The tab hidden or shown, as the browser tells the page when its user switches tabs."""
+    await page.evaluate(
+        """(hidden) => {
+            Object.defineProperty(document, "hidden", { value: hidden, configurable: true });
+            document.dispatchEvent(new Event("visibilitychange"));
+        }""",
+        hidden,
+    )
+
+
+async def test_the_page_stops_asking_while_its_tab_is_hidden(
+    settings: Settings, factory: SessionFactory, sink: SmtpSink
+) -> None:
+    """On the page's own clock, controlled here: a poll each period while shown, none while
+    hidden however long, one at once when shown again."""
+    world = await build_world(factory)
+    await add_contacts(factory, guardians(world.school_x, 2))
+    head = await give_password(factory, "head_x@test.fr")
+    async with api(settings) as client:
+        draft = await api_send(
+            client, world.keys["head_x"], world.school_x, {"organisation_ids": [world.school_x]}
+        )
+    async with live_server(settings) as base_url, chromium() as browser:
+        context = await french_context(browser, DESKTOP)
+        page = await context.new_page()
+        await sign_in_page(page, base_url, head)
+        polls: list[str] = []
+        page.on("request", lambda r: polls.append(r.url) if "/progression" in r.url else None)
+        await page.clock.install()
+        await page.goto(f"{base_url}/console/envois/{draft['id']}")
+
+        def progression(response: Response) -> bool:
+            return "/progression" in response.url
+
+        async with page.expect_response(progression):
+            await page.clock.run_for(3_000)
+        assert len(polls) == 1
+        await _set_hidden(page, True)
+        await page.clock.run_for(60_000)
+        assert len(polls) == 1
+        async with page.expect_response(progression):
+            await _set_hidden(page, False)
+        assert len(polls) == 2
+        await context.close()
