@@ -33,12 +33,14 @@ from admin.api import (
 )
 from admin.api.imports import router as imports_router
 from admin.bodylimit import BodyLimit, BodyTooLarge, too_large_message
+from admin.console import approvals as console_approvals
 from admin.console import assets as console_assets
 from admin.console import auth as console_auth
 from admin.console import dashboard as console_dashboard
 from admin.console import incidents as console_incidents
 from admin.console import journal as console_journal
 from admin.console import reports as console_reports
+from admin.console import sends as console_sends
 from admin.console.deps import SignInRequired
 from admin.console.errors import error_page, is_console, sign_in_required
 from admin.deps import locale_of
@@ -170,7 +172,13 @@ def create_app(
     for path in ("/status", "/status/{rest:path}"):
         app.add_route(path, status_pages.status_resource, methods=["GET", "HEAD"])
     app.include_router(providers.router)
-    for console in (console_auth, console_dashboard, console_assets):
+    for console in (
+        console_auth,
+        console_dashboard,
+        console_sends,
+        console_approvals,
+        console_assets,
+    ):
         app.include_router(console.router)
     app.include_router(console_incidents.router)
     app.include_router(console_reports.router)

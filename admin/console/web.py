@@ -61,6 +61,15 @@ def page(
     **context: Any,
 ) -> HTMLResponse:
     """The template ``name`` rendered for this request."""
+    response = HTMLResponse(
+        render(request, name, locale=locale, **context), status_code=status_code
+    )
+    response.headers["cache-control"] = "no-store"
+    return response
+
+
+def render(request: Request, name: str, *, locale: str | None = None, **context: Any) -> str:
+    """The template ``name`` (a page or a fragment) as text, in the operator's language."""
     locale = locale or request_locale(request)
 
     def words(text: str, **values: Any) -> str:
@@ -71,7 +80,7 @@ def page(
         return date_and_clock(moment, locale) if moment else ""
 
     now = datetime.now().astimezone()
-    html = (
+    return (
         _environment()
         .get_template(name)
         .render(
@@ -86,9 +95,6 @@ def page(
             **context,
         )
     )
-    response = HTMLResponse(html, status_code=status_code)
-    response.headers["cache-control"] = "no-store"
-    return response
 
 
 def redirect(url: str) -> RedirectResponse:

@@ -2,8 +2,9 @@
 
 Sent by a job after the commit that put the broadcast in ``pending_approval``, through the first
 SMTP relay, one message per approver (each sees only his own address). The text names the notice,
-the requester, the estimate and why approval is needed, with a link to the broadcast; it never
-quotes the message body. A job run again sends again: a second reminder is harmless.
+the requester, the estimate and why approval is needed, with a link to its approval page in the
+console; it never quotes the message body. A job run again sends again: a second reminder is
+harmless.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ async def notify_approvers(factory: SessionFactory, settings: Settings, broadcas
         broadcast = await session.get(Broadcast, broadcast_id)
         if broadcast is None or broadcast.status != BroadcastStatus.pending_approval:
             return 0
-        request = await _request(session, broadcast)
+        request = await approval_request(session, broadcast)
         addresses = [operator.email for operator in await approvers(session, broadcast)]
     if not addresses:
         log.warning("broadcast %s waits for approval but no operator can approve it", broadcast_id)
@@ -57,7 +58,8 @@ async def notify_approvers(factory: SessionFactory, settings: Settings, broadcas
     return len(addresses)
 
 
-async def _request(session: AsyncSession, broadcast: Broadcast) -> ApprovalRequest:
+async def approval_request(session: AsyncSession, broadcast: Broadcast) -> ApprovalRequest:
+    """Who asked for the send (the latest request), its estimate and why it waits."""
     notice = await session.get(Notice, broadcast.notice_id)
     event = (
         await session.execute(
@@ -86,7 +88,7 @@ async def _request(session: AsyncSession, broadcast: Broadcast) -> ApprovalReque
 
 
 def approval_message(settings: Settings, request: ApprovalRequest, to: str) -> EmailMessage:
-    link = f"{settings.public_base_url}/api/v1/broadcasts/{request.broadcast_id}"
+    link = approval_link(settings, request.broadcast_id)
     reasons = "; ".join(REASONS_FR.get(code, code) for code in request.reasons) or "seuil"
     text = (
         "Bonjour,\n\n"
@@ -94,9 +96,7 @@ def approval_message(settings: Settings, request: ApprovalRequest, to: str) -> E
         f"« {request.notice_title} » ({', '.join(request.channels)}) : "
         f"{request.recipients} destinataires, {request.sms_segments} segments SMS.\n"
         f"Une seconde approbation est nécessaire : {reasons}.\n\n"
-        f"Pour l'examiner : {link}\n"
-        f"Pour l'approuver : POST {link}/approve ; pour la rejeter : POST {link}/reject "
-        "avec un motif.\n\n"
+        f"Pour l'examiner, puis l'approuver ou la refuser : {link}\n\n"
         "Ce message est envoyé automatiquement ; l'envoi ne partira qu'après votre approbation "
         "ou celle d'un autre opérateur habilité.\n"
     )
@@ -108,6 +108,11 @@ def approval_message(settings: Settings, request: ApprovalRequest, to: str) -> E
     message.set_content(text)
     message.add_alternative(_html(text, link), subtype="html")
     return message
+
+
+def approval_link(settings: Settings, broadcast_id: int) -> str:
+    """The console's approval page of the broadcast."""
+    return f"{settings.public_base_url}/console/approbations/{broadcast_id}"
 
 
 def _html(text: str, link: str) -> str:

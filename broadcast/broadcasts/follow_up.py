@@ -15,10 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from broadcast.accounts.service import Principal
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus, status_fr
 from broadcast.broadcasts.schemas import FollowUpIn
+from broadcast.broadcasts.service import confirm
 from broadcast.channels.base import ChannelName
 from broadcast.core.errors import Conflict, InvalidInput
 from broadcast.core.sqlutil import row_id
-from broadcast.notices.service import get_notice, get_update
+from broadcast.notices.models import NoticeStatus
+from broadcast.notices.schemas import UpdateIn
+from broadcast.notices.service import add_update, get_notice, get_update
+from broadcast.settings import Settings
 
 PLANNED = (
     BroadcastStatus.sending,
@@ -49,6 +53,27 @@ async def create_follow_up(
     session.add(follow_up)
     await session.flush()
     return follow_up
+
+
+async def send_resolution(
+    session: AsyncSession,
+    principal: Principal,
+    earlier: Broadcast,
+    message: str,
+    settings: Settings,
+) -> Broadcast:
+    """ "Envoyer la suite": the notice resolved by ``message``, and that update sent to the
+    addresses ``earlier`` planned, confirmed at once (queued, or waiting for approval as any
+    send would; the caller enqueues after commit)."""
+    _ensure_planned(earlier)
+    notice = await get_notice(session, principal, earlier.notice_id)
+    update = await add_update(
+        session, principal, notice, UpdateIn(status=NoticeStatus.resolved, message=message)
+    )
+    follow_up = await create_follow_up(
+        session, principal, earlier, FollowUpIn(update_id=row_id(update))
+    )
+    return await confirm(session, principal, follow_up, settings)
 
 
 def _ensure_planned(earlier: Broadcast) -> None:

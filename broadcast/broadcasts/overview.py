@@ -159,3 +159,27 @@ async def dashboard(session: AsyncSession, principal: Principal) -> Dashboard:
             session, await _sends(session, principal, FINISHED), with_progress=True
         ),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalInbox:
+    """Sends waiting for approval in the operator's scope: those he may approve, and his own
+    requests (another operator approves them)."""
+
+    to_approve: list[SendLine]
+    requested_by_me: list[SendLine]
+
+
+async def approval_inbox(
+    session: AsyncSession, principal: Principal, limit: int = 50
+) -> ApprovalInbox:
+    pending = await _sends(session, principal, (BroadcastStatus.pending_approval,), limit=limit)
+    to_approve: list[tuple[Broadcast, str, str]] = []
+    mine: list[tuple[Broadcast, str, str]] = []
+    for row in pending:
+        own = principal.operator_id in await requesters(session, row[0])
+        (mine if own else to_approve).append(row)
+    return ApprovalInbox(
+        await _lines(session, to_approve, with_progress=False),
+        await _lines(session, mine, with_progress=False),
+    )

@@ -3,13 +3,20 @@
 Every (method, path) the app serves either names its permission (``requires``) or is declared
 public in :data:`admin.access.PUBLIC_ROUTES`; then every role x route cell is called with a key
 of that role: 403 with the French message when the role lacks the permission, neither 401 nor
-403 when it holds it (404 and 422 are fine: ids are 999999 and bodies empty)."""
+403 when it holds it (404 and 422 are fine: ids are 999999 and bodies empty). Console pages
+(``console_requires``) are called the same way by a signed-in operator of each role, forms
+carrying their CSRF token."""
 
 from __future__ import annotations
 
+import html
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 import httpx
+from fastapi import FastAPI
 
 from admin.access import PUBLIC_ROUTES, RouteAccess, access_table
 from admin.app import create_app
@@ -19,6 +26,7 @@ from broadcast.accounts.permissions import ROLE_PERMISSIONS, Permission
 from broadcast.core.db import SessionFactory
 from broadcast.sandbox.smtp import SmtpSink
 from broadcast.settings import Settings
+from tests.console.console_support import csrf_of, give_password, sign_in
 from tests.support import api, auth, build_world
 
 KEY_OF_ROLE = {
@@ -97,8 +105,34 @@ def _call_url(path: str) -> str:
     return _PATH_PARAM.sub("999999", path)
 
 
-async def _cell(client: httpx.AsyncClient, route: RouteAccess, key: str) -> httpx.Response:
-    return await client.request(route.method, _call_url(route.path), headers=auth(key))
+@dataclass(frozen=True)
+class Caller:
+    """One role's API key, and a console session of an operator of that role."""
+
+    key: str
+    console: httpx.AsyncClient
+    csrf: str
+
+
+async def _cell(client: httpx.AsyncClient, route: RouteAccess, caller: Caller) -> httpx.Response:
+    url = _call_url(route.path)
+    if route.path.startswith("/console/"):
+        form = {"csrf": caller.csrf} if route.method == "POST" else None
+        return await caller.console.request(route.method, url, data=form)
+    return await client.request(route.method, url, headers=auth(caller.key))
+
+
+@asynccontextmanager
+async def _console_session(
+    app: FastAPI, factory: SessionFactory, role: Role
+) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
+    email = f"{KEY_OF_ROLE[role]}@test.fr"
+    needs_totp = role in (Role.platform_admin, Role.academie_officer)
+    credentials = await give_password(factory, email, with_totp=needs_totp)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as console:
+        assert (await sign_in(console, credentials)).status_code == 303
+        yield console, csrf_of(await console.get("/console/"))
 
 
 async def test_every_role_x_route_cell_is_enforced_on_the_server(
@@ -107,29 +141,33 @@ async def test_every_role_x_route_cell_is_enforced_on_the_server(
     world = await build_world(factory)
     routes = guarded_routes(settings, sink)
     wrong: list[tuple[str, str, str, int, str]] = []
-    async with api(settings) as client:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app), api(settings) as client:
         for role, key_name in KEY_OF_ROLE.items():
-            for route in routes:
-                response = await _cell(client, route, world.keys[key_name])
-                allowed = route.permissions <= ROLE_PERMISSIONS[role]
-                if route.path.startswith("/console"):  # a key is no session: to sign-in
-                    if not _to_sign_in(response):
-                        wrong.append((role, route.method, route.path, response.status_code, ""))
-                elif not _as_expected(response, allowed):
-                    wrong.append(
-                        (role, route.method, route.path, response.status_code, response.text[:200])
-                    )
+            async with _console_session(app, factory, role) as (console, token):
+                caller = Caller(world.keys[key_name], console, token)
+                for route in routes:
+                    response = await _cell(client, route, caller)
+                    allowed = route.permissions <= ROLE_PERMISSIONS[role]
+                    if not _as_expected(response, allowed):
+                        wrong.append(
+                            (
+                                role,
+                                route.method,
+                                route.path,
+                                response.status_code,
+                                response.text[:200],
+                            )
+                        )
     assert not wrong, wrong
 
 
-def _to_sign_in(response: httpx.Response) -> bool:
-    """Console pages take a session cookie, never a key; their roles are checked with
-    sessions in tests/console/."""
-    location = response.headers.get("location", "")
-    return response.status_code == 303 and location.startswith("/console/connexion")
-
-
 def _as_expected(response: httpx.Response, allowed: bool) -> bool:
+    if response.request.url.path.startswith("/console/"):
+        signed_out = "/console/connexion" in response.headers.get("location", "")
+        if allowed:
+            return response.status_code not in (401, 403) and not signed_out
+        return response.status_code == 403 and FORBIDDEN_FR in html.unescape(response.text)
     if allowed:
         return response.status_code not in (401, 403)
     return response.status_code == 403 and response.json()["error"]["message"] == FORBIDDEN_FR

@@ -127,7 +127,7 @@ async def test_an_officers_academie_wide_sms_waits_for_a_second_officer(
         assert email.subject == f"Approbation demandée : diffusion n° {draft['id']}"
         text = email.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
         assert "officer demande l'envoi" in text and "6 destinataires, 6 segments SMS" in text
-        assert f"https://broadcast.test/api/v1/broadcasts/{draft['id']}" in text
+        assert f"https://broadcast.test/console/approbations/{draft['id']}" in text
 
         url = f"/api/v1/broadcasts/{draft['id']}"
         own = await client.post(f"{url}/approve", headers=auth(officer))

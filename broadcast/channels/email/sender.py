@@ -132,7 +132,7 @@ class EmailChannel(Channel):
         return [("channel:email", channel_rate)] if channel_rate is not None else []
 
     def prepare(self, content: MessageContent, locale: str) -> Prepared:
-        rendered = self._renderer.render("email", TEMPLATE_NAME, locale, _template_context(content))
+        rendered = render_email_parts(self._renderer, content, locale)
         return Prepared(
             locale=locale,
             parts={
@@ -375,6 +375,12 @@ def _new_client(relay: SmtpRelay, local_hostname: str) -> SMTP:
         timeout=relay.timeout_s,
         local_hostname=local_hostname,
     )
+
+
+def render_email_parts(renderer: Renderer, content: MessageContent, locale: str) -> dict[str, str]:
+    """The subject, text and HTML parts every recipient of ``locale`` gets (the unsubscribe
+    link a placeholder until each recipient's own is put in)."""
+    return renderer.render("email", TEMPLATE_NAME, locale, _template_context(content))
 
 
 def _template_context(content: MessageContent) -> dict[str, PlainValue]:
