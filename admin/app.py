@@ -34,6 +34,8 @@ from admin.api.imports import router as imports_router
 from admin.bodylimit import BodyLimit, BodyTooLarge, too_large_message
 from admin.console import assets as console_assets
 from admin.console import auth as console_auth
+from admin.console import check as console_check
+from admin.console import compose as console_compose
 from admin.console import dashboard as console_dashboard
 from admin.console.deps import SignInRequired
 from admin.console.errors import error_page, is_console, sign_in_required
@@ -161,7 +163,13 @@ def create_app(
     for path in ("/status", "/status/{rest:path}"):
         app.add_route(path, status_pages.status_resource, methods=["GET", "HEAD"])
     app.include_router(providers.router)
-    for console in (console_auth, console_dashboard, console_assets):
+    for console in (
+        console_auth,
+        console_dashboard,
+        console_compose,
+        console_check,
+        console_assets,
+    ):
         app.include_router(console.router)
     if outbox is not None:
         app.include_router(public.outbox_router(outbox))

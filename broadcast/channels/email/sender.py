@@ -125,7 +125,7 @@ class EmailChannel(Channel):
         return [("channel:email", channel_rate)] if channel_rate is not None else []
 
     def prepare(self, content: MessageContent, locale: str) -> Prepared:
-        rendered = self._renderer.render("email", TEMPLATE_NAME, locale, _template_context(content))
+        rendered = render_email(self._renderer, content, locale)
         return Prepared(
             locale=locale,
             parts={
@@ -340,6 +340,12 @@ def _new_client(relay: SmtpRelay, local_hostname: str) -> SMTP:
         timeout=relay.timeout_s,
         local_hostname=local_hostname,
     )
+
+
+def render_email(renderer: Renderer, content: MessageContent, locale: str) -> dict[str, str]:
+    """Subject, text and HTML parts for ``locale``, the unsubscribe link still a placeholder:
+    what is sent, and what the console's check page shows."""
+    return renderer.render("email", TEMPLATE_NAME, locale, _template_context(content))
 
 
 def _template_context(content: MessageContent) -> dict[str, PlainValue]:
