@@ -6,11 +6,16 @@ from __future__ import annotations
 import re
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlmodel import col
 
+from admin.console import check
+from admin.console.texts import ENGLISH
+from admin.console.web import TEMPLATES
+from broadcast.accounts.models import Operator
+from broadcast.broadcasts.approval import REASON_SENTENCES_FR
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus
-from broadcast.core.db import SessionFactory
+from broadcast.core.db import SessionFactory, transaction
 from broadcast.notices.models import Notice, NoticeUpdate
 from broadcast.sandbox.smtp import SmtpSink
 from broadcast.settings import Settings
@@ -367,3 +372,37 @@ async def test_an_update_of_an_open_incident_drafts_its_send(
     async with factory() as session:
         update = await session.get(NoticeUpdate, row.update_id)
     assert update is not None and update.message == "L'ENT fonctionne de nouveau."
+
+
+def test_every_french_sentence_of_the_redaction_pages_has_its_english() -> None:
+    sources = [TEMPLATES / "_steps.html", *sorted(TEMPLATES.glob("compose_*.html"))]
+    written = [
+        match.group(2).replace("\\'", "'")
+        for source in sources
+        for match in re.finditer(r'_\((["\'])(.*?)(?<!\\)\1', source.read_text())
+    ]
+    spoken = [
+        *check.ROLE_LABELS.values(),
+        *check.SCHOOL_TYPE_LABELS.values(),
+        *check.NORMALISED.values(),
+        *(word for pair in check.CHANNEL_WORDS.values() for word in pair),
+        *REASON_SENTENCES_FR.values(),
+    ]
+    assert len(written) > 80
+    assert [text for text in written + spoken if text not in ENGLISH] == []
+
+
+async def test_an_english_speaking_operator_reads_the_check_page_in_english(
+    settings: Settings, factory: SessionFactory
+) -> None:
+    await _school_families(factory)
+    async with api(settings) as client:
+        await _signed_in(client, factory, "head_x@test.fr")
+        async with transaction(factory) as session:
+            await session.execute(
+                update(Operator).where(col(Operator.email) == "head_x@test.fr").values(locale="en")
+            )
+        broadcast_id = await _draft_from_template(client, fast=True)
+        check_page = await client.get(f"/console/rediger/{broadcast_id}/verifier")
+    assert "Check before sending" in check_page.text and "Send 3 emails" in check_page.text
+    assert "Recipients per channel" in check_page.text
