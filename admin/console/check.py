@@ -18,7 +18,7 @@ from admin.console.web import french_number, page, redirect
 from admin.deps import QueueDep, SettingsDep, UnitOfWork, UowDep
 from broadcast.accounts.permissions import Permission
 from broadcast.audiences.criteria import AudienceCriteria, SchoolType
-from broadcast.audiences.preview import AudiencePreview, preview_audience
+from broadcast.audiences.preview import AudiencePreview
 from broadcast.audiences.saved import list_saved_audiences
 from broadcast.broadcasts import compose, service
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus, Priority
@@ -109,7 +109,9 @@ async def _audience_page(
     status_code: int = 200,
 ) -> Response:
     criteria = criteria if criteria is not None else broadcast.audience
-    count = await _count(uow, broadcast, criteria) if error is None else None
+    count = None
+    if error is None:
+        count = await compose.audience_count(uow.session, user.principal, broadcast)
     return page(
         request,
         "compose_audience.html",
@@ -127,22 +129,6 @@ async def _audience_page(
         count=count,
         count_text=count_sentence(count, user.locale) if count else "",
         error=error,
-    )
-
-
-async def _count(uow: UowDep, broadcast: Broadcast, criteria: dict[str, Any]) -> AudiencePreview:
-    """The count of the draft's audience on its channels; the criteria are the draft's own
-    (already checked against the scope) or were just checked by the caller."""
-    paths = [
-        org.path
-        for org in [
-            await uow.session.get(Organisation, org_id)
-            for org_id in criteria.get("organisation_ids", [])
-        ]
-        if org is not None
-    ]
-    return await preview_audience(
-        uow.session, AudienceCriteria.model_validate(criteria), paths, broadcast.channels
     )
 
 
@@ -195,13 +181,10 @@ async def audience_count(
     lists = {name: query.getlist(name) for name in ("organisation_ids", "roles", "school_types")}
     try:
         criteria = _criteria_of(form, lists)
-        broadcast.audience = criteria.model_dump(mode="json")
-        preview = await service.preview(uow.session, user.principal, broadcast)
+        preview = await compose.audience_count(uow.session, user.principal, broadcast, criteria)
     except (ValidationError, DomainError) as error:
         message, status_code = form_error(error, user.locale)
-        await discard(uow, user)
         return JSONResponse({"error": message}, status_code=status_code)
-    await discard(uow, user)  # the draft keeps its audience until the form is posted
     return JSONResponse(
         {
             "contacts": preview.contacts,

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from broadcast.accounts.service import Principal
-from broadcast.audiences.criteria import AudienceCriteria
+from broadcast.audiences.criteria import AudienceCriteria, for_notice, subtree_paths
 from broadcast.audiences.preview import AudiencePreview
 from broadcast.audiences.saved import get_saved_audience
 from broadcast.broadcasts import service
@@ -25,6 +25,7 @@ from broadcast.broadcasts.caps import CapLeft, caps_left
 from broadcast.broadcasts.changes import change_broadcast
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus, Priority, status_fr
 from broadcast.broadcasts.schemas import BroadcastIn, BroadcastPatch
+from broadcast.broadcasts.sources import preview_recipients
 from broadcast.channels import sms_text
 from broadcast.channels.base import ChannelName, MessageContent
 from broadcast.channels.email.sender import render_email
@@ -139,6 +140,25 @@ async def set_audience(
     await change_broadcast(
         session, principal, broadcast, BroadcastPatch(audience=criteria), settings
     )
+
+
+async def audience_count(
+    session: AsyncSession,
+    principal: Principal,
+    broadcast: Broadcast,
+    criteria: AudienceCriteria | None = None,
+) -> AudiencePreview:
+    """What ``criteria`` (the draft's own by default) would reach on the draft's channels,
+    counted as its preview counts, the draft left unchanged; 404 for an organisation outside
+    the scope or the notice's subtree (RULES A1)."""
+    notice = await get_notice(session, principal, broadcast.notice_id)
+    if criteria is None:
+        criteria = AudienceCriteria.model_validate(broadcast.audience)
+    criteria = for_notice(criteria, public=notice.public)
+    within = await session.get(Organisation, notice.organisation_id)
+    assert within is not None
+    paths = await subtree_paths(session, principal, criteria, within=within.path)
+    return await preview_recipients(session, broadcast, criteria, paths)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,8 +2,9 @@
 
 Every (method, path) the app serves either names its permission (``requires``) or is declared
 public in :data:`admin.access.PUBLIC_ROUTES`; then every role x route cell is called with a key
-of that role: 403 with the French message when the role lacks the permission, neither 401 nor
-403 when it holds it (404 and 422 are fine: ids are 999999 and bodies empty)."""
+of that role (a console page: signed in as the role's operator): 403 with the French message
+when the role lacks the permission, neither 401 nor 403 when it holds it (404 and 422 are fine:
+ids are 999999 and bodies empty)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from broadcast.accounts.permissions import ROLE_PERMISSIONS, Permission
 from broadcast.core.db import SessionFactory
 from broadcast.sandbox.smtp import SmtpSink
 from broadcast.settings import Settings
+from tests.console.console_support import csrf_of, give_password, sign_in
 from tests.support import api, auth, build_world
 
 KEY_OF_ROLE = {
@@ -101,18 +103,40 @@ async def _cell(client: httpx.AsyncClient, route: RouteAccess, key: str) -> http
     return await client.request(route.method, _call_url(route.path), headers=auth(key))
 
 
+async def _console_cell(client: httpx.AsyncClient, route: RouteAccess, csrf: str) -> httpx.Response:
+    """A console page, called as the signed-in operator's browser does (forms with the token)."""
+    data = {"csrf": csrf} if route.method == "POST" else None
+    return await client.request(route.method, _call_url(route.path), data=data)
+
+
+async def _signed_in_csrf(
+    client: httpx.AsyncClient, factory: SessionFactory, role: Role, name: str
+) -> str:
+    with_totp = role in (Role.platform_admin, Role.academie_officer)
+    credentials = await give_password(factory, f"{name}@test.fr", with_totp=with_totp)
+    assert (await sign_in(client, credentials)).status_code == 303
+    return csrf_of(await client.get("/console/"))
+
+
 async def test_every_role_x_route_cell_is_enforced_on_the_server(
     settings: Settings, sink: SmtpSink, factory: SessionFactory
 ) -> None:
+    """API routes with the role's key; console pages signed in as the role's operator."""
     world = await build_world(factory)
     routes = guarded_routes(settings, sink)
     wrong: list[tuple[str, str, str, int, str]] = []
-    async with api(settings) as client:
-        for role, key_name in KEY_OF_ROLE.items():
+    for role, key_name in KEY_OF_ROLE.items():
+        async with api(settings) as client:
+            csrf = await _signed_in_csrf(client, factory, role, key_name)
             for route in routes:
-                response = await _cell(client, route, world.keys[key_name])
                 allowed = route.permissions <= ROLE_PERMISSIONS[role]
-                if not _as_expected(response, allowed):
+                if route.path.startswith("/console/"):
+                    response = await _console_cell(client, route, csrf)
+                    expected = _console_as_expected(response, allowed)
+                else:
+                    response = await _cell(client, route, world.keys[key_name])
+                    expected = _as_expected(response, allowed)
+                if not expected:
                     wrong.append(
                         (role, route.method, route.path, response.status_code, response.text[:200])
                     )
@@ -123,3 +147,10 @@ def _as_expected(response: httpx.Response, allowed: bool) -> bool:
     if allowed:
         return response.status_code not in (401, 403)
     return response.status_code == 403 and response.json()["error"]["message"] == FORBIDDEN_FR
+
+
+def _console_as_expected(response: httpx.Response, allowed: bool) -> bool:
+    if allowed:
+        signed_out = response.headers.get("location", "").startswith("/console/connexion")
+        return response.status_code not in (401, 403) and not signed_out
+    return response.status_code == 403 and FORBIDDEN_FR in response.text
