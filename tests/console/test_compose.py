@@ -17,10 +17,19 @@ from broadcast.broadcasts.approval import REASON_SENTENCES_FR
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus
 from broadcast.core.db import SessionFactory, transaction
 from broadcast.notices.models import Notice, NoticeUpdate
+from broadcast.ratelimit import RateLimit
 from broadcast.sandbox.smtp import SmtpSink
 from broadcast.settings import Settings
 from tests.console.console_support import csrf_of, give_password, sign_in
-from tests.support import World, add_contacts, api, build_world, guardians, run_burst_workers
+from tests.support import (
+    World,
+    add_contacts,
+    api,
+    build_world,
+    guardians,
+    next_june,
+    run_burst_workers,
+)
 
 TEMPLATE = "/console/rediger/modele/ent-indisponible"
 
@@ -406,3 +415,32 @@ async def test_an_english_speaking_operator_reads_the_check_page_in_english(
         check_page = await client.get(f"/console/rediger/{broadcast_id}/verifier")
     assert "Check before sending" in check_page.text and "Send 3 emails" in check_page.text
     assert "Recipients per channel" in check_page.text
+
+
+async def test_a_send_for_later_at_the_configured_rate_is_scheduled(
+    settings: Settings, factory: SessionFactory
+) -> None:
+    await _school_families(factory)
+    paced = settings.model_copy(update={"channel_rates": {"email": RateLimit(rate=0.02)}})
+    async with api(paced) as client:
+        await _signed_in(client, factory, "head_x@test.fr")
+        broadcast_id = await _draft_from_template(client)
+        channels_path = f"/console/rediger/{broadcast_id}/canaux"
+        year = next_june()
+        later = {"channels": ["email"], "when": "later", "scheduled_at": f"{year}-06-01T09:30"}
+        answer = await _post(client, channels_path, later, from_page=channels_path)
+        assert answer.status_code == 303, answer.text
+        check_path = f"/console/rediger/{broadcast_id}/verifier"
+        check_page = await client.get(check_path)
+        assert "Programmer 3 e-mails" in check_page.text
+        assert "<td>2 min</td>" in check_page.text  # 3 e-mails at one every 50 s
+        assert "programmé le" in check_page.text and "9:30" in check_page.text.replace(" h ", ":")
+        sent = await _post(
+            client, f"/console/rediger/{broadcast_id}/envoyer", {}, from_page=check_path
+        )
+        done = await client.get(sent.headers["location"])
+    assert "Envoi programmé" in done.text
+    assert f"L&#39;envoi partira le 1 juin {year} à 9 h 30." in done.text
+    row = await _row(factory, broadcast_id)
+    assert row.status == BroadcastStatus.scheduled and row.scheduled_at is not None
+    assert row.scheduled_at.hour == 7  # 9:30 in Paris in June is 7:30 UTC
