@@ -42,6 +42,7 @@ from broadcast.notices.service import add_update, create_notice, get_notice, get
 from broadcast.notices.templates import notice_from_template
 from broadcast.rendering import UNSUBSCRIBE_PLACEHOLDER, Renderer
 from broadcast.settings import Settings
+from broadcast.status.changes import status_changed
 
 FIRST_ROLES = [ContactRole.guardian]
 FIRST_CHANNELS = [ChannelName.email, ChannelName.sms]
@@ -193,8 +194,10 @@ async def normalise_sms_punctuation(
     title = sms_text.normalise_punctuation(notice.title)
     message = sms_text.normalise_punctuation(update.message)
     changed = (title, message) != (notice.title, update.message)
-    notice.title, update.message = title, message
-    await session.flush()
+    if changed:
+        notice.title, update.message = title, message
+        await session.flush()
+        status_changed(session, notice)  # a public notice's pages show the new text
     return changed
 
 

@@ -25,6 +25,7 @@ from tests.support import (
     World,
     add_contacts,
     api,
+    auth,
     build_world,
     guardians,
     next_june,
@@ -444,3 +445,40 @@ async def test_a_send_for_later_at_the_configured_rate_is_scheduled(
     row = await _row(factory, broadcast_id)
     assert row.status == BroadcastStatus.scheduled and row.scheduled_at is not None
     assert row.scheduled_at.hour == 7  # 9:30 in Paris in June is 7:30 UTC
+
+
+async def test_a_saved_audience_is_offered_and_copied_into_the_draft(
+    settings: Settings, factory: SessionFactory
+) -> None:
+    world = await _school_families(factory)
+    await add_contacts(factory, guardians(world.school_x, 2, start=50, level="3e"))
+    async with api(settings) as client:
+        created = await client.post(
+            "/api/v1/audiences",
+            headers=auth(world.keys["head_x"]),
+            json={
+                "organisation_id": world.school_x,
+                "name": "Familles de 3e",
+                "criteria": {"organisation_ids": [world.school_x], "levels": ["3e"]},
+            },
+        )
+        assert created.status_code == 201, created.text
+        await _signed_in(client, factory, "head_x@test.fr")
+        broadcast_id = await _draft_from_template(client)
+        audience_path = f"/console/rediger/{broadcast_id}/audience"
+        audience = await client.get(audience_path)
+        assert "Familles de 3e" in audience.text and "5 personnes" in audience.text
+        saved_id = str(created.json()["id"])
+        chosen = await _post(
+            client, audience_path, {"saved_audience_id": saved_id}, from_page=audience_path
+        )
+        assert chosen.status_code == 303
+        again = await client.get(audience_path)
+        assert "2 personnes" in again.text
+        count = await client.get(
+            f"/console/rediger/{broadcast_id}/compte",
+            params={"organisation_ids": world.school_x, "levels": "6e"},
+        )
+    assert count.json()["contacts"] == 3 and count.json()["text"].startswith("3 personnes")
+    row = await _row(factory, broadcast_id)
+    assert row.audience["levels"] == ["3e"]
