@@ -482,3 +482,39 @@ async def test_a_saved_audience_is_offered_and_copied_into_the_draft(
     assert count.json()["contacts"] == 3 and count.json()["text"].startswith("3 personnes")
     row = await _row(factory, broadcast_id)
     assert row.audience["levels"] == ["3e"]
+
+
+async def test_odd_input_on_every_step_is_a_french_refusal_never_a_server_error(
+    settings: Settings, factory: SessionFactory
+) -> None:
+    await _school_families(factory)
+    async with api(settings) as client:
+        await _signed_in(client, factory, "head_x@test.fr")
+        broadcast_id = await _draft_from_template(client)
+        base = f"/console/rediger/{broadcast_id}"
+        posts: list[tuple[str, dict[str, str | list[str]]]] = [
+            (TEMPLATE, {"organisation_id": "abc", "v_etablissement": "X", "v_depuis": "8 h"}),
+            (TEMPLATE, {"organisation_id": "9" * 30, "v_etablissement": "X", "v_depuis": "8 h"}),
+            (TEMPLATE, {"v_etablissement": "X" * 600, "v_depuis": "8 h"}),
+            (
+                "/console/rediger/texte",
+                {"organisation_id": "1", "title": "Ab\x00c", "message": "m"},
+            ),
+            ("/console/rediger/incident/999999", {"status": "resolved", "message": "m"}),
+            ("/console/rediger/incident/1", {"status": "bizarre", "message": "m"}),
+            (f"{base}/audience", {"organisation_ids": ["abc"]}),
+            (f"{base}/audience", {"saved_audience_id": "999999"}),
+            (f"{base}/audience", {"organisation_ids": ["1"], "school_types": ["caserne"]}),
+            (f"{base}/canaux", {"channels": ["fax"]}),
+            (f"{base}/canaux", {"channels": ["email"], "priority": "bizarre"}),
+            (f"{base}/canaux", {"channels": ["email"], "when": "later", "scheduled_at": "demain"}),
+            ("/console/rediger/abc/envoyer", {}),
+        ]
+        for path, data in posts:
+            answer = await _post(client, path, data, from_page="/console/rediger")
+            assert 400 <= answer.status_code < 500, (path, data, answer.status_code)
+            assert 'role="alert"' in answer.text, (path, data)
+        for path in (f"{base}/compte?organisation_ids=abc", f"{base}/compte?levels=zz"):
+            answer = await client.get(path)
+            assert answer.status_code == 422 and answer.json()["error"].startswith("À corriger")
+    assert (await _row(factory, broadcast_id)).status == BroadcastStatus.draft
