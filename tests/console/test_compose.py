@@ -434,7 +434,7 @@ async def test_a_send_for_later_at_the_configured_rate_is_scheduled(
         check_path = f"/console/rediger/{broadcast_id}/verifier"
         check_page = await client.get(check_path)
         assert "Programmer 3 e-mails" in check_page.text
-        assert "<td>2 min</td>" in check_page.text  # 3 e-mails at one every 50 s
+        assert "Durée prévue : 2 min" in check_page.text  # 3 e-mails at one every 50 s
         assert "programmé le" in check_page.text and "9:30" in check_page.text.replace(" h ", ":")
         sent = await _post(
             client, f"/console/rediger/{broadcast_id}/envoyer", {}, from_page=check_path

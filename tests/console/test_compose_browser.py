@@ -137,6 +137,7 @@ async def test_the_other_pages_of_redaction_have_no_serious_accessibility_violat
     async with live_server(settings) as base_url, chromium() as browser:
         page = await (await french_context(browser, PHONE)).new_page()
         await sign_in_page(page, base_url, head)
+        await page.wait_for_url(f"{base_url}/console/")  # signed in before going elsewhere
         await page.goto(f"{base_url}/console/rediger/texte")
         await page.get_by_label("Titre").fill("Panne")
         await page.get_by_label("Message").fill("Une panne très longue. " * 80)
