@@ -36,6 +36,8 @@ from admin.bodylimit import BodyLimit, BodyTooLarge, too_large_message
 from admin.console import approvals as console_approvals
 from admin.console import assets as console_assets
 from admin.console import auth as console_auth
+from admin.console import check as console_check
+from admin.console import compose as console_compose
 from admin.console import dashboard as console_dashboard
 from admin.console import incidents as console_incidents
 from admin.console import journal as console_journal
@@ -177,6 +179,8 @@ def create_app(
         console_dashboard,
         console_sends,
         console_approvals,
+        console_compose,
+        console_check,
         console_assets,
     ):
         app.include_router(console.router)

@@ -260,6 +260,8 @@ class Settings(BaseSettings):
     """Per kind of the broadcast's organisation (SCOPE_KINDS); a kind left out has none."""
     volume_caps: dict[str, VolumeCap] = Field(default_factory=_default_caps)
     """Per kind of organisation, applied to each organisation above a broadcast (SCOPE_KINDS)."""
+    console_confirm_typed_above: int = Field(default=5000, ge=0)
+    """A console send to more recipients than this asks the sender to type their number."""
     scheduler_interval_s: int = Field(default=10, ge=1, le=60)
     """How often the workers look for scheduled broadcasts that are due: a divisor of 60."""
 

@@ -13,6 +13,7 @@ nothing scheduled ahead, that is plainly the last hour (the last day).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -171,3 +172,48 @@ def _exceeded(
             "requested": wanted,
         },
     )
+
+
+@dataclass(frozen=True, slots=True)
+class CapLeft:
+    """What one organisation's cap still allows over one period, before this send."""
+
+    organisation: str
+    period_fr: str
+    period_en: str
+    recipients_left: int | None
+    sms_segments_left: int | None
+
+
+async def caps_left(
+    session: AsyncSession,
+    settings: Settings,
+    broadcast: Broadcast,
+    at: datetime,
+    visible: Callable[[Organisation], bool],
+) -> list[CapLeft]:
+    """Per capped organisation above ``broadcast`` that ``visible`` lets the reader see (his
+    own scope: another school's usage is none of a head teacher's business), and per period,
+    the recipients and SMS segments left before its cap."""
+    result = []
+    for organisation in await ancestry(session, broadcast.organisation_id):
+        cap = settings.volume_caps.get(organisation.kind)
+        if cap is None or not visible(organisation):
+            continue
+        used = await usage(session, organisation.path, at, broadcast.id)
+        for period in PERIODS:
+            max_recipients, max_segments = period.limits(cap)
+            result.append(
+                CapLeft(
+                    organisation.name,
+                    period.name_fr,
+                    period.name_en,
+                    _left(max_recipients, used[period].recipients),
+                    _left(max_segments, used[period].sms_segments),
+                )
+            )
+    return result
+
+
+def _left(limit: int | None, used: int) -> int | None:
+    return None if limit is None else max(limit - used, 0)

@@ -176,6 +176,19 @@ def _forcing_ucs2(text: str) -> tuple[str, ...]:
     )
 
 
+def ucs2_runs(text: str) -> list[tuple[str, bool]]:
+    """``text`` cut into runs, each marked True when its characters force UCS-2: what the
+    preview highlights."""
+    runs: list[tuple[str, bool]] = []
+    for char in text:
+        forcing = char not in GSM7_BASIC and char not in GSM7_EXTENSION
+        if runs and runs[-1][1] == forcing:
+            runs[-1] = (runs[-1][0] + char, forcing)
+        else:
+            runs.append((char, forcing))
+    return runs
+
+
 def normalise_punctuation(text: str) -> str:
     """Rewrite French typographic punctuation into GSM-7 equivalents; letters are left alone."""
     text = _OPENING_GUILLEMET.sub(r"\1", text)

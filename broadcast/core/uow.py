@@ -53,6 +53,12 @@ def enqueue_after_commit(session: AsyncSession, *jobs: Job) -> None:
     pending.extend(jobs)
 
 
+def forget_pending_jobs(session: AsyncSession) -> None:
+    """Drop what was asked for in ``session``: its writes were rolled back by hand (a refused
+    form whose page is shown again)."""
+    session.info.pop(PENDING_KEY, None)
+
+
 def pending_jobs(session: AsyncSession) -> list[Job]:
     """The jobs asked for in ``session`` and not yet enqueued."""
     pending: list[Job] = session.info.get(PENDING_KEY, [])
