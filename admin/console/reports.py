@@ -24,6 +24,7 @@ from broadcast.reports.service import (
 router = APIRouter(prefix="/console/signalements", include_in_schema=False)
 Reader = Annotated[ConsoleUser, console_requires(Permission.notices_read)]
 Writer = Annotated[ConsoleUser, console_requires(Permission.notices_write)]
+Gatherer = Annotated[ConsoleUser, console_requires(Permission.reports_gather)]
 Service = Annotated[str, Form(max_length=32)]
 
 
@@ -53,7 +54,7 @@ async def mine(request: Request, uow: UowDep, user: Reader) -> Response:
 
 @router.post("/{service}/incident")
 async def to_incident(
-    request: Request, uow: UowDep, user: Writer, service: Annotated[str, Path(max_length=32)]
+    request: Request, uow: UowDep, user: Gatherer, service: Annotated[str, Path(max_length=32)]
 ) -> Response:
     notice = await open_incident_from_reports(
         uow.session, user.principal, service, _catalogue(request)
@@ -76,6 +77,6 @@ async def reports_board(request: Request, uow: UowDep, user: ConsoleUser) -> dic
         "report_groups": [] if is_school else await waiting_groups(uow.session, user.principal),
         "service_label": lambda code: catalogue.label(code, user.locale),
         "reported": catalogue.label(reported, user.locale) if reported in catalogue.labels else "",
-        "can_open_incident": can_write,
+        "can_open_incident": user.principal.can(Permission.reports_gather),
         "is_school": is_school,
     }

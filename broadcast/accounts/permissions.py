@@ -28,6 +28,7 @@ class Permission(enum.StrEnum):
     contacts_export = "contacts:export"
     contacts_erase = "contacts:erase"
     contacts_import = "contacts:import"
+    reports_gather = "reports:gather"
 
 
 READ = frozenset(
@@ -65,10 +66,21 @@ WEBHOOKS = frozenset({Permission.webhooks_manage})
 EXPORT = frozenset({Permission.contacts_export})
 ERASE = frozenset({Permission.contacts_erase})
 RGPD = EXPORT | ERASE
+# Schools report a service down; the académie (or a département) gathers the reports of many
+# schools into one incident.
+GATHER = frozenset({Permission.reports_gather})
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.platform_admin: READ | WRITE | AUDIT | APPROVE | OVERRIDE | INTEGRATIONS | WEBHOOKS | RGPD,
-    Role.academie_officer: READ | WRITE | AUDIT | APPROVE | INTEGRATIONS | WEBHOOKS | RGPD,
+    Role.platform_admin: READ
+    | WRITE
+    | AUDIT
+    | APPROVE
+    | OVERRIDE
+    | INTEGRATIONS
+    | WEBHOOKS
+    | RGPD
+    | GATHER,
+    Role.academie_officer: READ | WRITE | AUDIT | APPROVE | INTEGRATIONS | WEBHOOKS | RGPD | GATHER,
     Role.head_teacher: READ | WRITE | AUDIT | APPROVE | EXPORT,
     Role.viewer: READ,
 }

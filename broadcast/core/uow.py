@@ -90,8 +90,12 @@ async def unit_of_work(
     messages again."""
     async with factory() as session:
         uow = UnitOfWork(session)
-        async with session.begin():
+        try:
             yield uow
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
         jobs = session.info.pop(PENDING_KEY, [])
     await _enqueue(enqueuer, jobs)
     for work in uow._after_commit:

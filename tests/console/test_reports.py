@@ -113,7 +113,7 @@ async def test_a_head_teacher_sees_nothing_of_another_schools_reports(
     assert "Transport" not in fragment.text
     assert "Vos signalements" not in board.text and "Transport signalé" not in board.text
     assert gather.status_code == 403
-    assert "Seuls l&#39;académie et les départements ouvrent un incident" in gather.text
+    assert "Votre rôle ne permet pas cette action." in gather.text
     assert [r.notice_id for r in await _reports(factory)] == [None]
 
 
