@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint types pytest browser bench install clean
+.PHONY: demo test lint types pytest browser bench screenshots install clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) introuvable : installez Python 3.11 ou passez PYTHON=python3"; exit 1; }
@@ -41,6 +41,10 @@ pytest: $(STAMP) browser
 	$(BIN)/pytest
 
 test: lint types pytest
+
+# The console's main screens and a status page at 1280 px and 360 px, from the real demo.
+screenshots: $(STAMP) browser
+	$(BIN)/python -m broadcast.sandbox.screenshots
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.fanout --recipients $${N:-100000}
