@@ -77,6 +77,11 @@ def approval_request_job(broadcast_id: int, priority: str) -> Job:
     )
 
 
+def operator_alert_job(event_id: int) -> Job:
+    """Email the platform admins an alert the audit log recorded (a provider account paused)."""
+    return Job("alert_platform_admins", (event_id,), f"alert:{event_id}", URGENT_QUEUE)
+
+
 def import_job(run_id: int) -> Job:
     """Run an uploaded contact import (``POST /api/v1/imports``) in the background."""
     return Job("import_contacts", (run_id,), f"import:{run_id}", IMPORT_QUEUE)

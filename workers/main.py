@@ -29,6 +29,7 @@ from broadcast.settings import Settings
 from workers.leases import renew_leases, shorten_lease
 from workers.resources import Resources
 from workers.tasks import (
+    alert_platform_admins,
     deliver_webhook,
     dispatch,
     fanout,
@@ -80,6 +81,7 @@ def _functions(queue: str) -> list[Function]:
         # job id free once done
         func(retry_on_outage(deliver_webhook), max_tries=MAX_TRIES, keep_result=0),
         func(retry_on_outage(notify_approvers), max_tries=20),
+        func(retry_on_outage(alert_platform_admins), max_tries=20),
     ]
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from arq import Retry
 
+from broadcast.accounts.alerts import notify_platform_admins
 from broadcast.accounts.idempotency import purge_expired
 from broadcast.broadcasts import approval_mail
 from broadcast.broadcasts.planner import run_fanout
@@ -130,6 +131,12 @@ async def deliver_webhook(ctx: dict[str, Any], message_id: int) -> None:
         raise Retry(defer=resources.dispatcher.retry.delay(ctx["job_try"])) from exc
     if delay is not None:
         raise Retry(defer=delay)
+
+
+async def alert_platform_admins(ctx: dict[str, Any], event_id: int) -> int:
+    """Email the platform admins the provider alert of audit entry ``event_id``."""
+    resources = _resources(ctx)
+    return await notify_platform_admins(resources.factory, resources.settings, event_id)
 
 
 async def notify_approvers(ctx: dict[str, Any], broadcast_id: int) -> int:

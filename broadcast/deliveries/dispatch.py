@@ -297,7 +297,7 @@ class Dispatcher:
         delay = RECORD_RETRY_FIRST_S
         while True:
             try:
-                async with transaction(self.factory) as session:
+                async with transaction(self.factory, self.queue) as session:
                     await record_results(
                         session,
                         channel,

@@ -18,9 +18,10 @@ from broadcast.accounts.service import audit
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus
 from broadcast.channels.base import Outcome, SendResult
 from broadcast.core.timeutil import utcnow
+from broadcast.core.uow import enqueue_after_commit
 from broadcast.deliveries.models import OPEN_STATUSES, Delivery, DeliveryStatus
 from broadcast.directory.reachability import record_reached, retire_addresses
-from broadcast.jobs import DispatchBatch
+from broadcast.jobs import DispatchBatch, operator_alert_job
 from broadcast.webhooks.events import emit_broadcast_event
 from broadcast.webhooks.models import WebhookEvent
 
@@ -130,7 +131,9 @@ async def record_results(
     await record_reached(session, channel, sent)
     for result in results:
         if result.alert is not None:
-            audit(session, None, result.alert.action, details=dict(result.alert.details))
+            event = audit(session, None, result.alert.action, details=dict(result.alert.details))
+            await session.flush()
+            enqueue_after_commit(session, operator_alert_job(event.id or 0))
 
 
 async def fail_open(session: AsyncSession, batch: DispatchBatch, error: str) -> int:

@@ -44,12 +44,12 @@ def _account(sandbox: TwilioSandbox, token: str) -> dict[str, str]:
     }
 
 
-def _environment(settings: Settings, account: dict[str, str]) -> dict[str, str]:
+def _environment(settings: Settings, account: dict[str, str], smtp_port: int = 1) -> dict[str, str]:
     assert settings.redis_url is not None
     return worker_environment(
         settings.database_url,
         settings.redis_url,
-        [1],
+        [smtp_port],
         twilio=account,
         BROADCAST_WORKER_JOB_TIMEOUT_S="20",
     )
@@ -63,7 +63,10 @@ async def _held_reason(client: httpx.AsyncClient, key: str, broadcast_id: int) -
 
 
 async def test_a_refused_twilio_token_holds_the_sms_until_it_is_fixed(
-    fault_settings: Settings, fault_factory: SessionFactory, capsys: pytest.CaptureFixture[str]
+    fault_settings: Settings,
+    fault_factory: SessionFactory,
+    sink: SmtpSink,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     sandbox = TwilioSandbox(ACCOUNT_SID, AUTH_TOKEN)
     sandbox.hold_callbacks = True  # the SMS end "sent"
@@ -80,7 +83,7 @@ async def test_a_refused_twilio_token_holds_the_sms_until_it_is_fixed(
             )
             broadcast_id = int(draft["id"])
 
-            wrong = Workers(_environment(settings, _account(sandbox, "mauvais-jeton")))
+            wrong = Workers(_environment(settings, _account(sandbox, "mauvais-jeton"), sink.port))
             await wrong.start()
             try:
                 await wait_for(
@@ -95,6 +98,11 @@ async def test_a_refused_twilio_token_holds_the_sms_until_it_is_fixed(
             assert held == Counter({"queued": FAMILIES}), held
             assert sandbox.messages == []
             assert await _paused_alerts(fault_factory) == 1
+            await wait_for(lambda: sink.messages, 60, "the platform admin told by email")
+            [alert] = sink.messages
+            assert alert.rcpt_tos == ["admin@test.fr"]
+            assert "Compte SMS « principal » en pause" in alert.message["Subject"]
+            assert "refuse nos identifiants" in alert.message.get_content()
 
             fixed = Workers(_environment(settings, _account(sandbox, AUTH_TOKEN)))
             await fixed.start()
