@@ -16,6 +16,7 @@ from admin.console.texts import translate
 from admin.console.web import french_number, page, redirect
 from admin.deps import SettingsDep, UowDep
 from broadcast.accounts.permissions import Permission
+from broadcast.accounts.scoped import covers
 from broadcast.audiences.criteria import AudienceCriteria, SchoolType
 from broadcast.audiences.preview import AudiencePreview
 from broadcast.audiences.saved import list_saved_audiences
@@ -65,7 +66,7 @@ async def _audience_organisations(
     within = await uow.session.get(Organisation, notice.organisation_id)
     assert within is not None
     every = await organisations_in_scope(uow.session, user.principal)
-    return [org for org in every if org.path.startswith(within.path)]
+    return [org for org in every if covers(within.path, org.path)]
 
 
 def _criteria_of(form: dict[str, str], lists: dict[str, list[str]]) -> AudienceCriteria:

@@ -12,11 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from broadcast.accounts.scoped import covers, organisation_within_scope
+from broadcast.accounts.scoped import covers, organisation_within_scope, select_within_scope
 from broadcast.accounts.service import Principal
 from broadcast.audiences.criteria import AudienceCriteria, for_notice, subtree_paths
 from broadcast.audiences.preview import AudiencePreview
@@ -108,12 +107,8 @@ async def _first_draft(
 async def open_incidents(session: AsyncSession, principal: Principal) -> list[Notice]:
     """The notices in scope not yet resolved, the latest first."""
     rows = await session.execute(
-        select(Notice)
-        .join(Organisation, col(Organisation.id) == col(Notice.organisation_id))
-        .where(
-            col(Organisation.path).startswith(principal.scope_path),
-            col(Notice.status) != NoticeStatus.resolved,
-        )
+        select_within_scope(principal, Notice)
+        .where(col(Notice.status) != NoticeStatus.resolved)
         .order_by(col(Notice.updated_at).desc(), col(Notice.id).desc())
         .limit(50)
     )
