@@ -38,7 +38,7 @@ browser:
 	  else echo "Chromium absent : les tests du navigateur seront ignorés."; fi; }
 
 pytest: $(STAMP) browser
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto  # one process per core: the suite waits on real servers as much as it computes
 
 test: lint types pytest
 
