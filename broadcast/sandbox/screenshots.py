@@ -107,9 +107,10 @@ async def head_teacher_warns_families(page: Page, base: str, head: Account, size
     await page.wait_for_url("**/demande")
     await page.goto(page.url.replace("/rediger/", "/envois/").removesuffix("/demande"))
     # the worker sends and the page's figures follow, then a fresh page shows the ledger too
-    await page.wait_for_function(
-        "document.body.innerText.split('(100 %)').length > 2", timeout=120_000
-    )
+    for _ in range(240):  # the page's own script; the CSP forbids evaluating ours
+        if (await page.inner_text("body")).count("(100 %)") >= 2:
+            break
+        await asyncio.sleep(0.5)
     await page.reload()
     await _shot(page, "envoi", size)
 
