@@ -28,7 +28,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -66,6 +65,7 @@ from broadcast.core.embedded_redis import EmbeddedRedis
 from broadcast.directory.uai import make_uai
 from broadcast.notices.schemas import NoticeIn
 from broadcast.notices.service import create_notice
+from broadcast.sandbox.devservices import free_port
 from broadcast.settings import Settings
 
 WRK = "/usr/bin/wrk"
@@ -158,14 +158,8 @@ async def seed_site(database_url: str, recipients: int) -> Site:
 # -- the API process and wrk ---------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def start_api(env: dict[str, str], directory: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
+    port = free_port()
     api_env = {**env, "BROADCAST_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"}
     process = _spawn(
         ["-m", "broadcast.cli", "serve", "--port", str(port)], directory / "api.log", api_env

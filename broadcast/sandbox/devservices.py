@@ -21,6 +21,13 @@ from pathlib import Path
 DEFAULT_LOCAL_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 
 
+def free_port() -> int:
+    """A loopback TCP port nothing listens on now, for a server of the demo or the tests."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def _port_answers(host: str, port: int) -> bool:
     try:
         with socket.create_connection((host, port), timeout=0.5):

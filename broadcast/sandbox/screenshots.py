@@ -15,7 +15,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,8 @@ from pathlib import Path
 
 import pyotp
 from playwright.async_api import Browser, Page, async_playwright
+
+from broadcast.sandbox.devservices import free_port
 
 OUT = Path("docs/screenshots")
 SIZES = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 360, "height": 740}}
@@ -41,12 +42,6 @@ class Account:
     email: str
     password: str
     totp: str | None
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def start_demo(directory: Path, port: int) -> tuple[subprocess.Popen[bytes], list[Account]]:
@@ -157,7 +152,7 @@ def main() -> int:
         print("Chromium absent : installez le paquet chromium pour faire les captures.")
         return 1
     OUT.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
+    port = free_port()
     with tempfile.TemporaryDirectory(prefix="broadcast-screenshots-") as tmp:
         demo, accounts = start_demo(Path(tmp), port)
         try:

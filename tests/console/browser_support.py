@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,6 +18,7 @@ from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from admin.app import create_app
+from broadcast.sandbox.devservices import free_port
 from broadcast.settings import Settings
 from tests.console.console_support import Credentials
 
@@ -28,16 +28,10 @@ DESKTOP = {"width": 1280, "height": 900}
 BLOCKING = frozenset({"serious", "critical"})
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @asynccontextmanager
 async def live_server(settings: Settings) -> AsyncIterator[str]:
     """The app served over HTTP; yields its base URL."""
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(
         create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
     )
