@@ -127,6 +127,7 @@ async def test_key_in_header_must_be_the_signing_key(push: PushSandbox, vapid: A
         (None, int(time.time()) - 10, "exp"),
         (None, int(time.time()) + 25 * 3600, "exp"),
     ],
+    ids=["another-audience", "expired", "too-far-ahead"],  # stable: every xdist worker agrees
 )
 async def test_vapid_claims_are_checked(
     push: PushSandbox, vapid: Any, aud: str | None, exp: int | None, reason: str
