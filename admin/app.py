@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from arq.connections import RedisSettings, create_pool
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -53,6 +52,7 @@ from broadcast.core.embedded_redis import redis_url_or_embedded
 from broadcast.core.errors import DomainError, InvalidInput
 from broadcast.core.logsetup import configure_logging_from_env
 from broadcast.core.redis_epoch import mark_epoch
+from broadcast.core.redis_url import connect as connect_redis
 from broadcast.core.validation import describe_errors, summary
 from broadcast.deliveries.callback_stream import CallbackStream
 from broadcast.deliveries.early_status import EarlyStatuses
@@ -120,7 +120,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         redis_url, embedded = redis_url_or_embedded(settings.redis_url, settings.var_dir)
         engine = create_engine(settings)
-        redis = await create_pool(RedisSettings.from_dsn(redis_url))
+        redis = await connect_redis(redis_url)
         app.state.settings = settings
         app.state.session_factory = session_factory(engine)
         app.state.redis = redis

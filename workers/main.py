@@ -16,11 +16,11 @@ import signal
 import socket
 from collections.abc import Sequence
 
-from arq.connections import RedisSettings
 from arq.cron import CronJob, cron
 from arq.worker import Function, Worker, func
 
 from broadcast.core.outages import is_outage, retry_on_outage, wait_out_outages
+from broadcast.core.redis_url import redis_settings
 from broadcast.deliveries.callback_stream import CallbackStream
 from broadcast.deliveries.early_status import EarlyStatuses
 from broadcast.imports.recovery import IMPORT_JOB_TIMEOUT_S, IMPORT_JOB_TRIES
@@ -60,7 +60,7 @@ def build_worker(resources: Resources, redis_url: str, queue: str, *, burst: boo
     return Worker(
         _functions(queue),
         queue_name=queue,
-        redis_settings=RedisSettings.from_dsn(redis_url),
+        redis_settings=redis_settings(redis_url),
         burst=burst,
         handle_signals=False,
         max_jobs=1 if queue == IMPORT_QUEUE else settings.worker_max_jobs,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broadcast.broadcasts.planner import PlannerSettings
@@ -12,6 +12,7 @@ from broadcast.channels.base import Channel
 from broadcast.channels.registry import build_channels
 from broadcast.core.db import SessionFactory, create_engine, session_factory
 from broadcast.core.redis_epoch import RedisEpoch
+from broadcast.core.redis_url import connect as connect_redis
 from broadcast.core.uow import Enqueuer
 from broadcast.deliveries.dispatch import Dispatcher, RetryPolicy
 from broadcast.deliveries.early_status import EarlyStatuses
@@ -41,7 +42,7 @@ class Resources:
         # which re-reads state and retries; recycled connections bound how stale one can get.
         engine = create_engine(settings, pool_pre_ping=False, pool_recycle=300)
         factory = session_factory(engine)
-        redis = await create_pool(RedisSettings.from_dsn(redis_url))
+        redis = await connect_redis(redis_url)
         limiter = RateLimiter(redis)
         channels = build_channels(settings, limiter)
         for channel in channels.values():

@@ -10,10 +10,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-import redis.asyncio as aioredis
-
 from broadcast.core.db import create_engine, session_factory
 from broadcast.core.embedded_redis import redis_url_or_embedded
+from broadcast.core.redis_url import connect as connect_redis
 from broadcast.settings import Settings
 from broadcast.status.site import StatusSite
 
@@ -22,7 +21,7 @@ async def export_status(settings: Settings, directory: Path) -> int:
     """Write the site under ``directory``, from the cached bytes where they are; the count."""
     redis_url, embedded = redis_url_or_embedded(settings.redis_url, settings.var_dir)
     engine = create_engine(settings)
-    redis = aioredis.Redis.from_url(redis_url)
+    redis = await connect_redis(redis_url)
     try:
         site = StatusSite(session_factory(engine), redis, settings)
         return await site.export(directory)
