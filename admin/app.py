@@ -47,10 +47,11 @@ from admin.console.errors import error_page, is_console, sign_in_required
 from admin.deps import locale_of
 from admin.docs import mount_docs
 from admin.security_headers import SecurityHeadersMiddleware
+from broadcast.channels.sms.callbacks import STATUS_CALLBACK_PATH
 from broadcast.core.db import create_engine, session_factory
 from broadcast.core.embedded_redis import redis_url_or_embedded
 from broadcast.core.errors import DomainError, InvalidInput
-from broadcast.core.logsetup import configure_logging_from_env
+from broadcast.core.logsetup import RoutineAccessFilter, configure_logging_from_env
 from broadcast.core.redis_epoch import mark_epoch
 from broadcast.core.redis_url import connect as connect_redis
 from broadcast.core.validation import describe_errors, summary
@@ -108,6 +109,8 @@ def create_served_app() -> FastAPI:
     run the command's own logging set-up, so each sets it up here (masked, JSON on demand)."""
     if not logging.getLogger().handlers:
         configure_logging_from_env()
+    routine = RoutineAccessFilter(frozenset({STATUS_CALLBACK_PATH}))
+    logging.getLogger("uvicorn.access").addFilter(routine)
     return create_app()
 
 
@@ -145,8 +148,12 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        # The service exports Prometheus metrics (/metrics) and configures no OpenTelemetry;
+        # FastAPI's own hooks looked for its providers on every request (a tenth of a callback).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
-    app.add_middleware(status_pages.StatusFastPath)  # inside the two below
+    app.add_middleware(status_pages.StatusFastPath)  # inside the three below
+    app.add_middleware(providers.StatusCallbackFastPath)
     app.add_middleware(SecurityHeadersMiddleware)
     if settings.trusted_proxies:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)

@@ -76,6 +76,7 @@ TARGETS = {"alone_rps": 5_000.0, "alone_p99_ms": 50.0, "during_rps": 2_000.0}
 _LATENCY = re.compile(r"^\s+(50|99)(?:\.000)?%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
 _RPS = re.compile(r"^Requests/sec:\s+([\d.]+)", re.MULTILINE)
 _ERRORS = re.compile(r"Non-2xx or 3xx responses:\s+(\d+)")
+_REQUESTS = re.compile(r"^\s+(\d+) requests in ", re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +86,28 @@ class WrkResult:
     p50_ms: float
     p99_ms: float
     non_2xx: int
+
+    @classmethod
+    def read(cls, name: str, out: str) -> WrkResult:
+        """What wrk's ``--latency`` output says."""
+        latencies = {p: _ms(v, u) for p, v, u in _LATENCY.findall(out)}
+        rps = _RPS.search(out)
+        errors = _ERRORS.search(out)
+        if rps is None or "50" not in latencies or "99" not in latencies:
+            raise BenchError(f"could not read wrk's output:\n{out}")
+        return cls(
+            name,
+            round(float(rps.group(1))),
+            round(latencies["50"], 2),
+            round(latencies["99"], 2),
+            int(errors.group(1)) if errors else 0,
+        )
+
+    @staticmethod
+    def requests_in(out: str) -> int:
+        """How many answers wrk counted."""
+        found = _REQUESTS.search(out)
+        return int(found.group(1)) if found else 0
 
 
 @dataclass(slots=True)
@@ -189,30 +212,25 @@ def _ms(value: str, unit: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def run_wrk(name: str, url: str, seconds: float) -> WrkResult:
+def wrk_output(
+    url: str, seconds: float, connections: int = CONNECTIONS, extra: Sequence[str] = ()
+) -> str:
+    """wrk's report of ``seconds`` of requests to ``url``, two threads, with latencies."""
     argv = [
         WRK,
         "-t2",
-        f"-c{CONNECTIONS}",
+        f"-c{connections}",
         f"-d{max(int(seconds), 1)}s",
         "--latency",
-        "-H",
-        "Accept-Encoding: gzip, br",
+        *extra,
         url,
     ]
-    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
-    latencies = {p: _ms(v, u) for p, v, u in _LATENCY.findall(out)}
-    rps = _RPS.search(out)
-    errors = _ERRORS.search(out)
-    if rps is None or "50" not in latencies or "99" not in latencies:
-        raise BenchError(f"could not read wrk's output:\n{out}")
-    return WrkResult(
-        name,
-        round(float(rps.group(1))),
-        round(latencies["50"], 2),
-        round(latencies["99"], 2),
-        int(errors.group(1)) if errors else 0,
-    )
+    return subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+
+
+def run_wrk(name: str, url: str, seconds: float) -> WrkResult:
+    out = wrk_output(url, seconds, extra=["-H", "Accept-Encoding: gzip, br"])
+    return WrkResult.read(name, out)
 
 
 def wrk_all(base: str, seconds: float) -> list[WrkResult]:

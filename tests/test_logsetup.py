@@ -5,7 +5,12 @@ from __future__ import annotations
 import io
 import logging
 
-from broadcast.core.logsetup import MaskingFilter, RoutineCronFilter, mask_text
+from broadcast.core.logsetup import (
+    MaskingFilter,
+    RoutineAccessFilter,
+    RoutineCronFilter,
+    mask_text,
+)
 
 
 def test_addresses_and_numbers_are_masked_in_messages_and_tracebacks() -> None:
@@ -53,4 +58,25 @@ def test_routine_cron_ticks_are_dropped_and_their_failures_kept() -> None:
     assert lines == [
         "  0.01s → 4f2c:dispatch(12)",
         "  0.50s ! cron:recover failed, Retry at 60.00s",
+    ]
+
+
+def test_routine_callback_answers_leave_the_access_log_and_refusals_stay() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logger = logging.getLogger("test.access")
+    logger.addHandler(handler)
+    logger.addFilter(RoutineAccessFilter(frozenset({"/providers/twilio/status"})))
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    line = '%s - "%s %s HTTP/%s" %d'
+    try:
+        logger.info(line, "127.0.0.1:1", "POST", "/providers/twilio/status", "1.1", 204)
+        logger.info(line, "127.0.0.1:2", "POST", "/providers/twilio/status", "1.1", 403)
+        logger.info(line, "127.0.0.1:3", "GET", "/healthz", "1.1", 200)
+    finally:
+        logger.removeHandler(handler)
+    assert stream.getvalue().splitlines() == [
+        '127.0.0.1:2 - "POST /providers/twilio/status HTTP/1.1" 403',
+        '127.0.0.1:3 - "GET /healthz HTTP/1.1" 200',
     ]

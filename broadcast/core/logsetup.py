@@ -47,6 +47,23 @@ class RoutineCronFilter(logging.Filter):
         return record.levelno > logging.INFO or "cron:" not in record.getMessage()
 
 
+class RoutineAccessFilter(logging.Filter):
+    """uvicorn logs every request at INFO; a path called thousands of times a second, whose
+    answers the metrics count (Twilio's status callbacks), would drown the log and cost its
+    process a tenth of each request. Its refusals and failures (4xx, 5xx) still pass."""
+
+    def __init__(self, paths: frozenset[str]) -> None:
+        super().__init__()
+        self.paths = paths
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if not isinstance(args, tuple) or len(args) != 5:
+            return True
+        _, _, path, _, status = args
+        return path not in self.paths or not isinstance(status, int) or status >= 400
+
+
 class JsonLinesFormatter(logging.Formatter):
     """One JSON object per event, for log collectors; the masking filter has run before."""
 

@@ -12,27 +12,23 @@ status itself, so a Redis blip does not lose it either.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import logging
 import time
-from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from broadcast.channels.base import ChannelName, ProviderStatus
 from broadcast.core.db import SessionFactory, transaction
 from broadcast.core.metrics import CALLBACK_LAG, CALLBACKS
 from broadcast.deliveries.early_status import EarlyStatuses
-from broadcast.deliveries.models import STATUS_RANK, Delivery, DeliveryStatus
-from broadcast.deliveries.provider_status import move_forward
-from broadcast.directory.service import suppress
+from broadcast.deliveries.models import Delivery, DeliveryStatus
+from broadcast.deliveries.provider_status import apply_statuses_to, deliveries_by_message_ids
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +46,14 @@ PROVIDER_OF = {ChannelName.sms.value: "twilio"}
 """The provider label of a channel's callbacks in the metrics."""
 
 
+_STATUS_FIELDS = tuple(field.name for field in dataclasses.fields(ProviderStatus))
+"""What :func:`dataclasses.asdict` would copy, read without its deep copy (a callback's cost)."""
+
+
 def encode(channel: ChannelName, news: ProviderStatus) -> dict[str, str]:
     return {
         "c": channel.value,
-        "s": json.dumps(dataclasses.asdict(news)),
+        "s": json.dumps({name: getattr(news, name) for name in _STATUS_FIELDS}),
         "t": repr(time.time()),
     }
 
@@ -80,13 +80,37 @@ def _observe_lag(rows: Sequence[tuple[bytes, dict[bytes, bytes]]], moved: int) -
     CALLBACKS.labels(provider, "unchanged").inc(len(rows) - moved)
 
 
-@dataclass(frozen=True, slots=True)
 class CallbackStream:
-    redis: Redis
+    """The stream as the API appends to it and as the workers apply it."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self._waiting: list[tuple[dict[str, str], asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
 
     async def append(self, channel: ChannelName, news: ProviderStatus) -> None:
-        fields = encode(channel, news)
-        await self.redis.xadd(STREAM, fields, maxlen=MAX_LENGTH, approximate=True)  # type: ignore[arg-type]
+        """Append one entry; returns once Redis holds it, raises what Redis raised.
+
+        Appends made while a write is on its way wait for the next one, which carries them
+        all in one pipeline: one round trip for many callbacks, as a database's group commit."""
+        written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((encode(channel, news), written))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.ensure_future(self._write_waiting())
+        await written
+
+    async def _write_waiting(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for fields, _ in batch:
+                        pipe.xadd(STREAM, fields, maxlen=MAX_LENGTH, approximate=True)  # type: ignore[arg-type]
+                    await pipe.execute()
+            except Exception as exc:  # each caller raises it: the API then applies directly
+                _settle(batch, exc)
+            else:
+                _settle(batch, None)
 
     async def _ensure_group(self) -> None:
         try:
@@ -130,8 +154,10 @@ class CallbackStream:
             moved = await apply_entries(session, early, entries)
         _observe_lag(rows, moved)
         ids = [entry_id for entry_id, _ in rows]
-        await self.redis.xack(STREAM, GROUP, *ids)
-        await self.redis.xdel(STREAM, *ids)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.xack(STREAM, GROUP, *ids)
+            pipe.xdel(STREAM, *ids)
+            await pipe.execute()
         return len(rows)
 
     async def drain(self, factory: SessionFactory, early: EarlyStatuses, consumer: str) -> int:
@@ -142,28 +168,29 @@ class CallbackStream:
         return total
 
 
+def _settle(
+    batch: Sequence[tuple[dict[str, str], asyncio.Future[None]]], error: Exception | None
+) -> None:
+    for _, written in batch:
+        if written.done():  # its caller went away
+            continue
+        if error is None:
+            written.set_result(None)
+        else:
+            written.set_exception(error)
+
+
 async def apply_entries(
     session: AsyncSession, early: EarlyStatuses, entries: Sequence[Entry]
 ) -> int:
     """Apply parsed statuses, finding their deliveries with one query per channel and moving
-    them with one statement per status, lowest rank first: each delivery ends at the most
-    advanced status it was told, as one by one and forward-only (D5). A status for an id no
-    delivery holds yet is kept for the dispatcher. The number of moves."""
+    them in bulk, forward-only (:func:`apply_statuses_to`). A status for an id no delivery
+    holds yet is kept for the dispatcher. The number of moves."""
     moved = 0
     for channel in {channel for channel, _ in entries}:
         news = [n for c, n in entries if c == channel]
         found = await _found_or_kept(session, early, channel, news)
-        groups: dict[tuple[DeliveryStatus, str | None], list[int]] = defaultdict(list)
-        for item in news:
-            delivery = found.get(item.provider_message_id)
-            if delivery is None or delivery.id is None:
-                continue
-            if item.suppress_reason is not None:
-                await suppress(session, delivery.channel, delivery.address, item.suppress_reason)
-            if item.moves:
-                groups[(item.status, item.error)].append(delivery.id)
-        for (status, error), ids in sorted(groups.items(), key=lambda g: STATUS_RANK[g[0][0]]):
-            moved += await move_forward(session, ids, status, error)
+        moved += await apply_statuses_to(session, found, news)
     return moved
 
 
@@ -172,24 +199,12 @@ async def _found_or_kept(
 ) -> dict[str, Delivery]:
     """The deliveries the statuses name; those not recorded yet are kept for the dispatcher,
     then looked for again (it commits the id, then reads what was kept)."""
-    found = await _deliveries(session, channel, [n.provider_message_id for n in news])
+    found = await deliveries_by_message_ids(session, channel, [n.provider_message_id for n in news])
     early_ones = [n for n in news if n.provider_message_id not in found]
     for item in early_ones:
         await early.keep(ChannelName(channel), item)
     if early_ones:
         ids = [n.provider_message_id for n in early_ones]
-        found |= await _deliveries(session, channel, ids)
+        found |= await deliveries_by_message_ids(session, channel, ids)
         await early.forget([i for i in ids if i in found])
     return found
-
-
-async def _deliveries(
-    session: AsyncSession, channel: str, message_ids: list[str]
-) -> dict[str, Delivery]:
-    rows = await session.execute(
-        select(Delivery).where(
-            col(Delivery.channel) == channel,
-            col(Delivery.provider_message_id).in_(sorted(set(message_ids))),
-        )
-    )
-    return {d.provider_message_id: d for d in rows.scalars() if d.provider_message_id}

@@ -25,7 +25,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from broadcast.channels.base import ChannelName, ProviderStatus, SendResult
 from broadcast.core.db import SessionFactory, transaction
 from broadcast.deliveries.models import STATUS_RANK, DeliveryStatus
-from broadcast.deliveries.provider_status import apply_status_to, delivery_by_message_id
+from broadcast.deliveries.provider_status import (
+    apply_status_to,
+    apply_statuses_to,
+    deliveries_by_message_ids,
+    delivery_by_message_id,
+)
 
 log = logging.getLogger(__name__)
 
@@ -72,10 +77,10 @@ class EarlyStatuses:
         if not kept:
             return 0
         async with transaction(factory) as session:
-            for news in kept:
-                delivery = await delivery_by_message_id(session, channel, news.provider_message_id)
-                if delivery is not None:
-                    await apply_status_to(session, delivery, news)
+            found = await deliveries_by_message_ids(
+                session, channel, [news.provider_message_id for news in kept]
+            )
+            await apply_statuses_to(session, found, kept)
         await self.forget([news.provider_message_id for news in kept])
         log.info("applied %d status callback(s) that came before their id", len(kept))
         return len(kept)

@@ -8,7 +8,8 @@ so a late or repeated callback changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,6 +43,40 @@ async def delivery_by_message_id(
         )
     )
     return found.scalars().first()
+
+
+async def deliveries_by_message_ids(
+    session: AsyncSession, channel: str, message_ids: Iterable[str]
+) -> dict[str, Delivery]:
+    """The deliveries the provider knows by these ids on ``channel``, by id: one query."""
+    rows = await session.execute(
+        select(Delivery).where(
+            col(Delivery.channel) == channel,
+            col(Delivery.provider_message_id).in_(sorted(set(message_ids))),
+        )
+    )
+    return {d.provider_message_id: d for d in rows.scalars() if d.provider_message_id}
+
+
+async def apply_statuses_to(
+    session: AsyncSession, found: Mapping[str, Delivery], news: Sequence[ProviderStatus]
+) -> int:
+    """Apply many parsed statuses to the deliveries ``found`` by message id, with one
+    statement per status, lowest rank first: each delivery ends at the most advanced status
+    it was told, as one by one and forward-only (D5). The number of moves."""
+    groups: dict[tuple[DeliveryStatus, str | None], list[int]] = defaultdict(list)
+    for item in news:
+        delivery = found.get(item.provider_message_id)
+        if delivery is None or delivery.id is None:
+            continue
+        if item.suppress_reason is not None:
+            await suppress(session, delivery.channel, delivery.address, item.suppress_reason)
+        if item.moves:
+            groups[(item.status, item.error)].append(delivery.id)
+    moved = 0
+    for (status, error), ids in sorted(groups.items(), key=lambda g: STATUS_RANK[g[0][0]]):
+        moved += await move_forward(session, ids, status, error)
+    return moved
 
 
 async def apply_opt_out(session: AsyncSession, opt_out: OptOut) -> None:

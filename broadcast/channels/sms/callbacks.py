@@ -13,6 +13,8 @@ Error 30003 (handset unreachable) is "retried later" by leaving the delivery as 
 
 from __future__ import annotations
 
+import functools
+import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -74,14 +76,27 @@ START_WORDS = frozenset({"START", "UNSTOP"})
 def twilio_account_for(
     settings: Settings, url: str, params: Mapping[str, str], signature: str
 ) -> TwilioAccount | None:
-    """The account whose auth token signed this request (RULES S1), or None: refuse it."""
+    """The account whose auth token signed this request (RULES S1), or None: refuse it.
+
+    The signature is first computed over ``url`` as it is, which is how Twilio signs the
+    callback URL we gave it: one HMAC for a genuine callback. Only a mismatch goes through
+    :meth:`RequestValidator.validate`, which also tries the URL with and without its port."""
     for account in settings.twilio_accounts:
         if params.get("AccountSid") not in (None, account.account_sid):
             continue
-        validator = RequestValidator(account.auth_token.get_secret_value())
-        if validator.validate(url, dict(params), signature):
+        validator = _validator(account.auth_token.get_secret_value())
+        expected = validator.compute_signature(url, params)
+        given = signature.encode("utf-8", "replace")
+        if hmac.compare_digest(expected.encode(), given) or validator.validate(
+            url, dict(params), signature
+        ):
             return account
     return None
+
+
+@functools.lru_cache(maxsize=16)
+def _validator(auth_token: str) -> RequestValidator:
+    return RequestValidator(auth_token)
 
 
 def parse_status(params: Mapping[str, str]) -> ProviderStatus | None:
