@@ -189,7 +189,8 @@ def _ms(value: str, unit: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def run_wrk(name: str, url: str, seconds: float) -> WrkResult:
+def run_wrk(name: str, url: str, seconds: float, headers: Sequence[str] = ()) -> WrkResult:
+    """wrk against ``url``; ``headers`` (``"Name: value"``) beside the browser's encodings."""
     argv = [
         WRK,
         "-t2",
@@ -198,6 +199,7 @@ def run_wrk(name: str, url: str, seconds: float) -> WrkResult:
         "--latency",
         "-H",
         "Accept-Encoding: gzip, br",
+        *(part for header in headers for part in ("-H", header)),
         url,
     ]
     out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
