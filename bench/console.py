@@ -11,7 +11,8 @@ What runs, as a deployment would run it (the pieces of :mod:`bench.fanout` and
   mostly sent, one in fifty failed; and one académie-wide send still in flight (every guardian:
   60 % sent, 2 % failed, the rest queued), the one whose pages are measured; a draft
   académie-wide broadcast waiting at « Vérifier »; ``ANALYZE`` as autovacuum would have done;
-- a private Redis and one API process (``broadcast serve``, uvicorn) on a loopback port;
+- a private Redis and one API process (``broadcast serve``, uvicorn; ``--api-workers`` for
+  more) on a loopback port;
 - a real console session: the académie officer signs in with his password and TOTP code
   through the sign-in forms, and every request carries the session cookie.
 
@@ -91,6 +92,7 @@ class PageTiming:
 class Result:
     contacts: int
     sends: int
+    api_workers: int = 1
     deliveries: int = 0
     seed_s: float = 0.0
     pages: list[PageTiming] = field(default_factory=list)
@@ -104,6 +106,7 @@ class Result:
             "progress": asdict(self.progress) if self.progress else None,
             "contacts": self.contacts,
             "sends": self.sends,
+            "api_workers": self.api_workers,
             "deliveries": self.deliveries,
             "seed_s": round(self.seed_s, 1),
             "cpus": self.cpus,
@@ -330,7 +333,9 @@ def measure(base: str, world: World, options: argparse.Namespace, result: Result
 def run(options: argparse.Namespace) -> Result:
     if shutil.which(WRK) is None:
         raise BenchError("wrk is not installed (apt-get install wrk)")
-    result = Result(options.contacts, options.sends, load_before=os.getloadavg()[0])
+    result = Result(
+        options.contacts, options.sends, options.api_workers, load_before=os.getloadavg()[0]
+    )
     with (
         tempfile.TemporaryDirectory(prefix="bench-console-") as tmp,
         fresh_database(server_url()) as database_url,
@@ -347,7 +352,7 @@ def run(options: argparse.Namespace) -> Result:
         redis_url = redis_server.start()
         stack.callback(redis_server.stop)
         env = worker_environment(database_url, redis_url, 2525, 1, {})
-        api, base = start_api(env, directory)
+        api, base = start_api(env, directory, options.api_workers)
         stack.callback(stop_processes, [api])
         measure(base, world, options, result)
     return result
@@ -360,8 +365,9 @@ def verdict(value: float, target: float, at_most: bool = False) -> str:
 
 def readable(result: Result) -> str:
     lines = [
-        f"console, one API process, {result.contacts:,} contacts, {result.sends:,} past sends, "
-        f"{result.deliveries:,} deliveries (seeded in {result.seed_s:.0f} s), {result.cpus} "
+        f"console, {result.api_workers} API process(es), {result.contacts:,} contacts, "
+        f"{result.sends:,} past sends, {result.deliveries:,} deliveries "
+        f"(seeded in {result.seed_s:.0f} s), {result.cpus} "
         f"CPUs shared (load average before: {result.load_before:.1f})",
         f"  {'page':20} {'p50':>9} {'p95':>9}",
     ]
@@ -387,6 +393,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--send-size", type=int, default=1_000, help="deliveries per past send")
     parser.add_argument("--requests", type=int, default=200, help="sequential GETs per page")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of wrk")
+    parser.add_argument(
+        "--api-workers", type=int, default=1, help="uvicorn processes of the API (default 1)"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if args.contacts < 10 or args.sends < 1 or args.requests < 1:

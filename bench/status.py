@@ -158,12 +158,14 @@ async def seed_site(database_url: str, recipients: int) -> Site:
 # -- the API process and wrk ---------------------------------------------------------------
 
 
-def start_api(env: dict[str, str], directory: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_api(
+    env: dict[str, str], directory: Path, workers: int = 1
+) -> tuple[subprocess.Popen[bytes], str]:
+    """``broadcast serve`` on a free port, with ``workers`` uvicorn processes; once healthy."""
     port = free_port()
     api_env = {**env, "BROADCAST_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"}
-    process = _spawn(
-        ["-m", "broadcast.cli", "serve", "--port", str(port)], directory / "api.log", api_env
-    )
+    argv = ["-m", "broadcast.cli", "serve", "--port", str(port), "--workers", str(workers)]
+    process = _spawn(argv, directory / "api.log", api_env)
     base = f"http://127.0.0.1:{port}"
     deadline = Deadline.after(60)
     while True:

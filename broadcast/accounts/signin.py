@@ -25,6 +25,7 @@ from sqlmodel import col
 from broadcast.accounts.models import ConsoleSession, Operator, Role
 from broadcast.core.errors import DomainError, InvalidInput
 from broadcast.core.timeutil import utcnow
+from broadcast.directory.models import Organisation
 
 IDLE_TIMEOUT = timedelta(minutes=30)
 ABSOLUTE_TIMEOUT = timedelta(hours=12)
@@ -176,14 +177,15 @@ async def find_session(
         return None
     found = (
         await session.execute(
-            select(ConsoleSession, Operator)
+            select(ConsoleSession, Operator, Organisation)
             .join(Operator, col(Operator.id) == col(ConsoleSession.operator_id))
+            .join(Organisation, col(Organisation.id) == col(Operator.organisation_id))
             .where(col(ConsoleSession.token_hash) == _token_hash(token))
         )
     ).first()
     if found is None:
         return None
-    row, operator = found
+    row, operator, _ = found  # the organisation is now in the session: a get() reads no row
     now = utcnow()
     if _expired(row, now) or not operator.active:
         await session.delete(row)
