@@ -84,9 +84,10 @@ async def progress_of(
     session: AsyncSession, broadcast: Broadcast, live: LiveCounts | None = None
 ) -> list[ChannelProgress]:
     """Progress per channel, counted now, or at most a second ago through ``live`` (what a
-    polled page asks for)."""
+    polled page asks for) while the send is not finished: a finished send's figures are the
+    last a page shows (it stops asking), so they are counted now."""
     assert broadcast.id is not None
-    if live is None:
+    if live is None or broadcast.status in FINISHED:
         by_channel = await counters(session, broadcast.id)
     else:
         by_channel = await live.counters(session, broadcast.id)
