@@ -47,6 +47,7 @@ from admin.console.errors import error_page, is_console, sign_in_required
 from admin.deps import locale_of
 from admin.docs import mount_docs
 from admin.security_headers import SecurityHeadersMiddleware
+from broadcast.broadcasts.live_counts import LiveCounts
 from broadcast.channels.sms.callbacks import STATUS_CALLBACK_PATH
 from broadcast.core.db import create_engine, session_factory
 from broadcast.core.embedded_redis import redis_url_or_embedded
@@ -133,6 +134,7 @@ def create_app(
         app.state.callbacks = CallbackStream(redis)
         app.state.import_progress = ImportProgress(redis)
         app.state.status_site = StatusSite(app.state.session_factory, redis, settings)
+        app.state.live_counts = LiveCounts()
         try:
             yield
         finally:

@@ -181,12 +181,14 @@ async def seed_site(database_url: str, recipients: int) -> Site:
 # -- the API process and wrk ---------------------------------------------------------------
 
 
-def start_api(env: dict[str, str], directory: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_api(
+    env: dict[str, str], directory: Path, workers: int = 1
+) -> tuple[subprocess.Popen[bytes], str]:
+    """``broadcast serve`` on a free port, with ``workers`` uvicorn processes; once healthy."""
     port = free_port()
     api_env = {**env, "BROADCAST_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"}
-    process = _spawn(
-        ["-m", "broadcast.cli", "serve", "--port", str(port)], directory / "api.log", api_env
-    )
+    argv = ["-m", "broadcast.cli", "serve", "--port", str(port), "--workers", str(workers)]
+    process = _spawn(argv, directory / "api.log", api_env)
     base = f"http://127.0.0.1:{port}"
     deadline = Deadline.after(60)
     while True:
@@ -228,8 +230,10 @@ def wrk_output(
     return subprocess.run(argv, capture_output=True, text=True, check=True).stdout
 
 
-def run_wrk(name: str, url: str, seconds: float) -> WrkResult:
-    out = wrk_output(url, seconds, extra=["-H", "Accept-Encoding: gzip, br"])
+def run_wrk(name: str, url: str, seconds: float, headers: Sequence[str] = ()) -> WrkResult:
+    """wrk against ``url``; ``headers`` (``"Name: value"``) beside the browser's encodings."""
+    extra = ["-H", "Accept-Encoding: gzip, br", *(p for h in headers for p in ("-H", h))]
+    out = wrk_output(url, seconds, extra=extra)
     return WrkResult.read(name, out)
 
 

@@ -26,7 +26,7 @@ from broadcast.notices.catalogue import catalogue_of
 from broadcast.notices.models import NoticeStatus
 from broadcast.notices.schemas import FromTemplateIn, NoticeIn, UpdateIn, template_out
 from broadcast.notices.service import get_notice
-from broadcast.notices.templates import LIBRARY, NoticeTemplate, get_template
+from broadcast.notices.templates import NoticeTemplate, find_template, templates_for
 
 router = APIRouter(prefix="/console/rediger", include_in_schema=False)
 Sender = Annotated[ConsoleUser, console_requires(Permission.broadcasts_send)]
@@ -46,6 +46,15 @@ def after_notice(broadcast: Broadcast, fast: bool) -> Response:
     return redirect(f"/console/rediger/{broadcast.id}/{step}")
 
 
+async def _template_choices(
+    uow: UowDep, user: ConsoleUser, *, exercises: bool = True
+) -> list[tuple[str, str]]:
+    """The national library, then the templates of the operator's académie (for an operator
+    anchored in or under one), as (key, label)."""
+    found = await templates_for(uow.session, user.organisation)
+    return [(t.key, choice_label(t, user.locale)) for t in found if exercises or not t.exercise]
+
+
 @router.get("")
 async def start(request: Request, uow: UowDep, user: Sender) -> Response:
     incidents = await compose.open_incidents(uow.session, user.principal)
@@ -54,15 +63,15 @@ async def start(request: Request, uow: UowDep, user: Sender) -> Response:
         "compose_start.html",
         locale=user.locale,
         user=user,
-        templates=[(t.key, choice_label(t, user.locale)) for t in LIBRARY],
+        templates=await _template_choices(uow, user),
         incidents=incidents,
     )
 
 
 @router.get("/familles")
-async def families(request: Request, user: Sender) -> Response:
+async def families(request: Request, uow: UowDep, user: Sender) -> Response:
     """« Prévenir les familles »: the templates, each leading straight to « Vérifier »."""
-    templates = [(t.key, choice_label(t, user.locale)) for t in LIBRARY if not t.exercise]
+    templates = await _template_choices(uow, user, exercises=False)
     return page(
         request, "compose_families.html", locale=user.locale, user=user, templates=templates
     )
@@ -79,7 +88,7 @@ async def _template_page(
     status_code: int = 200,
     **context: Any,
 ) -> Response:
-    template = get_template(key)
+    template = await find_template(uow.session, key, user.organisation)
     schools = await organisations_in_scope(uow.session, user.principal)
     prefilled = {"etablissement": user.organisation.name}
     return page(
@@ -109,7 +118,7 @@ async def from_template(
     request: Request, uow: UowDep, user: Sender, settings: SettingsDep, key: str
 ) -> Response:
     form = await form_values(request)
-    template = get_template(key)
+    template = await find_template(uow.session, key, user.organisation)
     values = {p.name: form.get(f"v_{p.name}", "") for p in template.placeholders}
     fast = form.get("rapide") == "1"
     chosen = form.get("organisation_id", "")

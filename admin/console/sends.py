@@ -153,7 +153,7 @@ async def progression(
     """What the page's script puts in place: the progress list and the buttons rendered by the
     page's own templates, the status, and the sentence for the live region."""
     broadcast = await service.get_broadcast(uow.session, user.principal, broadcast_id)
-    progress = await progress_of(uow.session, broadcast)
+    progress = await progress_of(uow.session, broadcast, request.app.state.live_counts)
     html = render(request, "_progress_live.html", locale=user.locale, line={"progress": progress})
     controls = render(
         request, "_send_controls.html", locale=user.locale, controls=_controls(user, broadcast)

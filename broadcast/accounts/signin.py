@@ -25,9 +25,14 @@ from sqlmodel import col
 from broadcast.accounts.models import ConsoleSession, Operator, Role
 from broadcast.core.errors import DomainError, InvalidInput
 from broadcast.core.timeutil import utcnow
+from broadcast.directory.models import Organisation
 
 IDLE_TIMEOUT = timedelta(minutes=30)
 ABSOLUTE_TIMEOUT = timedelta(hours=12)
+TOUCH_EVERY = timedelta(minutes=1)
+"""A session's last use is written at most this often: a page polled every few seconds reads
+its session without writing it (and without waiting on that row's lock) between two touches;
+the idle timeout is then counted from at most a minute early."""
 SECOND_FACTOR_ROLES = frozenset({Role.platform_admin, Role.academie_officer})
 """Roles that must sign in with a second factor; head teachers are offered one."""
 
@@ -166,25 +171,27 @@ def _expired(row: ConsoleSession, now: datetime) -> bool:
 async def find_session(
     session: AsyncSession, token: str | None
 ) -> tuple[ConsoleSession, Operator] | None:
-    """The live session of ``token`` and its operator, touched; ``None`` when it is unknown,
-    expired (then deleted) or its operator disabled."""
+    """The live session of ``token`` and its operator, touched (once in :data:`TOUCH_EVERY`);
+    ``None`` when it is unknown, expired (then deleted) or its operator disabled."""
     if not token or len(token) > 100:
         return None
     found = (
         await session.execute(
-            select(ConsoleSession, Operator)
+            select(ConsoleSession, Operator, Organisation)
             .join(Operator, col(Operator.id) == col(ConsoleSession.operator_id))
+            .join(Organisation, col(Organisation.id) == col(Operator.organisation_id))
             .where(col(ConsoleSession.token_hash) == _token_hash(token))
         )
     ).first()
     if found is None:
         return None
-    row, operator = found
+    row, operator, _ = found  # the organisation is now in the session: a get() reads no row
     now = utcnow()
     if _expired(row, now) or not operator.active:
         await session.delete(row)
         return None
-    row.last_seen_at = now
+    if now - row.last_seen_at >= TOUCH_EVERY:
+        row.last_seen_at = now
     return row, operator
 
 

@@ -14,6 +14,7 @@ from broadcast.accounts.permissions import Permission
 from broadcast.accounts.scoped import in_scope, join_organisation
 from broadcast.accounts.service import Principal
 from broadcast.broadcasts.approval import requesters
+from broadcast.broadcasts.live_counts import LiveCounts
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus
 from broadcast.broadcasts.service import counters
 from broadcast.core.timeutil import as_utc, utcnow
@@ -79,9 +80,23 @@ def channel_progress(
     return ChannelProgress(channel, planned, done, failed, per_minute, expected_end)
 
 
-async def progress_of(session: AsyncSession, broadcast: Broadcast) -> list[ChannelProgress]:
+async def progress_of(
+    session: AsyncSession, broadcast: Broadcast, live: LiveCounts | None = None
+) -> list[ChannelProgress]:
+    """Progress per channel, counted now, or at most a second ago through ``live`` (what a
+    polled page asks for) while the send is not finished: a finished send's figures are the
+    last a page shows (it stops asking), so they are counted now."""
     assert broadcast.id is not None
-    by_channel = await counters(session, broadcast.id)
+    if live is None or broadcast.status in FINISHED:
+        by_channel = await counters(session, broadcast.id)
+    else:
+        by_channel = await live.counters(session, broadcast.id)
+    return progress_from(broadcast, by_channel)
+
+
+def progress_from(
+    broadcast: Broadcast, by_channel: dict[str, dict[str, int]]
+) -> list[ChannelProgress]:
     now = utcnow()
     return [
         channel_progress(channel, by_channel.get(channel, {}), broadcast.queued_at, now)

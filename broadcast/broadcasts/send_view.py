@@ -13,9 +13,10 @@ from sqlmodel import col
 
 from broadcast.accounts.models import Operator
 from broadcast.accounts.service import Principal, audit
+from broadcast.broadcasts.live_counts import Counters
 from broadcast.broadcasts.models import Broadcast
-from broadcast.broadcasts.overview import ChannelProgress, progress_of
-from broadcast.broadcasts.service import get_broadcast
+from broadcast.broadcasts.overview import ChannelProgress, progress_from
+from broadcast.broadcasts.service import counters, get_broadcast
 from broadcast.core.csvsafe import csv_text
 from broadcast.core.masking import mask_address
 from broadcast.core.sqlutil import row_id
@@ -103,14 +104,15 @@ async def send_overview(
     notice = await session.get(Notice, broadcast.notice_id)
     organisation = await session.get(Organisation, broadcast.organisation_id)
     assert notice is not None and organisation is not None
+    by_channel = await counters(session, row_id(broadcast))
     return SendOverview(
         broadcast,
         notice.title,
         organisation.name,
-        await progress_of(session, broadcast),
+        progress_from(broadcast, by_channel),
         await people_of(session, broadcast),
         await failures_by_reason(session, broadcast),
-        await search_deliveries(session, broadcast, search),
+        await search_deliveries(session, broadcast, search, counted=by_channel),
     )
 
 
@@ -165,11 +167,32 @@ def _search_filters(broadcast: Broadcast, search: DeliverySearch) -> list[Column
     return filters
 
 
+def _counted_total(counted: Counters, search: DeliverySearch) -> int:
+    """The deliveries a search without an address finds, from the counters already read."""
+    return sum(
+        count
+        for channel, statuses in counted.items()
+        if search.channel in ("", channel)
+        for status, count in statuses.items()
+        if search.status in ("", status)
+    )
+
+
 async def search_deliveries(
-    session: AsyncSession, broadcast: Broadcast, search: DeliverySearch, per_page: int = PER_PAGE
+    session: AsyncSession,
+    broadcast: Broadcast,
+    search: DeliverySearch,
+    per_page: int = PER_PAGE,
+    *,
+    counted: Counters | None = None,
 ) -> DeliveryPage:
+    """One page of the search; ``counted``, the broadcast's counters when the caller has
+    them, spares counting the rows again for a search by channel and status only."""
     filters = _search_filters(broadcast, search)
-    total = int(await session.scalar(select(func.count()).where(*filters)) or 0)
+    if counted is not None and searched_address(search.address) is None:
+        total = _counted_total(counted, search)
+    else:
+        total = int(await session.scalar(select(func.count()).where(*filters)) or 0)
     pages = max(1, -(-total // per_page))
     page = min(max(1, search.page), pages)
     rows = await session.execute(

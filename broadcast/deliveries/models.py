@@ -40,6 +40,7 @@ class Delivery(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("broadcast_id", "channel", "address", name="uq_delivery_address"),
         Index("ix_delivery_progress", "broadcast_id", "channel", "status"),
+        Index("ix_delivery_broadcast_id_id", "broadcast_id", "id"),
     )
 
     id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True))
