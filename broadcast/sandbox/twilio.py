@@ -230,6 +230,12 @@ class TwilioSandbox:
 
     # -- failure injection ---------------------------------------------------------------
 
+    def set_auth_token(self, auth_token: str) -> None:
+        """The account's token from now on (rotated on Twilio's side): requests signed with
+        the old one are refused with 401 (error 20003)."""
+        self._auth_token = auth_token
+        self._validator = RequestValidator(auth_token)
+
     def fail_next(
         self,
         status: int,
