@@ -15,6 +15,10 @@ A bucket's state is a hash ``{tokens, ts}`` whose TTL is the time it takes to re
 an expired bucket and a full one are the same thing, so idle buckets vanish and nothing is lost.
 All the buckets of one call are keys of one script: on a Redis Cluster, give the prefix a hash
 tag (``"{broadcast:ratelimit}:"``) so that they share a slot.
+
+A hold (:meth:`RateLimiter.hold`) is a key that expires: while it is there, every acquire naming
+it waits, across workers, whether its buckets are configured or not (a provider's
+``Retry-After``, a provider refusing everything).
 """
 
 from __future__ import annotations
@@ -71,26 +75,10 @@ return {'1', '0', stamp}
 """
 
 
-# KEYS[i]: the hash of bucket i; ARGV[1]: seconds; ARGV[2i], ARGV[2i+1]: rate and burst.
-# Leaves each bucket in debt of ``seconds`` worth of tokens, so nobody is granted any before then.
-_SLOW_DOWN = """
-if redis.replicate_commands then redis.replicate_commands() end
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
-local seconds = tonumber(ARGV[1])
-for i, key in ipairs(KEYS) do
-  local rate, burst = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
-  local debt = -seconds * rate
-  local state = redis.call('HMGET', key, 'tokens', 'ts')
-  local tokens = tonumber(state[1]) or burst
-  local elapsed = math.max(0, now - (tonumber(state[2]) or now))
-  tokens = math.min(burst, tokens + elapsed * rate)
-  if tokens > debt then
-    local stamp = string.format('%.6f', now)
-    redis.call('HSET', key, 'tokens', string.format('%.17g', debt), 'ts', stamp)
-    redis.call('PEXPIRE', key, math.ceil((burst - debt) / rate * 1000) + 1000)
-  end
-end
+# KEYS[1]: a hold; ARGV[1]: milliseconds. Holds for that long unless already held for longer.
+_HOLD = """
+local left = redis.call('PTTL', KEYS[1])
+if left < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], '1', 'PX', ARGV[1]) end
 return 1
 """
 
@@ -103,8 +91,10 @@ YIELD_S = 0.05
 class RateLimitTimeout(Exception):
     """The tokens could not be had before the caller's deadline."""
 
-    def __init__(self, buckets: Sequence[Bucket], retry_after: float) -> None:
-        names = ", ".join(name for name, _ in buckets)
+    def __init__(
+        self, buckets: Sequence[Bucket], retry_after: float, hold: str | None = None
+    ) -> None:
+        names = ", ".join([name for name, _ in buckets] + ([f"hold:{hold}"] if hold else []))
         super().__init__(f"rate limit: no tokens in [{names}] before the deadline")
         self.retry_after = retry_after
 
@@ -116,21 +106,28 @@ class RateLimiter:
         self._prefix = prefix
         self._redis = redis
         self._take = redis.register_script(_TAKE)
-        self._slow_down = redis.register_script(_SLOW_DOWN)
+        self._hold = redis.register_script(_HOLD)
 
     @property
     def redis(self) -> Redis:
         return self._redis
 
-    async def slow_down(self, buckets: Sequence[Bucket], seconds: float) -> None:
-        """Grant no token of these buckets for ``seconds`` (a provider answered 429 or is down):
-        every worker then waits instead of bouncing an outage's worth of messages."""
-        if not buckets or seconds <= 0:
+    async def hold(self, name: str, seconds: float) -> None:
+        """Grant nothing to the acquires naming ``name`` for ``seconds`` (a provider answered
+        429 with its ``Retry-After``, or is down): every worker then waits instead of bouncing
+        an outage's worth of messages. A longer hold already there is kept. Unlike a bucket, a
+        hold needs no configured rate: an unlimited channel is held too."""
+        if seconds <= 0:
             return
-        args: list[float | int] = [seconds]
-        for _, limit in buckets:
-            args += [limit.rate, limit.burst]
-        await self._slow_down(keys=[self._prefix + name for name, _ in buckets], args=args)
+        await self._hold(keys=[self._hold_key(name)], args=[max(int(seconds * 1000), 1)])
+
+    async def held_for(self, name: str) -> float:
+        """Seconds left of the hold ``name``; 0.0 when it is not held."""
+        left = int(await self._redis.pttl(self._hold_key(name)))
+        return left / 1000 if left > 0 else 0.0
+
+    def _hold_key(self, name: str) -> str:
+        return f"{self._prefix}hold:{name}"
 
     async def _yield_to_urgent(self, buckets: Sequence[Bucket], urgent: bool) -> bool:
         """Urgent sends mark their buckets; bulk sends wait while a mark is there. True when
@@ -156,6 +153,7 @@ class RateLimiter:
         *,
         deadline: float | None = None,
         urgent: bool | None = None,
+        hold: str | None = None,
     ) -> float:
         """Wait until ``n`` tokens are taken from every bucket; return the Redis time of the grant.
 
@@ -164,7 +162,10 @@ class RateLimiter:
         With no buckets (rate limits off) it returns ``time.time()`` without touching Redis.
         ``urgent``: True for an urgent send, which takes the tokens first; False for a bulk
         send, which waits while an urgent one is sending on the same buckets; None for neither.
+        ``hold``: the name of a :meth:`hold` to wait out first, buckets or not.
         """
+        if hold is not None:
+            await self._wait_out_hold(hold, deadline, buckets)
         if not buckets:
             return time.time()
         while True:
@@ -178,6 +179,14 @@ class RateLimiter:
                 return granted_at
             if deadline is not None and time.monotonic() + wait > deadline:
                 raise RateLimitTimeout(buckets, wait)
+            await asyncio.sleep(wait + random.uniform(0, JITTER_S))
+
+    async def _wait_out_hold(
+        self, name: str, deadline: float | None, buckets: Sequence[Bucket]
+    ) -> None:
+        while wait := await self.held_for(name):
+            if deadline is not None and time.monotonic() + wait > deadline:
+                raise RateLimitTimeout(buckets, wait, name)
             await asyncio.sleep(wait + random.uniform(0, JITTER_S))
 
     async def _try(self, buckets: Sequence[Bucket], n: int) -> tuple[float, float]:

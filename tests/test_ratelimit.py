@@ -176,9 +176,20 @@ async def test_an_urgent_send_takes_the_tokens_before_a_bulk_one(limiter: RateLi
     assert grants[-1] == "bulk"
 
 
-async def test_slowing_down_grants_nothing_for_that_long(limiter: RateLimiter) -> None:
-    bucket = [("sms:acme", RateLimit(rate=10, burst=10))]
-    assert await limiter.try_acquire(bucket) == 0.0
-    await limiter.slow_down(bucket, 2.0)
-    wait = await limiter.try_acquire(bucket)
-    assert 1.9 < wait <= 2.2
+async def test_a_hold_grants_nothing_for_that_long_even_without_buckets(
+    limiter: RateLimiter,
+) -> None:
+    await limiter.hold("sms", 0.5)
+    await limiter.hold("sms", 0.1)  # a shorter hold keeps the longer one
+    assert 0.4 < await limiter.held_for("sms") <= 0.5
+    started = time.monotonic()
+    await limiter.acquire([], hold="sms")
+    assert 0.4 < time.monotonic() - started < 0.8
+    assert await limiter.held_for("sms") == 0.0
+
+
+async def test_a_hold_past_the_deadline_raises_at_once(limiter: RateLimiter) -> None:
+    await limiter.hold("push", 5)
+    with pytest.raises(RateLimitTimeout) as raised:
+        await limiter.acquire([], deadline=time.monotonic() + 1, hold="push")
+    assert 4.5 < raised.value.retry_after <= 5

@@ -129,6 +129,9 @@ class SendResult:
     (:mod:`broadcast.channels.health`); the delivery waits, the broadcast says so."""
     account: str | None = None
     """The provider account that answered (the relay or Twilio account's name)."""
+    retry_after_s: float | None = None
+    """The provider's ``Retry-After`` (a 429 or 503), in seconds: the dispatcher holds the
+    channel's sends that long (bounded) rather than its fixed pause."""
 
 
 @dataclass(frozen=True, slots=True)

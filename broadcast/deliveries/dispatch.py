@@ -62,7 +62,10 @@ log = logging.getLogger(__name__)
 
 GROUP_SIZE = 100
 PROVIDER_PAUSE_S = 1.0
-"""How long a channel's buckets grant nothing after a whole group failed transiently."""
+"""How long a channel's sends are held after a whole group failed transiently."""
+MAX_RETRY_AFTER_S = 300.0
+"""The longest a provider's ``Retry-After`` holds a channel's sends (a bogus one days away
+would stop them for days)."""
 RECORD_RETRY_FIRST_S = 0.2
 RECORD_RETRY_MAX_S = 2.0
 _NO_ACCOUNT = {"sms": "aucun compte SMS configuré"}
@@ -72,6 +75,16 @@ def group_size(buckets: Sequence[tuple[str, RateLimit]]) -> int:
     """Deliveries claimed and sent together: tokens for a whole group are taken before it is
     claimed, so a group never exceeds a bucket's burst and little is ``sending`` at a time."""
     return min([GROUP_SIZE, *(limit.burst for _, limit in buckets)])
+
+
+def provider_pause(results: Sequence[SendResult], outcomes: Counter[Outcome]) -> float:
+    """How long the channel's sends are held after a group: the provider's longest
+    ``Retry-After`` (at most :data:`MAX_RETRY_AFTER_S`), else :data:`PROVIDER_PAUSE_S` when it
+    refused everything (429, down), else not at all."""
+    asked = [r.retry_after_s for r in results if r.retry_after_s is not None]
+    if asked:
+        return min(max(asked), MAX_RETRY_AFTER_S)
+    return PROVIDER_PAUSE_S if outcomes and set(outcomes) == {Outcome.transient} else 0.0
 
 
 class _PreparedByLocale(dict[str, Prepared]):
@@ -142,7 +155,11 @@ class Dispatcher:
             await self._settle_if_cancelled(batch.broadcast_id)
             return
         broadcast, content, pending_ids = loaded
-        ended = await self._send_groups(batch, broadcast, content, pending_ids)
+        wait_s = 0.0
+        try:
+            ended = await self._send_groups(batch, broadcast, content, pending_ids)
+        except RateLimitTimeout as timeout:  # tokens come after this run's budget: the next
+            ended, wait_s = _Ended.out_of_time, timeout.retry_after  # try comes when they do
         if ended == _Ended.stopped:
             await self._settle_if_cancelled(batch.broadcast_id)
             return
@@ -152,7 +169,7 @@ class Dispatcher:
         if completed and self.timings is not None:
             await self.timings.completed(broadcast.id or 0, broadcast.priority, broadcast.queued_at)
         if still_open:
-            delay = 0.0 if ended == _Ended.out_of_time else self.retry.delay(attempt)
+            delay = wait_s if ended == _Ended.out_of_time else self.retry.delay(attempt)
             raise RetryLater(delay, still_open)
 
     async def _settle_if_cancelled(self, broadcast_id: int) -> None:
@@ -199,12 +216,9 @@ class Dispatcher:
             if time.monotonic() > stop_at:
                 return _Ended.out_of_time
             group = pending_ids[start : start + size]
-            try:
-                going_on = await self._send_group(
-                    batch, broadcast, prepared, group, past_deadline, stop_at
-                )
-            except RateLimitTimeout:  # tokens come after this run's budget: the next try waits
-                return _Ended.out_of_time
+            going_on = await self._send_group(
+                batch, broadcast, prepared, group, past_deadline, stop_at
+            )
             if not going_on:
                 return _Ended.stopped
         return _Ended.done
@@ -224,7 +238,11 @@ class Dispatcher:
         urgent = broadcast.priority == Priority.urgent
         with timed(RATE_LIMIT_WAIT, batch.channel):
             await self.limiter.acquire(
-                channel.rate_limits(), n=len(ids), deadline=stop_at, urgent=urgent
+                channel.rate_limits(),
+                n=len(ids),
+                deadline=stop_at,
+                urgent=urgent,
+                hold=batch.channel,
             )
         stale_before = utcnow() - timedelta(seconds=self.stale_claim_s)
         async with transaction(self.factory) as session:
@@ -244,10 +262,9 @@ class Dispatcher:
             await self.early_statuses.apply_recorded(self.factory, batch.channel, results)
         outcomes = Counter(result.outcome for result in results)
         await self._count(batch.channel, broadcast, outcomes)
-        if outcomes and set(outcomes) == {Outcome.transient}:
-            # the provider refuses everything (429, down): every worker waits rather than
-            # bouncing an outage's worth of deliveries at full rate
-            await self.limiter.slow_down(channel.rate_limits(), PROVIDER_PAUSE_S)
+        pause_s = provider_pause(results, outcomes)
+        if pause_s > 0:  # every worker waits rather than bouncing deliveries at full rate
+            await self.limiter.hold(batch.channel, pause_s)
         return True
 
     async def _say_if_held(self, broadcast: Broadcast, results: Sequence[SendResult]) -> None:

@@ -22,7 +22,9 @@ A body over 1,600 characters (UTF-16 code units) is refused as Twilio refuses it
 with the same basic auth: what the sender reads to reconcile a create left without an answer.
 
 Failures are injected deterministically: ``fail_next(429)`` answers the next create with 429 and
-Twilio's error JSON, then behaves again; ``fail_next_list(500)`` does the same to the next list;
+Twilio's error JSON, then behaves again (``fail_next(429, retry_after="3")`` adds the header
+``Retry-After: 3``); ``create_times`` holds the ``time.monotonic()`` of every create that
+reached the sandbox, answered or not; ``fail_next_list(500)`` does the same to the next list;
 ``lose_next("after_create")`` records the next create and never answers it (the answer is held
 ``stall_s`` seconds, then the connection is dropped), ``lose_next("before_create")`` drops the
 connection without recording anything; ``final_status("+33600000009", "undelivered", 30005)``
@@ -45,6 +47,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import secrets
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -125,6 +128,7 @@ class _Failure:
     status: int
     code: int
     message: str
+    retry_after: str | None = None
 
 
 @dataclass(frozen=True)
@@ -157,6 +161,8 @@ class TwilioSandbox:
         self.hold_callbacks = False
         self.callbacks_before_answer = False
         self.messages: list[SmsMessage] = []
+        self.create_times: list[float] = []
+        """``time.monotonic()`` of every create request received, in order."""
         self.callback_statuses: list[int] = []
         """HTTP status of every callback delivered, in order."""
         self._auth_token = auth_token
@@ -220,15 +226,29 @@ class TwilioSandbox:
         self.messages.clear()
         self.callback_statuses.clear()
         self.lists.clear()
+        self.create_times.clear()
 
     # -- failure injection ---------------------------------------------------------------
 
+    def set_auth_token(self, auth_token: str) -> None:
+        """The account's token from now on (rotated on Twilio's side): requests signed with
+        the old one are refused with 401 (error 20003)."""
+        self._auth_token = auth_token
+        self._validator = RequestValidator(auth_token)
+
     def fail_next(
-        self, status: int, code: int | None = None, times: int = 1, message: str | None = None
+        self,
+        status: int,
+        code: int | None = None,
+        times: int = 1,
+        message: str | None = None,
+        *,
+        retry_after: str | None = None,
     ) -> None:
-        """Answer the next ``times`` creates with ``status`` and Twilio's error JSON."""
+        """Answer the next ``times`` creates with ``status`` and Twilio's error JSON (and a
+        ``Retry-After`` header when given)."""
         text = message or _ERROR_MESSAGES.get(status, "Error")
-        failure = _Failure(status, code if code is not None else 20000 + status, text)
+        failure = _Failure(status, code if code is not None else 20000 + status, text, retry_after)
         self._failures.extend([failure] * times)
 
     def fail_next_list(self, status: int, code: int | None = None, times: int = 1) -> None:
@@ -266,6 +286,7 @@ class TwilioSandbox:
     # -- the API -------------------------------------------------------------------------
 
     async def _create_message(self, request: web.Request) -> web.Response:
+        self.create_times.append(time.monotonic())
         if self.delay_s > 0:
             await asyncio.sleep(self.delay_s)
         if not self._authorised(request):
@@ -384,7 +405,8 @@ def _error(failure: _Failure) -> web.Response:
         "more_info": f"https://www.twilio.com/docs/errors/{failure.code}",
         "status": failure.status,
     }
-    return web.json_response(body, status=failure.status)
+    headers = {"Retry-After": failure.retry_after} if failure.retry_after else None
+    return web.json_response(body, status=failure.status, headers=headers)
 
 
 async def _drop(request: web.Request, stall_s: float) -> web.Response:

@@ -140,3 +140,23 @@ async def test_the_push_channel_fits_its_payload_to_its_declared_limit() -> None
     assert result.outcome == Outcome.sent
     assert len(message.payload) <= 400 < len(long_content.update_message)
     assert message.data["body"].endswith("…")
+
+
+async def test_a_push_services_retry_after_reaches_the_send_result() -> None:
+    settings = with_push(Settings(env="dev", _env_file=None))  # type: ignore[call-arg]
+    async with running_push() as push:
+        browser = push.new_subscription(application_server_key=APPLICATION_SERVER_KEY)
+        keys = browser["keys"]
+        target = PushSubscription(
+            contact_id=1, endpoint=browser["endpoint"], p256dh=keys["p256dh"], auth=keys["auth"]
+        )
+        channel = PushChannel(settings)
+        await channel.start()
+        try:
+            push.answer_next(429, retry_after="4")
+            result = await channel.send(
+                channel.prepare(CONTENT, "fr"), Recipient(1, "1", "fr", target)
+            )
+        finally:
+            await channel.close()
+    assert (result.outcome, result.retry_after_s) == (Outcome.transient, 4)

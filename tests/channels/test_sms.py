@@ -159,3 +159,16 @@ def test_unknown_exceptions_are_uncertain_not_retried() -> None:
     result = failure_result(1, error)
     assert result.suppress and "+33612345678" not in (result.error or "")
     assert not is_ambiguous(error)
+
+
+@pytest.mark.parametrize(("status", "code"), [(429, 20429), (503, 20503)])
+async def test_twilios_retry_after_is_carried_to_the_dispatcher(
+    channel: SmsChannel, sandbox: TwilioSandbox, status: int, code: int
+) -> None:
+    """twilio's exception drops the headers: the client notes ``Retry-After`` as it answers."""
+    sandbox.fail_next(status, code, retry_after="7")
+    refused = await channel.send(channel.prepare(CONTENT, "fr"), Recipient(1, "+33612345678", "fr"))
+    sandbox.fail_next(status, code)
+    bare = await channel.send(channel.prepare(CONTENT, "fr"), Recipient(2, "+33612345678", "fr"))
+    assert (refused.outcome, refused.retry_after_s) == (Outcome.transient, 7)
+    assert (bare.outcome, bare.retry_after_s) == (Outcome.transient, None)

@@ -13,7 +13,12 @@ import pytest
 
 from broadcast.channels.base import MessageContent, Outcome, Prepared, Recipient
 from broadcast.channels.sms.errors import UNCERTAIN
-from broadcast.channels.sms.reconcile import RECONCILE_LIMIT, Unreconciled, find_created
+from broadcast.channels.sms.reconcile import (
+    LISTING_TRIES,
+    RECONCILE_LIMIT,
+    Unreconciled,
+    find_created,
+)
 from broadcast.channels.sms.sender import SmsChannel
 from broadcast.sandbox.twilio import TwilioSandbox
 from broadcast.settings import Settings
@@ -110,7 +115,7 @@ async def test_a_failed_reconciliation_stays_uncertain_and_sends_nothing_twice(
     channel: SmsChannel, sandbox: TwilioSandbox, list_status: int
 ) -> None:
     sandbox.lose_next("after_create", stall_s=TIMEOUT_S * 3)
-    sandbox.fail_next_list(list_status)
+    sandbox.fail_next_list(list_status, times=LISTING_TRIES)  # a 500 is tried again
     result = await channel.send(prepared(channel), Recipient(7, NUMBER, "fr"))
     assert (result.outcome, result.suppress, result.provider_message_id) == (
         Outcome.permanent,
@@ -185,3 +190,15 @@ def test_find_created_decides_only_on_a_complete_listing() -> None:
     assert find_created(full_reaching_back, "B", since, ours) is Unreconciled.NOT_CREATED
     undated = [SimpleNamespace(sid="SM1", body="B", from_="R", date_created=None)]
     assert find_created(undated, "B", since, ours) is Unreconciled.UNKNOWN
+
+
+async def test_a_listing_refused_by_an_outage_is_tried_again_until_twilio_answers(
+    channel: SmsChannel, sandbox: TwilioSandbox
+) -> None:
+    """Twilio's API down (503) while the create is reconciled, then up: not "incertain"."""
+    sandbox.lose_next("after_create", stall_s=TIMEOUT_S * 3)
+    sandbox.fail_next_list(503, times=2)
+    result = await channel.send(prepared(channel), Recipient(7, NUMBER, "fr"))
+    [message] = sandbox.messages
+    assert (result.outcome, result.provider_message_id) == (Outcome.sent, message.sid)
+    assert len(sandbox.lists) == 1

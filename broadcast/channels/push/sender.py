@@ -177,4 +177,5 @@ def _send_result(delivery_id: int, result: PushResult, alert: OperatorAlert | No
         error=f"{GONE} (HTTP {result.status})" if result.status in (404, 410) else result.error,
         suppress=result.delete_subscription,
         alert=alert,
+        retry_after_s=result.retry_after_s,
     )

@@ -2,19 +2,51 @@
 
 An account's ``base_url`` replaces ``https://api.twilio.com`` in every request: the local sandbox
 in tests and the demo.
+
+twilio's ``TwilioRestException`` keeps the status, code and message of an error but not the
+response's headers (twilio 9: ``Version.exception`` builds it from the status and body only), so
+the ``Retry-After`` of a 429 or 503 is noted here, as the answer comes, for the send of the same
+task to read: :func:`noting_retry_after`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 from twilio.http.async_http_client import AsyncTwilioHttpClient  # type: ignore[import-untyped]
 from twilio.rest import Client  # type: ignore[import-untyped]
 
+from broadcast.core.httputil import parse_retry_after
 from broadcast.ratelimit import RateLimit
 from broadcast.settings import TwilioAccount
 
 TWILIO_API_URL = "https://api.twilio.com"
+RETRY_AFTER_STATUSES = frozenset({429, 503})
+
+
+@dataclass
+class RetryAfter:
+    """The ``Retry-After`` of the last 429 or 503 answered in a :func:`noting_retry_after`."""
+
+    seconds: float | None = None
+
+
+_NOTED: ContextVar[RetryAfter | None] = ContextVar("twilio_retry_after", default=None)
+
+
+@contextmanager
+def noting_retry_after() -> Iterator[RetryAfter]:
+    """What Twilio's answers in this block (this task only) said in ``Retry-After``."""
+    noted = RetryAfter()
+    token = _NOTED.set(noted)
+    try:
+        yield noted
+    finally:
+        _NOTED.reset(token)
 
 
 class _RedirectedHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
@@ -27,7 +59,11 @@ class _RedirectedHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
     async def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
         if self._base_url is not None and url.startswith(TWILIO_API_URL):
             url = self._base_url + url.removeprefix(TWILIO_API_URL)
-        return await super().request(method, url, *args, **kwargs)
+        response = await super().request(method, url, *args, **kwargs)
+        noted = _NOTED.get()
+        if noted is not None and response.status_code in RETRY_AFTER_STATUSES:
+            noted.seconds = parse_retry_after((response.headers or {}).get("Retry-After"))
+        return response
 
 
 class TwilioClient:

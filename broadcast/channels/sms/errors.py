@@ -36,16 +36,19 @@ def is_ambiguous(exc: BaseException) -> bool:
     return not isinstance(exc, TwilioRestException | aiohttp.ClientConnectorError)
 
 
-def failure_result(delivery_id: int, exc: BaseException) -> SendResult:
-    """The :class:`SendResult` for a failed create (see the module docstring)."""
+def failure_result(
+    delivery_id: int, exc: BaseException, retry_after_s: float | None = None
+) -> SendResult:
+    """The :class:`SendResult` for a failed create (see the module docstring);
+    ``retry_after_s``: the ``Retry-After`` Twilio answered with, carried by a transient result."""
     if isinstance(exc, TwilioRestException):
-        return _twilio_error(delivery_id, exc)
+        return _twilio_error(delivery_id, exc, retry_after_s)
     if isinstance(exc, aiohttp.ClientConnectorError):  # nothing was sent
         return SendResult(delivery_id, Outcome.transient, error="connection failed")
     return SendResult(delivery_id, Outcome.permanent, error=f"{UNCERTAIN} ({type(exc).__name__})")
 
 
-def _twilio_error(delivery_id: int, exc: Any) -> SendResult:
+def _twilio_error(delivery_id: int, exc: Any, retry_after_s: float | None) -> SendResult:
     status, code = int(exc.status), exc.code
     error = f"twilio {status} {code or ''} {exc.msg or ''}"
     error = _PHONE_LIKE.sub(lambda match: mask_phone(match.group()), " ".join(error.split()))
@@ -55,5 +58,5 @@ def _twilio_error(delivery_id: int, exc: Any) -> SendResult:
     if status == 401 or code in CREDENTIALS_ERRORS:  # the account, not the message: it waits
         return SendResult(delivery_id, Outcome.transient, error=error, held=CREDENTIALS_REFUSED)
     if status == 429 or status >= 500:
-        return SendResult(delivery_id, Outcome.transient, error=error)
+        return SendResult(delivery_id, Outcome.transient, error=error, retry_after_s=retry_after_s)
     return SendResult(delivery_id, Outcome.permanent, error=error)

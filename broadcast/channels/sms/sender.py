@@ -34,7 +34,7 @@ from broadcast.channels.base import (
 )
 from broadcast.channels.health import AccountHealth, unique_names
 from broadcast.channels.sms.callbacks import STATUS_CALLBACK_PATH
-from broadcast.channels.sms.client import TwilioClient
+from broadcast.channels.sms.client import TwilioClient, noting_retry_after
 from broadcast.channels.sms.errors import failure_result, is_ambiguous
 from broadcast.channels.sms.reconcile import reconcile
 from broadcast.core.masking import mask_phone
@@ -135,15 +135,16 @@ class SmsChannel(Channel):
         started = datetime.now(UTC)
         timeout_s = self._settings.provider_timeout_s
         try:
-            async with asyncio.timeout(timeout_s):
-                message = await account.client.messages.create_async(
-                    to=recipient.address,
-                    body=body,
-                    status_callback=self._status_callback,
-                    **account.sender(),
-                )
+            with noting_retry_after() as retry_after:
+                async with asyncio.timeout(timeout_s):
+                    message = await account.client.messages.create_async(
+                        to=recipient.address,
+                        body=body,
+                        status_callback=self._status_callback,
+                        **account.sender(),
+                    )
         except Exception as exc:  # classified; anything unknown is reconciled
-            result = failure_result(recipient.delivery_id, exc)
+            result = failure_result(recipient.delivery_id, exc, retry_after.seconds)
             if is_ambiguous(exc):
                 result = await reconcile(account, recipient, body, started, result, timeout_s)
             return result
