@@ -92,13 +92,14 @@ async def test_a_refused_twilio_token_holds_the_sms_until_it_is_fixed(
                 await wait_for(
                     lambda: _all_queued(fault_factory, broadcast_id), 60, "every SMS back in queue"
                 )
+                # the alert is a job of these workers: wait for it before they stop
+                await wait_for(lambda: sink.messages, 60, "the platform admin told by email")
             finally:
                 await wrong.stop()
             held = Counter((await ledger(fault_factory, broadcast_id)).values())
             assert held == Counter({"queued": FAMILIES}), held
             assert sandbox.messages == []
             assert await _paused_alerts(fault_factory) == 1
-            await wait_for(lambda: sink.messages, 60, "the platform admin told by email")
             [alert] = sink.messages
             assert alert.rcpt_tos == ["admin@test.fr"]
             assert "Compte SMS « principal » en pause" in alert.message["Subject"]
