@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, HTTPException, Request, Response
-from starlette.datastructures import State
+from starlette.datastructures import Headers, State
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -119,7 +119,7 @@ class StatusCallbackFastPath:
         params = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
         query = scope.get("query_string", b"").decode("latin-1")
         url = _public_url(state.settings, scope["path"], query)
-        signature = _header(scope, b"x-twilio-signature")
+        signature = Headers(scope=scope).get("x-twilio-signature", "")
         if not signature or twilio_account_for(state.settings, url, params, signature) is None:
             await self.app(scope, _replayed(body, receive), send)
             return
@@ -131,15 +131,8 @@ class StatusCallbackFastPath:
 def _is_form_post_to(scope: Scope, path: str) -> bool:
     if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != path:
         return False
-    content_type = _header(scope, b"content-type").partition(";")[0].strip().lower()
+    content_type = Headers(scope=scope).get("content-type", "").partition(";")[0].strip().lower()
     return content_type == "application/x-www-form-urlencoded"
-
-
-def _header(scope: Scope, name: bytes) -> str:
-    for key, value in scope["headers"]:
-        if key == name:
-            return bytes(value).decode("latin-1")
-    return ""
 
 
 async def _body(receive: Receive) -> bytes | None:

@@ -26,7 +26,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -42,7 +41,7 @@ import psutil
 import redis
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
-from bench.fanout import BenchError, exit_on_sigterm, stop_processes, worker_environment
+from bench.fanout import BenchError, run_and_print, stop_processes, worker_environment
 from bench.sms import ACCOUNT_SID, AUTH_TOKEN, twilio_environment
 from bench.status import WRK, WrkResult, start_api, wrk_output
 from broadcast.channels.sms.callbacks import STATUS_CALLBACK_PATH
@@ -250,14 +249,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_args(argv)
-    signal.signal(signal.SIGTERM, exit_on_sigterm)
-    try:
-        result = run(options)
-    except (BenchError, subprocess.CalledProcessError) as exc:
-        print(f"bench.callbacks: {exc}", file=sys.stderr)
-        return 1
-    print(json.dumps(result.summary()) if options.json else readable(result), flush=True)
-    return 0 if result.ok else 1
+    result = run_and_print(
+        "bench.callbacks",
+        lambda: run(options),
+        readable,
+        as_json=options.json,
+        errors=(BenchError, subprocess.CalledProcessError),
+    )
+    return 0 if result is not None and result.ok else 1
 
 
 if __name__ == "__main__":

@@ -30,11 +30,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -53,8 +51,8 @@ from sqlmodel import col
 from bench.fanout import (
     BenchError,
     Seeded,
-    exit_on_sigterm,
     fresh_database,
+    run_and_print,
     seed,
     server_url,
     stop_processes,
@@ -405,14 +403,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_args(argv)
-    signal.signal(signal.SIGTERM, exit_on_sigterm)
-    try:
-        result = run(options)
-    except (BenchError, subprocess.CalledProcessError, httpx.HTTPError) as exc:
-        print(f"bench.console: {exc}", file=sys.stderr)
-        return 1
-    print(json.dumps(result.summary()) if options.json else readable(result), flush=True)
-    return 0
+    result = run_and_print(
+        "bench.console",
+        lambda: run(options),
+        readable,
+        as_json=options.json,
+        errors=(BenchError, subprocess.CalledProcessError, httpx.HTTPError),
+    )
+    return 0 if result is not None else 1
 
 
 if __name__ == "__main__":

@@ -50,11 +50,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from select import select as wait_readable
-from typing import IO, Any, NoReturn
+from typing import IO, Any, NoReturn, Protocol, TypeVar
 
 import psutil
 import redis
-from arq.connections import RedisSettings, create_pool
 from sqlalchemy import bindparam, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -70,6 +69,7 @@ from broadcast.channels.base import ChannelName
 from broadcast.core.db import SessionFactory, create_engine, session_factory, transaction
 from broadcast.core.embedded_redis import EmbeddedRedis
 from broadcast.core.migrations import upgrade
+from broadcast.core.redis_url import connect as connect_redis
 from broadcast.core.uow import enqueue_after_commit
 from broadcast.deliveries.models import DeliveryStatus
 from broadcast.directory.models import ContactRole, Organisation, OrganisationKind
@@ -642,7 +642,7 @@ async def send_and_watch(
 ) -> Timings:
     """Create and confirm the broadcast, enqueue its fan-out after commit, watch it through."""
     engine = create_engine(Settings(env="dev", database_url=database_url), pool_size=2)
-    arq_pool = await create_pool(RedisSettings.from_dsn(redis_url))
+    arq_pool = await connect_redis(redis_url)
     try:
         factory = session_factory(engine)
         broadcast = await create_and_confirm(factory, seeded)
@@ -851,6 +851,33 @@ def readable(result: Result) -> str:
 
 def exit_on_sigterm(signum: int, _frame: object) -> NoReturn:
     raise SystemExit(128 + signum)  # unwinds through every finally: processes stop, db dropped
+
+
+class Summarised(Protocol):
+    def summary(self) -> dict[str, Any]: ...
+
+
+R = TypeVar("R", bound=Summarised)
+
+
+def run_and_print(
+    prog: str,
+    run_bench: Callable[[], R],
+    readable_of: Callable[[R], str],
+    *,
+    as_json: bool,
+    errors: tuple[type[Exception], ...] = (BenchError,),
+) -> R | None:
+    """Run a bench, stopping cleanly on SIGTERM, and print its result (one JSON line with
+    ``as_json``); None, said on stderr, when it failed with one of ``errors``."""
+    signal.signal(signal.SIGTERM, exit_on_sigterm)
+    try:
+        result = run_bench()
+    except errors as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return None
+    print(json.dumps(result.summary()) if as_json else readable_of(result), flush=True)
+    return result
 
 
 def main(argv: Sequence[str] | None = None) -> int:

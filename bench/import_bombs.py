@@ -28,8 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import psutil
-from arq import create_pool
-from arq.connections import ArqRedis, RedisSettings
+from arq.connections import ArqRedis
 from arq.constants import health_check_key_suffix
 
 from bench.fanout import (
@@ -43,6 +42,7 @@ from bench.fanout import (
 from bench.imports import _school
 from broadcast.core.db import SessionFactory, create_engine, session_factory, transaction
 from broadcast.core.embedded_redis import EmbeddedRedis
+from broadcast.core.redis_url import connect as connect_redis
 from broadcast.core.uow import Enqueuer, enqueue_after_commit
 from broadcast.directory.models import Organisation
 from broadcast.directory.uai import make_uai
@@ -191,7 +191,7 @@ async def _measure(database_url: str, directory: Path) -> list[Result]:
     try:
         school_id = await _school(factory)
         workers = start_workers(1, env, directory)
-        pool = await create_pool(RedisSettings.from_dsn(redis_url))
+        pool = await connect_redis(redis_url)
         await _started(pool)
         worker = psutil.Process(workers[0].pid)
         try:

@@ -39,7 +39,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from arq.connections import RedisSettings, create_pool
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import insert, text
@@ -74,6 +73,7 @@ from broadcast.channels.base import ChannelName
 from broadcast.channels.push.vapid import generate_vapid_keys
 from broadcast.core.db import SessionFactory, create_engine, session_factory, transaction
 from broadcast.core.embedded_redis import EmbeddedRedis
+from broadcast.core.redis_url import connect as connect_redis
 from broadcast.core.uow import enqueue_after_commit
 from broadcast.directory.models import ContactPoint, ContactRole, PushSubscription
 from broadcast.directory.schemas import ContactIn
@@ -233,7 +233,7 @@ async def send_and_watch(
     check_alive: Callable[[], None],
 ) -> Timings:
     engine = create_engine(Settings(env="dev", database_url=database_url), pool_size=2)
-    arq_pool = await create_pool(RedisSettings.from_dsn(redis_url))
+    arq_pool = await connect_redis(redis_url)
     try:
         factory = session_factory(engine)
         broadcast = await fanout.create_and_confirm(factory, seeded, ChannelName.push)

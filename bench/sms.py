@@ -40,7 +40,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from arq.connections import RedisSettings, create_pool
 from sqlalchemy import text
 
 from bench import fanout
@@ -48,6 +47,7 @@ from bench.fanout import BenchError, Deadline, Result, Seeded, Timings
 from broadcast.channels.base import ChannelName
 from broadcast.core.db import SessionFactory, create_engine, session_factory, transaction
 from broadcast.core.embedded_redis import EmbeddedRedis
+from broadcast.core.redis_url import connect as connect_redis
 from broadcast.core.uow import enqueue_after_commit
 from broadcast.deliveries.models import DeliveryStatus
 from broadcast.directory.schemas import ContactIn
@@ -296,7 +296,7 @@ async def send_and_watch(
     check_alive: Callable[[], None],
 ) -> None:
     engine = create_engine(Settings(env="dev", database_url=database_url), pool_size=2)
-    arq_pool = await create_pool(RedisSettings.from_dsn(redis_url))
+    arq_pool = await connect_redis(redis_url)
     try:
         factory = session_factory(engine)
         broadcast = await fanout.create_and_confirm(factory, seeded, ChannelName.sms)

@@ -23,11 +23,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -47,8 +45,8 @@ from bench.fanout import (
     Seeded,
     Sink,
     _spawn,
-    exit_on_sigterm,
     fresh_database,
+    run_and_print,
     seed,
     send_and_watch,
     server_url,
@@ -376,14 +374,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_args(argv)
-    signal.signal(signal.SIGTERM, exit_on_sigterm)
-    try:
-        result = run(options)
-    except (BenchError, subprocess.CalledProcessError) as exc:
-        print(f"bench.status: {exc}", file=sys.stderr)
-        return 1
-    print(json.dumps(result.summary()) if options.json else readable(result), flush=True)
-    return 0
+    result = run_and_print(
+        "bench.status",
+        lambda: run(options),
+        readable,
+        as_json=options.json,
+        errors=(BenchError, subprocess.CalledProcessError),
+    )
+    return 0 if result is not None else 1
 
 
 if __name__ == "__main__":

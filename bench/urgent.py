@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import json
 import os
-import signal
 import statistics
 import sys
 import tempfile
@@ -34,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.connections import ArqRedis
 from sqlalchemy import select, text
 from sqlmodel import col
 
@@ -44,8 +43,8 @@ from bench.fanout import (
     BenchError,
     Deadline,
     Seeded,
-    exit_on_sigterm,
     fresh_database,
+    run_and_print,
     seed,
     server_url,
     start_sink,
@@ -61,6 +60,7 @@ from broadcast.broadcasts.service import confirm, create_draft
 from broadcast.channels.base import ChannelName
 from broadcast.core.db import SessionFactory, create_engine, session_factory, transaction
 from broadcast.core.embedded_redis import EmbeddedRedis
+from broadcast.core.redis_url import connect as connect_redis
 from broadcast.directory.models import ContactRole, Organisation, OrganisationKind
 from broadcast.settings import Settings
 
@@ -159,7 +159,7 @@ async def measure(
     database_url: str, redis_url: str, seeded: Seeded, result: Result, urgents: int
 ) -> None:
     engine = create_engine(Settings(env="dev", database_url=database_url), pool_size=3)
-    arq = await create_pool(RedisSettings.from_dsn(redis_url))
+    arq = await connect_redis(redis_url)
     try:
         factory = session_factory(engine)
         schools = await _schools(factory)
@@ -251,14 +251,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_args(argv)
-    signal.signal(signal.SIGTERM, exit_on_sigterm)
-    try:
-        result = run(options)
-    except BenchError as exc:
-        print(f"bench.urgent: {exc}", file=sys.stderr)
-        return 1
-    print(json.dumps(result.summary()) if options.json else readable(result), flush=True)
-    return 0 if result.ok else 1
+    result = run_and_print("bench.urgent", lambda: run(options), readable, as_json=options.json)
+    return 0 if result is not None and result.ok else 1
 
 
 if __name__ == "__main__":
