@@ -42,8 +42,8 @@ class SmtpRelay(BaseModel):
     timeout_s: float = 30.0
     rate: RateLimit | None = None
 
-    def __str__(self) -> str:  # never print credentials
-        return f"smtp://{self.name}@{self.host}:{self.port}"
+    def __str__(self) -> str:  # never credentials; nothing the log's masking takes for an address
+        return f"relay {self.name} ({self.host}:{self.port})"
 
 
 class TwilioAccount(BaseModel):
@@ -181,7 +181,7 @@ class Settings(BaseSettings):
 
     email_from: str = "ne-pas-repondre@broadcast.invalid"
     email_from_name: str = "Académie - information"
-    smtp_relays: list[SmtpRelay] = Field(default_factory=lambda: [SmtpRelay()])
+    smtp_relays: list[SmtpRelay] = Field(default_factory=lambda: [SmtpRelay()], min_length=1)
 
     twilio_accounts: list[TwilioAccount] = Field(default_factory=list)
     sms_price_per_segment_eur: float = Field(default=0.05, ge=0)

@@ -14,6 +14,8 @@ Failures are injected deterministically: ``fail_next(451)`` answers the next RCP
 then behaves again; ``fail_next(554, stage="DATA")`` does the same at the end of DATA;
 ``reject_address("x@example.fr")`` refuses that recipient with 550 for good; ``delay_s`` slows
 every RCPT and DATA answer; ``drop_connections()`` closes open sessions without stopping.
+``SmtpSink(login=("user", "password"))`` requires AUTH (PLAIN or LOGIN, over plain text: it is a
+local sink) with those credentials and answers any others with 535, as a relay refusing ours.
 
 In its own process (benchmarks, ``make demo``)::
 
@@ -31,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import threading
+import warnings
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,7 +45,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from broadcast.sandbox.counting import report_count_until_stopped
 from broadcast.sandbox.smtp_counter import MessageCounter, start_counting_server
@@ -98,12 +101,16 @@ class SmtpSink:
         *,
         keep: bool = True,
         save_dir: Path | None = None,
+        login: tuple[str, str] | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self.keep = keep
         """Keep each message in :attr:`messages`; off, the sink only counts."""
         self.save_dir = save_dir
+        self.login = login
+        """The (user, password) a client must authenticate with; None accepts anyone."""
+        self.logins_refused = 0
         self.delay_s = 0.0
         self.messages: list[CapturedMessage] = []
         self.received = 0
@@ -201,7 +208,21 @@ class SmtpSink:
 
     def _new_session(self, loop: asyncio.AbstractEventLoop) -> _SinkSMTP:
         self.connections_opened += 1
-        return _SinkSMTP(self._handler, self._sessions, loop)
+        return _SinkSMTP(self._handler, self._sessions, loop, self)
+
+    def _authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: object
+    ) -> AuthResult:
+        expected = self.login
+        given = (
+            (auth_data.login.decode(), auth_data.password.decode())
+            if isinstance(auth_data, LoginPassword)
+            else None
+        )
+        if expected is not None and given == expected:
+            return AuthResult(success=True)
+        self.logins_refused += 1
+        return AuthResult(success=False, handled=False)
 
     async def _pause(self) -> None:
         if self.delay_s > 0:
@@ -236,8 +257,19 @@ class _SinkSMTP(SMTP):
         handler: _SinkHandler,
         sessions: set[_SinkSMTP],
         loop: asyncio.AbstractEventLoop,
+        sink: SmtpSink,
     ) -> None:
-        super().__init__(handler, hostname=_SERVER_NAME, enable_SMTPUTF8=True, loop=loop)
+        with warnings.catch_warnings():  # AUTH without TLS: a local sink, on purpose
+            warnings.simplefilter("ignore", UserWarning)
+            super().__init__(
+                handler,
+                hostname=_SERVER_NAME,
+                enable_SMTPUTF8=True,
+                loop=loop,
+                auth_required=sink.login is not None,
+                auth_require_tls=False,
+                authenticator=sink._authenticate if sink.login is not None else None,
+            )
         self._sessions = sessions
         self.lost: asyncio.Future[None] = loop.create_future()
 

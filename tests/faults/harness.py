@@ -100,10 +100,12 @@ def worker_environment(
     *,
     twilio: Mapping[str, object] | None = None,
     email_rate: float = 400,
+    smtp_login: tuple[str, str] | None = None,
     **extra: str,
 ) -> dict[str, str]:
+    login = {"username": smtp_login[0], "password": smtp_login[1]} if smtp_login else {}
     relays = [
-        {"name": f"relais{n}", "host": "127.0.0.1", "port": port, "connections": 4}
+        {"name": f"relais{n}", "host": "127.0.0.1", "port": port, "connections": 4, **login}
         for n, port in enumerate(smtp_ports, start=1)
     ]
     values = {

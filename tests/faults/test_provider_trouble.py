@@ -7,6 +7,7 @@ sandbox."""
 from __future__ import annotations
 
 from collections import Counter
+from functools import partial
 
 import httpx
 import pytest
@@ -133,7 +134,7 @@ async def _is_held(client: httpx.AsyncClient, key: str, broadcast_id: int) -> bo
 
 async def _all_queued(factory: SessionFactory, broadcast_id: int) -> bool:
     statuses = Counter((await ledger(factory, broadcast_id)).values())
-    assert not set(statuses) - {"queued", "sending"}, f"SMS sent or failed: {statuses}"
+    assert not set(statuses) - {"queued", "sending"}, f"sent or failed: {statuses}"
     return statuses == Counter({"queued": FAMILIES})
 
 
@@ -199,6 +200,81 @@ async def test_the_second_relay_carries_the_send_when_the_first_refuses(
     _report(
         capsys,
         outcome.line(f"first relay refusing connections ({lost_attempts} attempts lost on it)"),
+    )
+
+
+async def test_a_relay_refusing_our_credentials_holds_the_emails_until_they_are_fixed(
+    fault_settings: Settings,
+    fault_factory: SessionFactory,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The only relay answers 535 to our login: it is paused, every email stays queued, the
+    broadcast says why in French and the refusal is in the audit log; with the right password
+    every email goes out once."""
+    login = ("broadcast", "le-bon-mot-de-passe")
+    relay = SmtpSink(login=login)
+    await relay.start()
+    try:
+        world = await build_world(fault_factory)
+        await add_contacts(fault_factory, families(world.school_x, FAMILIES))
+        key = world.keys["head_x"]
+        assert fault_settings.redis_url is not None
+        environment = partial(
+            worker_environment,
+            fault_settings.database_url,
+            fault_settings.redis_url,
+            [relay.port],
+            BROADCAST_WORKER_JOB_TIMEOUT_S="20",
+        )
+        async with api(fault_settings) as client:
+            draft = await send_broadcast(
+                client, key, world.school_x, {"organisation_ids": [world.school_x]}, ["email"]
+            )
+            broadcast_id = int(draft["id"])
+            wrong = Workers(environment(smtp_login=(login[0], "mauvais")))
+            await wrong.start()
+            try:
+                await wait_for(
+                    lambda: _is_held(client, key, broadcast_id), 60, "the broadcast held"
+                )
+                await wait_for(
+                    lambda: _all_queued(fault_factory, broadcast_id),
+                    60,
+                    "every email back in queue",
+                )
+                await wait_for(lambda: _paused_alerts(fault_factory), 60, "the pause audited")
+            finally:
+                await wrong.stop()
+            assert relay.messages == [] and relay.logins_refused > 0
+            refused_logins = relay.logins_refused
+
+            fixed = Workers(environment(smtp_login=login))
+            await fixed.start()
+            try:
+                await wait_for(lambda: completed(fault_factory, broadcast_id), 120, "completed")
+            finally:
+                await fixed.stop()
+            assert await _held_reason(client, key, broadcast_id) is None
+        received = Counter(address for message in relay.messages for address in message.rcpt_tos)
+    finally:
+        await relay.stop()
+    # the pause's alert could not pass the relay that refused us; it may once the login is right
+    assert received.pop("admin@test.fr", 0) <= 1
+    outcome = check_outcome(
+        await ledger(fault_factory, broadcast_id),
+        received,
+        expected=FAMILIES,
+        duplicates_at_most=0,
+    )
+    assert outcome.final == Counter({"sent": FAMILIES})
+    assert set(received.values()) == {1}
+    assert await _paused_alerts(fault_factory) == 1
+    _report(
+        capsys,
+        outcome.line(
+            f"relay answering 535 to our login ({refused_logins} logins refused), every email "
+            "held queued, then the right password"
+        ),
     )
 
 
