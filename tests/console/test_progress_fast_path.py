@@ -73,9 +73,7 @@ async def _operator_id(factory: SessionFactory, email: str) -> int:
 
 
 def _to_sign_in(answer: httpx.Response) -> bool:
-    return answer.status_code == 303 and answer.headers["location"].startswith(
-        "/console/connexion"
-    )
+    return answer.status_code == 303 and answer.headers["location"].startswith("/console/connexion")
 
 
 async def test_another_schools_send_is_404_even_once_its_progress_is_in_memory(
