@@ -50,6 +50,7 @@ from admin.security_headers import SecurityHeadersMiddleware
 from broadcast.accounts.session_cache import SessionCache
 from broadcast.broadcasts.live_counts import LiveCounts
 from broadcast.broadcasts.live_progress import LiveProgress
+from broadcast.broadcasts.recipient_counts import RecipientCounts
 from broadcast.channels.sms.callbacks import STATUS_CALLBACK_PATH
 from broadcast.core.db import create_engine, session_factory
 from broadcast.core.embedded_redis import redis_url_or_embedded
@@ -139,6 +140,7 @@ def create_app(
         app.state.live_counts = LiveCounts()
         app.state.live_progress = LiveProgress(app.state.live_counts)
         app.state.console_sessions = SessionCache()
+        app.state.recipient_counts = RecipientCounts()
         try:
             yield
         finally:
