@@ -1,7 +1,8 @@
 """The live progress's fast path (:class:`admin.console.sends.ProgressFastPath`), through the
 real app on both databases: it answers what the route answered, keeps the scope (RULES A1:
 another school's send is 404, even once its progress is in memory), and refuses a session
-closed elsewhere within the cache's seconds, one signed out here or past its timeout at once."""
+closed elsewhere within the cache's seconds, one signed out here or past its timeout at once,
+and shows a change of the send within a second."""
 
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ from admin.app import create_app
 from broadcast.accounts.models import ConsoleSession, Operator
 from broadcast.accounts.session_cache import FRESH_FOR_S, SessionCache
 from broadcast.accounts.signin import ABSOLUTE_TIMEOUT, close_all_sessions
+from broadcast.broadcasts.live_progress import FRESH_FOR_S as PROGRESS_FRESH_FOR_S
+from broadcast.broadcasts.live_progress import LiveProgress
+from broadcast.broadcasts.models import Broadcast, BroadcastStatus
 from broadcast.core.db import SessionFactory, transaction
 from broadcast.core.timeutil import utcnow
 from broadcast.sandbox.smtp import SmtpSink
@@ -170,3 +174,30 @@ async def test_a_session_past_its_timeout_is_refused_at_once(
             assert (await client.get(path)).status_code == 200
             await asyncio.sleep(1.2)
             assert _to_sign_in(await client.get(path))
+
+
+async def test_a_change_of_the_send_shows_within_a_second(
+    settings: Settings, factory: SessionFactory, sink: SmtpSink
+) -> None:
+    world = await build_world(factory)
+    await add_contacts(factory, guardians(world.school_x, 2))
+    async with running(settings) as app:
+        clock = Clock()
+        app.state.live_progress = LiveProgress(app.state.live_counts, clock=clock)
+        broadcast_id = await _school_x_send(app, world)
+        path = f"/console/envois/{broadcast_id}/progression"
+        async with browser(app) as client:
+            await _signed_in(client, factory, "head_x@test.fr")
+            before = (await client.get(path)).json()
+            assert before["status"] == "queued" and "Suspendre" in before["controls"]
+            async with transaction(factory) as session:  # a worker or another process
+                await session.execute(
+                    update(Broadcast)
+                    .where(col(Broadcast.id) == broadcast_id)
+                    .values(status=BroadcastStatus.paused)
+                )
+            assert (await client.get(path)).json()["status"] == "queued"  # the same second
+            clock.now += PROGRESS_FRESH_FOR_S
+            after = (await client.get(path)).json()
+            assert after["status"] == "paused" and after["status_label"] == "En pause"
+            assert "Reprendre" in after["controls"] and "Suspendre" not in after["controls"]
