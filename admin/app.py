@@ -47,7 +47,10 @@ from admin.console.errors import error_page, is_console, sign_in_required
 from admin.deps import locale_of
 from admin.docs import mount_docs
 from admin.security_headers import SecurityHeadersMiddleware
+from broadcast.accounts.session_cache import SessionCache
 from broadcast.broadcasts.live_counts import LiveCounts
+from broadcast.broadcasts.live_progress import LiveProgress
+from broadcast.broadcasts.recipient_counts import RecipientCounts
 from broadcast.channels.sms.callbacks import STATUS_CALLBACK_PATH
 from broadcast.core.db import create_engine, session_factory
 from broadcast.core.embedded_redis import redis_url_or_embedded
@@ -135,6 +138,9 @@ def create_app(
         app.state.import_progress = ImportProgress(redis)
         app.state.status_site = StatusSite(app.state.session_factory, redis, settings)
         app.state.live_counts = LiveCounts()
+        app.state.live_progress = LiveProgress(app.state.live_counts)
+        app.state.console_sessions = SessionCache()
+        app.state.recipient_counts = RecipientCounts()
         try:
             yield
         finally:
@@ -154,6 +160,7 @@ def create_app(
         # FastAPI's own hooks looked for its providers on every request (a tenth of a callback).
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
+    app.add_middleware(console_sends.ProgressFastPath)
     app.add_middleware(status_pages.StatusFastPath)  # inside the three below
     app.add_middleware(providers.StatusCallbackFastPath)
     app.add_middleware(SecurityHeadersMiddleware)

@@ -337,6 +337,7 @@ async def sign_out(request: Request, uow: UowDep) -> Response:
             organisation_id=operator.organisation_id,
         )
         await close_session(uow.session, token)
+        request.app.state.console_sessions.forget(token)
     response = redirect(SIGN_IN + "?fin=sortie")
     response.delete_cookie(SESSION_COOKIE, path="/console")
     return response

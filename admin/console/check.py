@@ -282,6 +282,8 @@ def send_label(check: compose.Check, locale: str) -> str:
         c for c in CHANNEL_ORDER if c in check.broadcast.channels and check.recipients_on(c) > 0
     ]
     parts = [_channel_words(c, check.recipients_on(c), locale) for c in present]
+    if not parts:  # nobody to send to: the page shows no button
+        return ""
     joined = (
         parts[0]
         if len(parts) == 1
@@ -307,8 +309,9 @@ async def _check_page(
     status_code: int = 200,
     notice: str | None = None,
 ) -> Response:
+    counts = request.app.state.recipient_counts
     try:
-        check = await compose.check(uow.session, user.principal, broadcast, settings)
+        check = await compose.check(uow.session, user.principal, broadcast, settings, counts)
     except DomainError as refused:  # an SMS over the provider's limit: nothing can be sent
         return page(
             request,
@@ -365,7 +368,20 @@ async def send(
 ) -> Response:
     broadcast = await compose.get_draft(uow.session, user.principal, broadcast_id)
     form = await form_values(request)
-    check = await compose.check(uow.session, user.principal, broadcast, settings)
+    counts = request.app.state.recipient_counts  # counted now, and kept for the page again
+    check = await compose.check(
+        uow.session, user.principal, broadcast, settings, counts, recount=True
+    )
+    shown = form.get("vu", "")
+    if shown and shown != check.shown:
+        message = translate(
+            "Les destinataires ont changé depuis l'affichage de la page : "
+            "vérifiez les nouveaux chiffres, puis confirmez de nouveau.",
+            user.locale,
+        )
+        return await _check_page(
+            request, uow, user, settings, broadcast, error=message, status_code=422
+        )
     if check.recipients == 0:
         message = translate("Aucun destinataire : modifiez l'audience ou les canaux.", user.locale)
         return await _check_page(

@@ -284,6 +284,7 @@ ENGLISH: dict[str, str] = {
     "Approbation nécessaire": "Approval needed",
     "Aucune approbation n'est nécessaire : l'envoi part dès que vous confirmez.": "No approval is needed: the messages leave as soon as you confirm.",
     "Aucun destinataire : modifiez l'audience ou les canaux.": "No recipient: change the audience or the channels.",
+    "Les destinataires ont changé depuis l'affichage de la page : vérifiez les nouveaux chiffres, puis confirmez de nouveau.": "The recipients have changed since the page was shown: check the new figures, then confirm again.",
     "Pour confirmer, saisissez le nombre de destinataires : {n}": "To confirm, type the number of recipients: {n}",
     "Le nombre saisi ne correspond pas : tapez {n} pour confirmer l'envoi.": "The number typed does not match: type {n} to confirm the send.",
     "Modifier les canaux, l'heure ou le mode exercice": "Change the channels, the time or drill mode",

@@ -24,6 +24,7 @@ from broadcast.broadcasts import service
 from broadcast.broadcasts.caps import CapLeft, caps_left
 from broadcast.broadcasts.changes import change_broadcast
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus, Priority, status_fr
+from broadcast.broadcasts.recipient_counts import RecipientCounts
 from broadcast.broadcasts.schemas import BroadcastIn, BroadcastPatch
 from broadcast.broadcasts.sources import preview_recipients
 from broadcast.channels import sms_text
@@ -246,17 +247,33 @@ class Check:
     def recipients_on(self, channel: str) -> int:
         return next((c.recipients for c in self.preview.channels if c.channel == channel), 0)
 
+    @property
+    def shown(self) -> str:
+        """The recipients per channel as the page shows them (``email:51030,sms:48212``): the
+        page posts them back, and the send is refused when they are no longer true."""
+        return ",".join(f"{c.channel}:{c.recipients}" for c in self.preview.channels)
+
 
 async def check(
-    session: AsyncSession, principal: Principal, broadcast: Broadcast, settings: Settings
+    session: AsyncSession,
+    principal: Principal,
+    broadcast: Broadcast,
+    settings: Settings,
+    counts: RecipientCounts | None = None,
+    *,
+    recount: bool = False,
 ) -> Check:
     """The preview of the service (recipients and exclusions per channel, SMS estimate,
     durations, approval reasons), the caps left within the reader's scope, and each message
-    rendered as its recipient will see it, in French."""
+    rendered as its recipient will see it, in French. With ``counts``, the recipients may be
+    those counted a few seconds ago for the same draft (what the page shows again), or
+    counted now and kept there with ``recount`` (what the send button confirms)."""
     notice = await get_notice(session, principal, broadcast.notice_id)
     update = await get_update(session, notice, broadcast.update_id)
     renderer = Renderer()
-    preview = await service.preview(session, principal, broadcast, settings, renderer)
+    preview = await service.preview(
+        session, principal, broadcast, settings, renderer, counts, recount=recount
+    )
     content = await message_content(session, broadcast)
     at = as_utc(broadcast.scheduled_at) if broadcast.scheduled_at else utcnow()
     visible = lambda organisation: covers(principal.scope_path, organisation.path)  # noqa: E731

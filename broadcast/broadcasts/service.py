@@ -27,6 +27,7 @@ from broadcast.broadcasts.estimates import (
 )
 from broadcast.broadcasts.exercise import seed_list
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus, status_fr
+from broadcast.broadcasts.recipient_counts import RecipientCounts
 from broadcast.broadcasts.schemas import BroadcastIn
 from broadcast.broadcasts.sources import preview_recipients
 from broadcast.channels.base import ChannelName, channel_names
@@ -83,16 +84,24 @@ async def preview(
     broadcast: Broadcast,
     settings: Settings | None = None,
     renderer: Renderer | None = None,
+    counts: RecipientCounts | None = None,
+    *,
+    recount: bool = False,
 ) -> AudiencePreview:
     """Recipients per channel and locale; with ``settings``, also each channel's expected
     duration at its configured rate and, for SMS, the encoding, segments and cost per locale
     (RULES S4). No provider is contacted: the SMS text is rendered here as the channel would.
+    With ``counts``, the recipients may be those counted a few seconds ago for the same draft
+    (:mod:`broadcast.broadcasts.recipient_counts`), or counted now and kept with ``recount``.
     A text over Twilio's 1,600-character limit is a 422 (``sms_too_long``): the draft routes
     preview in the transaction that creates the draft, so such a draft is never kept."""
     notice = await get_notice(session, principal, broadcast.notice_id)
     criteria = AudienceCriteria.model_validate(broadcast.audience)
     paths = await _audience_paths(session, principal, notice, criteria)
-    result = await preview_recipients(session, broadcast, criteria, paths)
+    if counts is None:
+        result = await preview_recipients(session, broadcast, criteria, paths)
+    else:
+        result = await counts.preview(session, broadcast, criteria, paths, recount=recount)
     if settings is None:
         return result
     for channel in result.channels:
