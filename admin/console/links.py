@@ -5,7 +5,7 @@ account has one). The rules are :mod:`broadcast.accounts.links`'."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import Response
@@ -51,7 +51,7 @@ NO_REFERRER = {"referrer-policy": "no-referrer"}  # the link's token stays out o
 
 
 def _with_form_cookie(
-    request: Request, settings: Settings, template: str, *, status_code: int = 200, **context: object
+    request: Request, settings: Settings, template: str, *, status_code: int = 200, **context: Any
 ) -> Response:
     """A page whose form is posted before sign-in: its token is the ``bc_form`` cookie's."""
     token = form_token(request)

@@ -88,9 +88,7 @@ def _mail(
     operator: Operator,
     issued: IssuedLink,
 ) -> None:
-    message = link_message(
-        settings, operator, issued, invited_by=user.operator.display_name
-    )
+    message = link_message(settings, operator, issued, invited_by=user.operator.display_name)
     background.add_task(send_link, settings, message)
 
 

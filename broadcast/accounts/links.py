@@ -172,8 +172,10 @@ async def complete_link(
 ) -> Operator:
     """:func:`use_link`, audited as the accepted invitation or the password reset."""
     link, operator = await use_link(session, token, password, now=now)
-    action = "operator.invitation_accepted" if link.purpose == LinkPurpose.invitation else (
-        "password.reset"
+    action = (
+        "operator.invitation_accepted"
+        if link.purpose == LinkPurpose.invitation
+        else "password.reset"
     )
     await _audit_operator(session, operator, action)
     return operator
@@ -233,7 +235,7 @@ async def send_link(settings: Settings, message: EmailMessage) -> None:
     """Send after the commit; a relay that fails is logged (the operator asks again)."""
     try:
         await send_to_operator(settings, message)
-    except Exception:  # noqa: BLE001 - the answer has left; a new link can be asked for
+    except Exception:  # the answer has left: a new link can be asked for
         log.exception("link to %s not sent", mask_email(str(message["To"])))
 
 

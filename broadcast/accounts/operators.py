@@ -58,7 +58,9 @@ class RoleAboveYours(Forbidden):
         "Vous ne pouvez pas donner un rôle supérieur au vôtre, ni gérer un opérateur dont le "
         "rôle est supérieur au vôtre."
     )
-    message_en = "You cannot grant a role above yours, nor manage an operator whose role is above yours."
+    message_en = (
+        "You cannot grant a role above yours, nor manage an operator whose role is above yours."
+    )
 
 
 class OperatorState(enum.StrEnum):
@@ -130,7 +132,11 @@ async def get_operator(
     organisation = (
         await session.get(Organisation, operator.organisation_id) if operator is not None else None
     )
-    if operator is None or organisation is None or not covers(principal.scope_path, organisation.path):
+    if (
+        operator is None
+        or organisation is None
+        or not covers(principal.scope_path, organisation.path)
+    ):
         raise OperatorNotFound()
     return OperatorLine(operator, organisation)
 
@@ -153,7 +159,9 @@ def _role(value: str) -> Role:
     try:
         return Role(value.strip())
     except ValueError:
-        raise InvalidInput("Choisissez un rôle dans la liste.", "Choose a role from the list.") from None
+        raise InvalidInput(
+            "Choisissez un rôle dans la liste.", "Choose a role from the list."
+        ) from None
 
 
 async def _organisation(
@@ -211,7 +219,7 @@ async def invite(
     if ROLE_RANK[chosen] > ROLE_RANK[principal.role]:
         raise RoleAboveYours()
     organisation = await _organisation(session, principal, organisation_code, chosen)
-    taken = await session.scalar(select(Operator.id).where(col(Operator.email) == email))
+    taken = await session.scalar(select(col(Operator.id)).where(col(Operator.email) == email))
     if taken is not None:
         raise InvalidInput(
             "Un opérateur a déjà cette adresse : retrouvez-le dans la liste.",
@@ -221,7 +229,13 @@ async def invite(
         session, email=email, display_name=display_name, role=chosen, organisation=organisation
     )
     issued = await issue_link(session, operator, LinkPurpose.invitation)
-    _audit(session, principal, "operator.invite", operator, {"role": chosen, "email": mask_email(email)})
+    _audit(
+        session,
+        principal,
+        "operator.invite",
+        operator,
+        {"role": chosen, "email": mask_email(email)},
+    )
     return operator, issued
 
 

@@ -203,7 +203,9 @@ async def test_a_used_a_replaced_or_an_expired_link_answers_410(
         path = link_in(sink, head.email)
     async with transaction(factory) as session:
         await session.execute(update(OperatorLink).values(created_at=utcnow() - timedelta(hours=2)))
-        await session.execute(update(OperatorLink).values(expires_at=utcnow() - timedelta(minutes=1)))
+        await session.execute(
+            update(OperatorLink).values(expires_at=utcnow() - timedelta(minutes=1))
+        )
     async with api(settings) as client:
         expired = await client.get(path)
         assert expired.status_code == 410
@@ -274,7 +276,9 @@ async def test_a_reset_closes_the_other_sessions_and_keeps_the_second_factor(
         assert chosen.status_code == 303 and chosen.headers["location"] == "/console/"
         assert (await here.get("/console/")).status_code == 200
         signed_out = await elsewhere.get("/console/")
-        assert signed_out.status_code == 303 and "/console/connexion" in signed_out.headers["location"]
+        assert (
+            signed_out.status_code == 303 and "/console/connexion" in signed_out.headers["location"]
+        )
     assert await _sessions(factory, head.email) == 1
     assert await _audited(factory, "password.reset") == 1
     async with api(settings) as client:
@@ -290,7 +294,9 @@ async def test_a_reset_closes_the_other_sessions_and_keeps_the_second_factor(
         assert (await client.get("/console/")).status_code == 303
         assert officer.totp_secret is not None
         code = pyotp.TOTP(officer.totp_secret).now()
-        assert (await post_form(client, "/console/connexion/code", {"code": code})).status_code == 303
+        assert (
+            await post_form(client, "/console/connexion/code", {"code": code})
+        ).status_code == 303
         assert (await client.get("/console/")).status_code == 200
 
 
@@ -306,7 +312,11 @@ async def test_a_head_teacher_has_no_operators_pages_and_an_officer_sees_his_sco
         await sign_in(client, head)
         home = await client.get("/console/")
         assert "/console/operateurs" not in home.text
-        for path in ("/console/operateurs", "/console/operateurs/inviter", f"/console/operateurs/{head_y_id}"):
+        for path in (
+            "/console/operateurs",
+            "/console/operateurs/inviter",
+            f"/console/operateurs/{head_y_id}",
+        ):
             refused = await client.get(path)
             assert refused.status_code == 403, path
             assert "Votre rôle ne permet pas cette action." in html.unescape(refused.text)
@@ -333,7 +343,12 @@ async def test_a_role_above_ones_own_or_a_wrong_organisation_is_refused(
         above = await post_form(
             client,
             "/console/operateurs/inviter",
-            {"email": "chef@test.fr", "nom": "Chef", "role": "platform_admin", "organisation": "STRAS"},
+            {
+                "email": "chef@test.fr",
+                "nom": "Chef",
+                "role": "platform_admin",
+                "organisation": "STRAS",
+            },
         )
         assert above.status_code == 403
         assert "rôle supérieur au vôtre" in html.unescape(above.text)
@@ -341,7 +356,12 @@ async def test_a_role_above_ones_own_or_a_wrong_organisation_is_refused(
         wrong_kind = await post_form(
             client,
             "/console/operateurs/inviter",
-            {"email": "chef@test.fr", "nom": "Chef", "role": "head_teacher", "organisation": "STRAS"},
+            {
+                "email": "chef@test.fr",
+                "nom": "Chef",
+                "role": "head_teacher",
+                "organisation": "STRAS",
+            },
         )
         assert wrong_kind.status_code == 422
         assert "se rattache à un établissement" in html.unescape(wrong_kind.text)
