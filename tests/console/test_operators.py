@@ -472,3 +472,26 @@ async def test_resetting_the_second_factor_makes_the_next_sign_in_activate_it_ag
     reset = await _operator(factory, officer.email)
     assert reset.totp_secret is None and reset.recovery_codes == []
     assert await _audited(factory, "operator.second_factor_reset") == 1
+
+
+async def test_an_english_operator_manages_operators_in_english(
+    settings: Settings, factory: SessionFactory
+) -> None:
+    await build_world(factory)
+    officer = await give_password(factory, "officer@test.fr", with_totp=True)
+    head_x_id = (await _operator(factory, "head_x@test.fr")).id
+    async with transaction(factory) as session:
+        await session.execute(
+            update(Operator).where(col(Operator.email) == officer.email).values(locale="en")
+        )
+    async with api(settings) as client:
+        forgot = await client.get("/console/connexion/oubli", headers={"accept-language": "en"})
+        assert "Forgotten password" in forgot.text and "Send me a link" in forgot.text
+        await sign_in(client, officer)
+        listed = await client.get("/console/operateurs")
+        shown = await client.get(f"/console/operateurs/{head_x_id}")
+        confirm = await client.get(f"/console/operateurs/{head_x_id}/desactiver")
+    assert "Invite an operator" in listed.text and "Head teacher" in listed.text
+    assert "Last sign-in" in listed.text and "never" in listed.text
+    assert "Role and organisation" in shown.text and "Disable the account" in shown.text
+    assert "Disable the account?" in confirm.text
