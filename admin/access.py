@@ -22,6 +22,8 @@ from broadcast.channels.sms.callbacks import INBOUND_PATH, STATUS_CALLBACK_PATH
 _DOCS = "the API description"
 _DEMO = "demo only (mounted by `broadcast demo`): masked outbox of the local providers"
 _SIGN_IN = "console sign-in (RULES A3): throttled, its form token in a cookie"
+_FORGOT = "password reset request: throttled, the same answer for any address, form token"
+_LINK = "an emailed one-time link: its 256-bit token is the credential, form token"
 _SECOND_FACTOR = "the session opened by the password, before its second factor"
 _UNSUBSCRIBE = "one-click unsubscribe (RULES E1): the signed token is the credential"
 
@@ -61,6 +63,10 @@ PUBLIC_ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/console/connexion/code"): _SECOND_FACTOR,
     ("GET", "/console/connexion/activer"): _SECOND_FACTOR,
     ("POST", "/console/connexion/activer"): _SECOND_FACTOR,
+    ("GET", "/console/connexion/oubli"): _FORGOT,
+    ("POST", "/console/connexion/oubli"): _FORGOT,
+    ("GET", "/console/lien/{token}"): _LINK,
+    ("POST", "/console/lien/{token}"): _LINK,
     ("POST", "/console/deconnexion"): "ends the cookie's session, if any (with its CSRF token)",
     ("GET", "/console/static/{name}"): "the console's stylesheet and scripts",
     ("GET", "/demo"): _DEMO,

@@ -40,6 +40,8 @@ from admin.console import compose as console_compose
 from admin.console import dashboard as console_dashboard
 from admin.console import incidents as console_incidents
 from admin.console import journal as console_journal
+from admin.console import links as console_links
+from admin.console import operators as console_operators
 from admin.console import reports as console_reports
 from admin.console import sends as console_sends
 from admin.console.deps import SignInRequired
@@ -203,6 +205,8 @@ def create_app(
     app.include_router(console_incidents.router)
     app.include_router(console_reports.router)
     app.include_router(console_journal.router)
+    app.include_router(console_links.router)
+    app.include_router(console_operators.router)
     if outbox is not None:
         app.include_router(public.outbox_router(outbox))
     return app

@@ -3,7 +3,7 @@
 from sqlmodel import SQLModel
 
 from broadcast.accounts.idempotency import IdempotencyRecord
-from broadcast.accounts.models import ApiKey, AuditEvent, Operator
+from broadcast.accounts.models import ApiKey, AuditEvent, Operator, OperatorLink
 from broadcast.audiences.models import SavedAudience
 from broadcast.broadcasts.models import Broadcast
 from broadcast.deliveries.models import Delivery
@@ -39,6 +39,7 @@ __all__ = [
     "Notice",
     "NoticeUpdate",
     "Operator",
+    "OperatorLink",
     "Organisation",
     "ProblemReport",
     "PushSubscription",

@@ -41,6 +41,7 @@ from broadcast.accounts.signin import (
     use_recovery_code,
 )
 from broadcast.core.masking import mask_email
+from broadcast.core.timeutil import utcnow
 from broadcast.directory.models import Organisation
 from broadcast.settings import Settings
 
@@ -51,11 +52,11 @@ SECOND_FACTOR = "/console/connexion/code"
 ACTIVATE = "/console/connexion/activer"
 
 
-def _client_address(request: Request) -> str:
+def client_address(request: Request) -> str:
     return request.client.host if request.client is not None else "inconnue"
 
 
-def _safe_next(value: str | None) -> str:
+def safe_next(value: str | None) -> str:
     """Where to go after sign-in: a console path, never another site."""
     if value and value.startswith("/console/") and not value.startswith("//"):
         return value
@@ -79,7 +80,7 @@ def _sign_in_form(
         error=error,
         notice=notice,
         email=email,
-        next_path=_safe_next(request.query_params.get("suite")),
+        next_path=safe_next(request.query_params.get("suite")),
         status_code=status_code,
     )
     set_cookie(response, settings, FORM_COOKIE, token)
@@ -104,7 +105,7 @@ async def sign_in(
     if not tokens_match(request.cookies.get(FORM_COOKIE, ""), (await request.form()).get("csrf")):
         raise FormExpired()
     throttle = SignInThrottle(request.app.state.redis)
-    address = _client_address(request)
+    address = client_address(request)
     try:
         await throttle.check(email, address)
     except TooManyAttempts as refused:
@@ -128,11 +129,11 @@ async def sign_in(
     await throttle.succeeded(email, address)
     opened = await open_session(uow.session, operator)
     if opened.row.second_factor_done:
-        await _audit_sign_in(uow, operator, "mot de passe")
-        target = _safe_next(next_path)
+        await audit_sign_in(uow, operator, "mot de passe")
+        target = safe_next(next_path)
     else:
         target = SECOND_FACTOR if operator.totp_secret else ACTIVATE
-        target += "?suite=" + quote(_safe_next(next_path))
+        target += "?suite=" + quote(safe_next(next_path))
     response = redirect(target)
     set_cookie(response, settings, SESSION_COOKIE, opened.token)
     response.delete_cookie(FORM_COOKIE, path="/console")
@@ -154,7 +155,9 @@ async def _audit_failure(uow: UowDep, operator: Operator | None, email: str, ste
     )
 
 
-async def _audit_sign_in(uow: UowDep, operator: Operator, method: str) -> None:
+async def audit_sign_in(uow: UowDep, operator: Operator, method: str) -> None:
+    """Signed in (both factors given): audited, and the time kept for the operators' list."""
+    operator.last_signed_in_at = utcnow()
     organisation = await uow.session.get(Organisation, operator.organisation_id)
     assert organisation is not None
     audit(
@@ -183,7 +186,7 @@ def _second_factor_page(
         "second_factor.html",
         csrf=row.csrf_token,
         error=error,
-        next_path=_safe_next(request.query_params.get("suite")),
+        next_path=safe_next(request.query_params.get("suite")),
         status_code=status_code,
     )
 
@@ -206,7 +209,7 @@ async def second_factor(
 ) -> Response:
     row, operator = await _half_signed_in(request, uow)
     throttle = SignInThrottle(request.app.state.redis)
-    address = _client_address(request)
+    address = client_address(request)
     try:
         await throttle.check(operator.email, address)
     except TooManyAttempts as refused:
@@ -225,7 +228,7 @@ async def second_factor(
             status_code=401,
         )
     await throttle.succeeded(operator.email, address)
-    return await _complete_sign_in(uow, settings, row, operator, method, _safe_next(next_path))
+    return await _complete_sign_in(uow, settings, row, operator, method, safe_next(next_path))
 
 
 async def _complete_sign_in(
@@ -240,7 +243,7 @@ async def _complete_sign_in(
     await uow.session.delete(row)
     opened = await open_session(uow.session, operator)
     opened.row.second_factor_done = True
-    await _audit_sign_in(uow, operator, method)
+    await audit_sign_in(uow, operator, method)
     response = redirect(target)
     set_cookie(response, settings, SESSION_COOKIE, opened.token)
     return response
@@ -279,7 +282,7 @@ def _activation_form(
         seal=_activation_seal(settings, row, secret),
         uri=totp_uri(operator, secret),
         error=error,
-        next_path=_safe_next(request.query_params.get("suite")),
+        next_path=safe_next(request.query_params.get("suite")),
         status_code=401 if error else 200,
     )
 
@@ -315,8 +318,8 @@ async def activate(
     await uow.session.delete(row)
     opened = await open_session(uow.session, operator)
     opened.row.second_factor_done = True
-    await _audit_sign_in(uow, operator, "activation du second facteur")
-    response = page(request, "recovery_codes.html", codes=codes, next_path=_safe_next(next_path))
+    await audit_sign_in(uow, operator, "activation du second facteur")
+    response = page(request, "recovery_codes.html", codes=codes, next_path=safe_next(next_path))
     set_cookie(response, settings, SESSION_COOKIE, opened.token)
     return response
 

@@ -26,6 +26,19 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
     "audit.export": ("Export du journal", "Audit log export"),
     "report.create": ("Problème signalé", "Problem reported"),
     "report.to_incident": ("Incident ouvert à partir des signalements", "Incident from reports"),
+    "operator.invite": ("Opérateur invité", "Operator invited"),
+    "operator.invite_again": ("Invitation envoyée de nouveau", "Invitation sent again"),
+    "operator.invitation_accepted": ("Invitation acceptée", "Invitation accepted"),
+    "operator.role": ("Rôle d'un opérateur changé", "Operator's role changed"),
+    "operator.disable": ("Opérateur désactivé", "Operator disabled"),
+    "operator.enable": ("Opérateur réactivé", "Operator enabled"),
+    "operator.second_factor_reset": ("Second facteur réinitialisé", "Second factor reset"),
+    "password.reset_requested": ("Nouveau mot de passe demandé", "Password reset requested"),
+    "password.reset_unknown": (
+        "Nouveau mot de passe demandé pour une adresse inconnue",
+        "Password reset asked for an unknown address",
+    ),
+    "password.reset": ("Mot de passe changé par un lien", "Password reset by a link"),
 }
 
 

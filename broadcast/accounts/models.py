@@ -34,6 +34,7 @@ class Operator(SQLModel, table=True):
     recovery_codes: list[str] = Field(default_factory=list, sa_type=Json)
     """Argon2 hashes of the unused recovery codes."""
     locale: str = Field(default="fr", max_length=2)
+    last_signed_in_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 class ConsoleSession(SQLModel, table=True):
@@ -47,6 +48,21 @@ class ConsoleSession(SQLModel, table=True):
     last_seen_at: datetime = timestamp_field()
     second_factor_done: bool = False
     csrf_token: str = Field(max_length=64)
+
+
+class OperatorLink(SQLModel, table=True):
+    """A one-time link emailed to an operator: an invitation or a password reset. The link
+    holds a random token, the table its SHA-256 only (:mod:`broadcast.accounts.links`)."""
+
+    __tablename__ = "operator_link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    operator_id: int = Field(foreign_key="operator.id", index=True)
+    purpose: str = Field(max_length=16)
+    created_at: datetime = timestamp_field()
+    expires_at: datetime = Field(sa_type=UtcDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 class ApiKey(SQLModel, table=True):

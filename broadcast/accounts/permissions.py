@@ -29,6 +29,7 @@ class Permission(enum.StrEnum):
     contacts_erase = "contacts:erase"
     contacts_import = "contacts:import"
     reports_gather = "reports:gather"
+    operators_manage = "operators:manage"
 
 
 READ = frozenset(
@@ -69,6 +70,9 @@ RGPD = EXPORT | ERASE
 # Schools report a service down; the académie (or a département) gathers the reports of many
 # schools into one incident.
 GATHER = frozenset({Permission.reports_gather})
+# Operators' accounts (invite, role, disable, second factor), within one's scope and never
+# above one's own role: the académie's officers and the platform admins, not a school.
+OPERATORS = frozenset({Permission.operators_manage})
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.platform_admin: READ
@@ -79,8 +83,17 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     | INTEGRATIONS
     | WEBHOOKS
     | RGPD
-    | GATHER,
-    Role.academie_officer: READ | WRITE | AUDIT | APPROVE | INTEGRATIONS | WEBHOOKS | RGPD | GATHER,
+    | GATHER
+    | OPERATORS,
+    Role.academie_officer: READ
+    | WRITE
+    | AUDIT
+    | APPROVE
+    | INTEGRATIONS
+    | WEBHOOKS
+    | RGPD
+    | GATHER
+    | OPERATORS,
     Role.head_teacher: READ | WRITE | AUDIT | APPROVE | EXPORT,
     Role.viewer: READ,
 }

@@ -30,6 +30,14 @@ PAGES = (
     "_report_groups.html",
     "_own_reports.html",
     "journal.html",
+    "signin.html",
+    "forgot.html",
+    "link.html",
+    "link_gone.html",
+    "operators.html",
+    "operator_invite.html",
+    "operator.html",
+    "operator_confirm.html",
 )
 _WORDS = re.compile(r"""_\((["'])(.+?)\1[,)]""")
 _DONE = re.compile(r'"[a-z]+": "([^"]+)"')

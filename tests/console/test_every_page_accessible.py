@@ -14,9 +14,12 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute, iter_route_contexts
 from playwright.async_api import Browser
+from sqlalchemy import select
+from sqlmodel import col
 
 from admin.app import create_app
-from broadcast.accounts.models import Role
+from broadcast.accounts.links import LinkPurpose, issue_link
+from broadcast.accounts.models import Operator, Role
 from broadcast.accounts.service import create_operator
 from broadcast.core.db import SessionFactory, transaction
 from broadcast.directory.models import Organisation
@@ -50,6 +53,8 @@ class Seeded:
     queued_id: int
     pending_id: int
     notice_id: int
+    operator_id: int = 5
+    link_token: str = "jeton"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +69,7 @@ def visits(s: Seeded) -> dict[str, list[Visit]]:
     """Route path -> the URLs that show it, each as the operator who opens it."""
     send = f"/console/envois/{s.queued_id}"
     draft = f"/console/rediger/{s.draft_id}"
+    operator = f"/console/operateurs/{s.operator_id}"
     return {
         "/console/connexion": [Visit("anonymous", "/console/connexion")],
         "/console/connexion/code": [Visit("password_only", "/console/connexion/code")],
@@ -97,6 +103,15 @@ def visits(s: Seeded) -> dict[str, list[Visit]]:
         "/console/incidents": [Visit("officer", "/console/incidents")],
         "/console/incidents/{notice_id}": [Visit("head_x", f"/console/incidents/{s.notice_id}")],
         "/console/journal": [Visit("officer", "/console/journal")],
+        "/console/connexion/oubli": [Visit("anonymous", "/console/connexion/oubli")],
+        "/console/lien/{token}": [Visit("anonymous", f"/console/lien/{s.link_token}")],
+        "/console/operateurs": [Visit("officer", "/console/operateurs")],
+        "/console/operateurs/inviter": [Visit("officer", "/console/operateurs/inviter")],
+        "/console/operateurs/{operator_id}": [Visit("officer", operator)],
+        "/console/operateurs/{operator_id}/{action}": [
+            Visit("officer", f"{operator}/desactiver"),
+            Visit("officer", f"{operator}/second-facteur"),
+        ],
     }
 
 
@@ -180,7 +195,26 @@ async def _seed(settings: Settings, factory: SessionFactory) -> Seeded:
             role=Role.academie_officer,
             organisation=academie,
         )
-    return Seeded(draft.json()["id"], queued["id"], pending["id"], notice.json()["id"])
+        invited = await create_operator(
+            session,
+            email="invite@test.fr",
+            display_name="Personne invitée",
+            role=Role.viewer,
+            organisation=academie,
+        )
+        link = await issue_link(session, invited, LinkPurpose.invitation)
+        head_x = await session.scalar(
+            select(Operator).where(col(Operator.email) == "head_x@test.fr")
+        )
+        assert head_x is not None and head_x.id is not None
+    return Seeded(
+        draft.json()["id"],
+        queued["id"],
+        pending["id"],
+        notice.json()["id"],
+        head_x.id,
+        link.token,
+    )
 
 
 async def _credentials(factory: SessionFactory) -> dict[str, Credentials]:
