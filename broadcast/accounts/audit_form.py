@@ -26,6 +26,11 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
     "audit.export": ("Export du journal", "Audit log export"),
     "report.create": ("Problème signalé", "Problem reported"),
     "report.to_incident": ("Incident ouvert à partir des signalements", "Incident from reports"),
+    "api_key.create": ("Clé d'API créée", "API key created"),
+    "api_key.revoke": ("Clé d'API révoquée", "API key revoked"),
+    "webhook.create": ("Webhook créé", "Webhook created"),
+    "webhook.update": ("Webhook modifié", "Webhook changed"),
+    "webhook.delete": ("Webhook supprimé", "Webhook deleted"),
 }
 
 

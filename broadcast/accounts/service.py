@@ -81,13 +81,25 @@ def _split_key(plaintext: str) -> tuple[str, str] | None:
 
 
 async def create_api_key(
-    session: AsyncSession, operator: Operator, name: str
+    session: AsyncSession,
+    operator: Operator,
+    name: str,
+    *,
+    role: Role | None = None,
+    organisation: Organisation | None = None,
 ) -> tuple[ApiKey, str]:
-    """A new key and its plaintext, which is shown once and never stored."""
+    """A new key and its plaintext, which is shown once and never stored. It acts with
+    ``role`` at ``organisation`` (by default its operator's); the caller checks they are not
+    above the operator's (:func:`broadcast.accounts.keys.create_key`)."""
     prefix = KEY_PREFIX + secrets.token_hex(4)
     plaintext = f"{prefix}_{secrets.token_urlsafe(24)}"
     key = ApiKey(
-        operator_id=row_id(operator), name=name, prefix=prefix, key_hash=_hash_key(plaintext)
+        operator_id=row_id(operator),
+        organisation_id=row_id(organisation) if organisation else operator.organisation_id,
+        role=role or operator.role,
+        name=name,
+        prefix=prefix,
+        key_hash=_hash_key(plaintext),
     )
     session.add(key)
     await session.flush()
@@ -102,7 +114,7 @@ async def authenticate_api_key(session: AsyncSession, plaintext: str) -> Princip
         await session.execute(
             select(ApiKey, Operator, Organisation)
             .join(Operator, col(Operator.id) == col(ApiKey.operator_id))
-            .join(Organisation, col(Organisation.id) == col(Operator.organisation_id))
+            .join(Organisation, col(Organisation.id) == col(ApiKey.organisation_id))
             .where(col(ApiKey.prefix) == parts[0])
         )
     ).first()
@@ -114,7 +126,13 @@ async def authenticate_api_key(session: AsyncSession, plaintext: str) -> Princip
     if key.revoked_at is not None or not operator.active:
         raise Unauthenticated("Cette clé d'API a été révoquée.", "This API key was revoked.")
     key.last_used_at = utcnow()
-    return principal_for(operator, organisation, api_key_id=key.id)
+    return Principal(
+        operator_id=row_id(operator),
+        role=Role(key.role),
+        organisation_id=row_id(organisation),
+        scope_path=organisation.path,
+        api_key_id=key.id,
+    )
 
 
 def principal_for(
