@@ -59,7 +59,7 @@ async def list_keys(
     if before:
         query = query.where(col(ApiKey.id) < before)
     rows = await session.execute(query.order_by(col(ApiKey.id).desc()).limit(limit))
-    return [_line(key, organisation, operator) for key, organisation, operator in rows.tuples()]
+    return [_line(key, organisation, operator) for key, organisation, operator in rows]
 
 
 async def get_key(session: AsyncSession, principal: Principal, key_id: int) -> KeyLine:

@@ -30,6 +30,17 @@ PAGES = (
     "_report_groups.html",
     "_own_reports.html",
     "journal.html",
+    "_integrations.html",
+    "api_keys.html",
+    "api_key_new.html",
+    "api_key_created.html",
+    "api_key.html",
+    "api_key_revoke.html",
+    "webhooks.html",
+    "webhook_new.html",
+    "webhook_created.html",
+    "webhook.html",
+    "webhook_confirm.html",
 )
 _WORDS = re.compile(r"""_\((["'])(.+?)\1[,)]""")
 _DONE = re.compile(r'"[a-z]+": "([^"]+)"')

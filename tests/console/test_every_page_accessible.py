@@ -14,9 +14,11 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute, iter_route_contexts
 from playwright.async_api import Browser
+from sqlalchemy import select
+from sqlmodel import col
 
 from admin.app import create_app
-from broadcast.accounts.models import Role
+from broadcast.accounts.models import ApiKey, Role
 from broadcast.accounts.service import create_operator
 from broadcast.core.db import SessionFactory, transaction
 from broadcast.directory.models import Organisation
@@ -50,6 +52,8 @@ class Seeded:
     queued_id: int
     pending_id: int
     notice_id: int
+    key_id: int = 5
+    webhook_id: int = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +68,8 @@ def visits(s: Seeded) -> dict[str, list[Visit]]:
     """Route path -> the URLs that show it, each as the operator who opens it."""
     send = f"/console/envois/{s.queued_id}"
     draft = f"/console/rediger/{s.draft_id}"
+    key = f"/console/integrations/cles/{s.key_id}"
+    hook = f"/console/integrations/webhooks/{s.webhook_id}"
     return {
         "/console/connexion": [Visit("anonymous", "/console/connexion")],
         "/console/connexion/code": [Visit("password_only", "/console/connexion/code")],
@@ -97,6 +103,24 @@ def visits(s: Seeded) -> dict[str, list[Visit]]:
         "/console/incidents": [Visit("officer", "/console/incidents")],
         "/console/incidents/{notice_id}": [Visit("head_x", f"/console/incidents/{s.notice_id}")],
         "/console/journal": [Visit("officer", "/console/journal")],
+        "/console/integrations/cles": [
+            Visit("officer", "/console/integrations/cles"),
+            Visit("head_x", "/console/integrations/cles"),
+        ],
+        "/console/integrations/cles/nouvelle": [
+            Visit("officer", "/console/integrations/cles/nouvelle")
+        ],
+        "/console/integrations/cles/{key_id}": [Visit("officer", key)],
+        "/console/integrations/cles/{key_id}/revocation": [Visit("officer", f"{key}/revocation")],
+        "/console/integrations/webhooks": [Visit("officer", "/console/integrations/webhooks")],
+        "/console/integrations/webhooks/nouveau": [
+            Visit("officer", "/console/integrations/webhooks/nouveau")
+        ],
+        "/console/integrations/webhooks/{webhook_id}": [Visit("officer", hook)],
+        "/console/integrations/webhooks/{webhook_id}/{action}": [
+            Visit("officer", f"{hook}/desactivation"),
+            Visit("officer", f"{hook}/suppression"),
+        ],
     }
 
 
@@ -170,6 +194,17 @@ async def _seed(settings: Settings, factory: SessionFactory) -> Seeded:
             },
         )
     assert draft.status_code == 201, draft.text
+    async with api(settings) as client:
+        hook = await client.post(
+            "/api/v1/webhooks",
+            headers=auth(world.keys["officer"]),
+            json={
+                "organisation_id": world.academie,
+                "url": "https://93.184.216.34/hooks",
+                "events": ["notice.created"],
+            },
+        )
+    assert hook.status_code == 201, hook.text
     async with transaction(factory) as session:
         academie = await session.get(Organisation, world.academie)
         assert academie is not None
@@ -180,7 +215,16 @@ async def _seed(settings: Settings, factory: SessionFactory) -> Seeded:
             role=Role.academie_officer,
             organisation=academie,
         )
-    return Seeded(draft.json()["id"], queued["id"], pending["id"], notice.json()["id"])
+        key = await session.scalar(select(ApiKey).where(col(ApiKey.role) == Role.academie_officer))
+        assert key is not None and key.id is not None
+    return Seeded(
+        draft.json()["id"],
+        queued["id"],
+        pending["id"],
+        notice.json()["id"],
+        key.id,
+        hook.json()["id"],
+    )
 
 
 async def _credentials(factory: SessionFactory) -> dict[str, Credentials]:
