@@ -14,7 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from broadcast.accounts.models import ApiKey, AuditEvent, Operator, Role
-from broadcast.accounts.permissions import ROLE_SCOPE_KINDS, Permission, role_allows
+from broadcast.accounts.permissions import (
+    ROLE_PERMISSIONS,
+    ROLE_SCOPE_KINDS,
+    Permission,
+    role_allows,
+)
 from broadcast.core.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from broadcast.core.sqlutil import row_id
 from broadcast.core.timeutil import utcnow
@@ -125,6 +130,11 @@ async def authenticate_api_key(session: AsyncSession, plaintext: str) -> Princip
         raise Unauthenticated()
     if key.revoked_at is not None or not operator.active:
         raise Unauthenticated("Cette clé d'API a été révoquée.", "This API key was revoked.")
+    if not ROLE_PERMISSIONS[Role(key.role)] <= ROLE_PERMISSIONS[Role(operator.role)]:
+        raise Unauthenticated(
+            "Cette clé d'API a plus de droits que son auteur n'en a désormais : elle est refusée.",
+            "This API key has more rights than its author now has: it is refused.",
+        )
     key.last_used_at = utcnow()
     return Principal(
         operator_id=row_id(operator),

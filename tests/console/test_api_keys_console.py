@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from html import unescape
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlmodel import col
 
 from broadcast.accounts.models import ApiKey, AuditEvent, Operator
@@ -183,3 +183,31 @@ async def test_a_head_teacher_reads_his_schools_keys_and_no_other(
     assert theirs.status_code == 404
     assert webhooks.status_code == 403
     assert 'href="/console/integrations/webhooks"' not in listed.text
+
+
+async def test_a_key_is_refused_once_its_author_has_fewer_rights_than_it(
+    settings: Settings, factory: SessionFactory
+) -> None:
+    world = await build_world(factory)
+    officer = await give_password(factory, "officer@test.fr", with_totp=True)
+    async with api(settings) as client:
+        await sign_in(client, officer)
+        created = await post_form(
+            client,
+            "/console/integrations/cles",
+            {"name": "Supervision", "organisation": str(world.dep67), "role": "academie_officer"},
+            from_page=NEW,
+        )
+        found = _SECRET.search(created.text)
+        assert found, created.text
+        before = await client.get("/api/v1/organisations", headers=auth(found.group(1)))
+        async with transaction(factory) as session:
+            await session.execute(
+                update(Operator).where(col(Operator.email) == officer.email).values(role="viewer")
+            )
+        after = await client.get("/api/v1/organisations", headers=auth(found.group(1)))
+    assert before.status_code == 200
+    codes = {o["code"] for o in before.json()}
+    assert "67" in codes and not codes & {"STRAS", "68", make_uai("0680300")}  # the key's place
+    assert after.status_code == 401
+    assert "plus de droits que son auteur" in after.json()["error"]["message"]
