@@ -39,11 +39,13 @@ from admin.console import check as console_check
 from admin.console import compose as console_compose
 from admin.console import dashboard as console_dashboard
 from admin.console import incidents as console_incidents
+from admin.console import integrations as console_integrations
 from admin.console import journal as console_journal
 from admin.console import links as console_links
 from admin.console import operators as console_operators
 from admin.console import reports as console_reports
 from admin.console import sends as console_sends
+from admin.console import webhooks as console_webhooks
 from admin.console.deps import SignInRequired
 from admin.console.errors import error_page, is_console, sign_in_required
 from admin.deps import locale_of
@@ -207,6 +209,8 @@ def create_app(
     app.include_router(console_journal.router)
     app.include_router(console_links.router)
     app.include_router(console_operators.router)
+    app.include_router(console_integrations.router)
+    app.include_router(console_webhooks.router)
     if outbox is not None:
         app.include_router(public.outbox_router(outbox))
     return app

@@ -39,6 +39,11 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
         "Password reset asked for an unknown address",
     ),
     "password.reset": ("Mot de passe changé par un lien", "Password reset by a link"),
+    "api_key.create": ("Clé d'API créée", "API key created"),
+    "api_key.revoke": ("Clé d'API révoquée", "API key revoked"),
+    "webhook.create": ("Webhook créé", "Webhook created"),
+    "webhook.update": ("Webhook modifié", "Webhook changed"),
+    "webhook.delete": ("Webhook supprimé", "Webhook deleted"),
 }
 
 

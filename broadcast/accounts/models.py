@@ -66,10 +66,15 @@ class OperatorLink(SQLModel, table=True):
 
 
 class ApiKey(SQLModel, table=True):
+    """A key acts for the operator who created it (``operator_id``, named in the audit log),
+    with its own role and organisation, never above its creator's."""
+
     __tablename__ = "api_key"
 
     id: int | None = Field(default=None, primary_key=True)
     operator_id: int = Field(foreign_key="operator.id", index=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    role: str = Field(max_length=32)
     name: str = Field(max_length=100)
     prefix: str = Field(max_length=32, unique=True)
     key_hash: str = Field(max_length=64)

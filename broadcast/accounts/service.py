@@ -14,7 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from broadcast.accounts.models import ApiKey, AuditEvent, Operator, Role
-from broadcast.accounts.permissions import ROLE_SCOPE_KINDS, Permission, role_allows
+from broadcast.accounts.permissions import (
+    ROLE_PERMISSIONS,
+    ROLE_SCOPE_KINDS,
+    Permission,
+    role_allows,
+)
 from broadcast.core.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from broadcast.core.sqlutil import row_id
 from broadcast.core.timeutil import utcnow
@@ -81,13 +86,25 @@ def _split_key(plaintext: str) -> tuple[str, str] | None:
 
 
 async def create_api_key(
-    session: AsyncSession, operator: Operator, name: str
+    session: AsyncSession,
+    operator: Operator,
+    name: str,
+    *,
+    role: Role | None = None,
+    organisation: Organisation | None = None,
 ) -> tuple[ApiKey, str]:
-    """A new key and its plaintext, which is shown once and never stored."""
+    """A new key and its plaintext, which is shown once and never stored. It acts with
+    ``role`` at ``organisation`` (by default its operator's); the caller checks they are not
+    above the operator's (:func:`broadcast.accounts.keys.create_key`)."""
     prefix = KEY_PREFIX + secrets.token_hex(4)
     plaintext = f"{prefix}_{secrets.token_urlsafe(24)}"
     key = ApiKey(
-        operator_id=row_id(operator), name=name, prefix=prefix, key_hash=_hash_key(plaintext)
+        operator_id=row_id(operator),
+        organisation_id=row_id(organisation) if organisation else operator.organisation_id,
+        role=role or operator.role,
+        name=name,
+        prefix=prefix,
+        key_hash=_hash_key(plaintext),
     )
     session.add(key)
     await session.flush()
@@ -102,7 +119,7 @@ async def authenticate_api_key(session: AsyncSession, plaintext: str) -> Princip
         await session.execute(
             select(ApiKey, Operator, Organisation)
             .join(Operator, col(Operator.id) == col(ApiKey.operator_id))
-            .join(Organisation, col(Organisation.id) == col(Operator.organisation_id))
+            .join(Organisation, col(Organisation.id) == col(ApiKey.organisation_id))
             .where(col(ApiKey.prefix) == parts[0])
         )
     ).first()
@@ -113,8 +130,19 @@ async def authenticate_api_key(session: AsyncSession, plaintext: str) -> Princip
         raise Unauthenticated()
     if key.revoked_at is not None or not operator.active:
         raise Unauthenticated("Cette clé d'API a été révoquée.", "This API key was revoked.")
+    if not ROLE_PERMISSIONS[Role(key.role)] <= ROLE_PERMISSIONS[Role(operator.role)]:
+        raise Unauthenticated(
+            "Cette clé d'API a plus de droits que son auteur n'en a désormais : elle est refusée.",
+            "This API key has more rights than its author now has: it is refused.",
+        )
     key.last_used_at = utcnow()
-    return principal_for(operator, organisation, api_key_id=key.id)
+    return Principal(
+        operator_id=row_id(operator),
+        role=Role(key.role),
+        organisation_id=row_id(organisation),
+        scope_path=organisation.path,
+        api_key_id=key.id,
+    )
 
 
 def principal_for(

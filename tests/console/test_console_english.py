@@ -38,6 +38,17 @@ PAGES = (
     "operator_invite.html",
     "operator.html",
     "operator_confirm.html",
+    "_integrations.html",
+    "api_keys.html",
+    "api_key_new.html",
+    "api_key_created.html",
+    "api_key.html",
+    "api_key_revoke.html",
+    "webhooks.html",
+    "webhook_new.html",
+    "webhook_created.html",
+    "webhook.html",
+    "webhook_confirm.html",
 )
 _WORDS = re.compile(r"""_\((["'])(.+?)\1[,)]""")
 _DONE = re.compile(r'"[a-z]+": "([^"]+)"')

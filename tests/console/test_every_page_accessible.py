@@ -19,7 +19,7 @@ from sqlmodel import col
 
 from admin.app import create_app
 from broadcast.accounts.links import LinkPurpose, issue_link
-from broadcast.accounts.models import Operator, Role
+from broadcast.accounts.models import ApiKey, Operator, Role
 from broadcast.accounts.service import create_operator
 from broadcast.core.db import SessionFactory, transaction
 from broadcast.directory.models import Organisation
@@ -55,6 +55,8 @@ class Seeded:
     notice_id: int
     operator_id: int = 5
     link_token: str = "jeton"
+    key_id: int = 5
+    webhook_id: int = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,8 @@ def visits(s: Seeded) -> dict[str, list[Visit]]:
     send = f"/console/envois/{s.queued_id}"
     draft = f"/console/rediger/{s.draft_id}"
     operator = f"/console/operateurs/{s.operator_id}"
+    key = f"/console/integrations/cles/{s.key_id}"
+    hook = f"/console/integrations/webhooks/{s.webhook_id}"
     return {
         "/console/connexion": [Visit("anonymous", "/console/connexion")],
         "/console/connexion/code": [Visit("password_only", "/console/connexion/code")],
@@ -111,6 +115,23 @@ def visits(s: Seeded) -> dict[str, list[Visit]]:
         "/console/operateurs/{operator_id}/{action}": [
             Visit("officer", f"{operator}/desactiver"),
             Visit("officer", f"{operator}/second-facteur"),
+        "/console/integrations/cles": [
+            Visit("officer", "/console/integrations/cles"),
+            Visit("head_x", "/console/integrations/cles"),
+        ],
+        "/console/integrations/cles/nouvelle": [
+            Visit("officer", "/console/integrations/cles/nouvelle")
+        ],
+        "/console/integrations/cles/{key_id}": [Visit("officer", key)],
+        "/console/integrations/cles/{key_id}/revocation": [Visit("officer", f"{key}/revocation")],
+        "/console/integrations/webhooks": [Visit("officer", "/console/integrations/webhooks")],
+        "/console/integrations/webhooks/nouveau": [
+            Visit("officer", "/console/integrations/webhooks/nouveau")
+        ],
+        "/console/integrations/webhooks/{webhook_id}": [Visit("officer", hook)],
+        "/console/integrations/webhooks/{webhook_id}/{action}": [
+            Visit("officer", f"{hook}/desactivation"),
+            Visit("officer", f"{hook}/suppression"),
         ],
     }
 
@@ -185,6 +206,17 @@ async def _seed(settings: Settings, factory: SessionFactory) -> Seeded:
             },
         )
     assert draft.status_code == 201, draft.text
+    async with api(settings) as client:
+        hook = await client.post(
+            "/api/v1/webhooks",
+            headers=auth(world.keys["officer"]),
+            json={
+                "organisation_id": world.academie,
+                "url": "https://93.184.216.34/hooks",
+                "events": ["notice.created"],
+            },
+        )
+    assert hook.status_code == 201, hook.text
     async with transaction(factory) as session:
         academie = await session.get(Organisation, world.academie)
         assert academie is not None
@@ -207,6 +239,8 @@ async def _seed(settings: Settings, factory: SessionFactory) -> Seeded:
             select(Operator).where(col(Operator.email) == "head_x@test.fr")
         )
         assert head_x is not None and head_x.id is not None
+        key = await session.scalar(select(ApiKey).where(col(ApiKey.role) == Role.academie_officer))
+        assert key is not None and key.id is not None
     return Seeded(
         draft.json()["id"],
         queued["id"],
@@ -214,6 +248,8 @@ async def _seed(settings: Settings, factory: SessionFactory) -> Seeded:
         notice.json()["id"],
         head_x.id,
         link.token,
+        key.id,
+        hook.json()["id"],
     )
 
 
