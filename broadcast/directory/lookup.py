@@ -107,7 +107,7 @@ async def search_contacts(
         .order_by(col(Contact.id))
         .limit(limit)
     )
-    found = list(rows.tuples())
+    found = [(contact, organisation) for contact, organisation in rows.all()]
     addresses = await _first_addresses(session, [row_id for row_id in (c.id for c, _ in found)])
     return [
         ContactLine(
@@ -177,7 +177,7 @@ async def contact_card(
             .where(col(ContactPoint.contact_id) == contact_id)
             .order_by(col(ContactPoint.channel), col(ContactPoint.id))
         )
-    ).tuples()
+    ).all()
     left = _left(contact.left_at, locale)
     channels = [
         Channel(
