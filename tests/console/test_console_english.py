@@ -30,6 +30,13 @@ PAGES = (
     "_report_groups.html",
     "_own_reports.html",
     "journal.html",
+    "_contacts_nav.html",
+    "contacts.html",
+    "contact.html",
+    "opposition.html",
+    "opposition_lift.html",
+    "imports.html",
+    "import.html",
 )
 _WORDS = re.compile(r"""_\((["'])(.+?)\1[,)]""")
 _DONE = re.compile(r'"[a-z]+": "([^"]+)"')
