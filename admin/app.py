@@ -37,7 +37,9 @@ from admin.console import assets as console_assets
 from admin.console import auth as console_auth
 from admin.console import check as console_check
 from admin.console import compose as console_compose
+from admin.console import contacts as console_contacts
 from admin.console import dashboard as console_dashboard
+from admin.console import imports as console_imports
 from admin.console import incidents as console_incidents
 from admin.console import integrations as console_integrations
 from admin.console import journal as console_journal
@@ -211,6 +213,8 @@ def create_app(
     app.include_router(console_operators.router)
     app.include_router(console_integrations.router)
     app.include_router(console_webhooks.router)
+    app.include_router(console_contacts.router)
+    app.include_router(console_imports.router)
     if outbox is not None:
         app.include_router(public.outbox_router(outbox))
     return app

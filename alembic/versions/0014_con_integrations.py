@@ -4,7 +4,7 @@ A key created in the console acts with a role and at an organisation chosen with
 creator's (never above them); the keys made before act as their operator, copied here.
 
 Revision ID: 0014_con_integrations
-Revises: 0012_con_bench
+Revises: 0013_con_operators
 Create Date: 2026-12-03
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 
 
 revision: str = "0014_con_integrations"
-down_revision: str | None = "0012_con_bench"
+down_revision: str | None = "0013_con_operators"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

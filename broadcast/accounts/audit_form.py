@@ -23,6 +23,12 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
     "contacts.export": ("Export de contacts", "Contact export"),
     "contacts.read": ("Lecture de contacts", "Contacts read"),
     "contacts.erase": ("Effacement d'un contact", "Contact erased"),
+    "contacts.import.start": ("Import de contacts déposé", "Contact import uploaded"),
+    "contacts.suppression.add": (
+        "Adresse mise en opposition",
+        "Address put on the opposition list",
+    ),
+    "contacts.suppression.lift": ("Opposition levée", "Opposition lifted"),
     "audit.export": ("Export du journal", "Audit log export"),
     "report.create": ("Problème signalé", "Problem reported"),
     "report.to_incident": ("Incident ouvert à partir des signalements", "Incident from reports"),

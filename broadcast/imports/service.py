@@ -60,6 +60,16 @@ async def import_contacts(
     return report
 
 
+def check_file(path: Path, kind: ImportKind | None = None) -> None:
+    """Refuse at once (:class:`ImportRefused`) a file no reader reads, or whose header lacks
+    what every row needs, before its job is asked for: the same checks the job makes first."""
+    with open_readers(path, kind) as readers:
+        for reader in readers:
+            check = getattr(reader, "check", None)
+            if check is not None:
+                check()
+
+
 async def create_run(
     session: AsyncSession,
     principal: Principal | None,

@@ -49,6 +49,13 @@ PAGES = (
     "webhook_created.html",
     "webhook.html",
     "webhook_confirm.html",
+    "_contacts_nav.html",
+    "contacts.html",
+    "contact.html",
+    "opposition.html",
+    "opposition_lift.html",
+    "imports.html",
+    "import.html",
 )
 _WORDS = re.compile(r"""_\((["'])(.+?)\1[,)]""")
 _DONE = re.compile(r'"[a-z]+": "([^"]+)"')

@@ -22,7 +22,11 @@ from broadcast.accounts.links import LinkPurpose, issue_link
 from broadcast.accounts.models import ApiKey, Operator, Role
 from broadcast.accounts.service import create_operator
 from broadcast.core.db import SessionFactory, transaction
-from broadcast.directory.models import Organisation
+from broadcast.core.sqlutil import row_id
+from broadcast.directory.models import Organisation, Suppression
+from broadcast.directory.service import suppress
+from broadcast.imports.models import ImportStatus
+from broadcast.imports.service import create_run
 from broadcast.settings import Settings
 from tests.console.browser_support import (
     DESKTOP,
@@ -57,6 +61,10 @@ class Seeded:
     link_token: str = "jeton"
     key_id: int = 5
     webhook_id: int = 6
+    contact_id: int = 0
+    import_id: int = 0
+    running_import_id: int = 0
+    suppression_id: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +140,19 @@ def visits(s: Seeded) -> dict[str, list[Visit]]:
         "/console/integrations/webhooks/{webhook_id}/{action}": [
             Visit("officer", f"{hook}/desactivation"),
             Visit("officer", f"{hook}/suppression"),
+        "/console/contacts": [
+            Visit("head_x", "/console/contacts"),
+            Visit("officer", "/console/contacts"),
+        ],
+        "/console/contacts/{contact_id}": [Visit("head_x", f"/console/contacts/{s.contact_id}")],
+        "/console/opposition": [Visit("head_x", "/console/opposition")],
+        "/console/opposition/{suppression_id}/lever": [
+            Visit("head_x", f"/console/opposition/{s.suppression_id}/lever")
+        ],
+        "/console/imports": [Visit("head_x", "/console/imports")],
+        "/console/imports/{import_id}": [
+            Visit("head_x", f"/console/imports/{s.import_id}"),
+            Visit("head_x", f"/console/imports/{s.running_import_id}"),
         ],
     }
 
@@ -177,7 +198,7 @@ def test_every_console_page_has_a_visit(settings: Settings) -> None:
 
 async def _seed(settings: Settings, factory: SessionFactory) -> Seeded:
     world = await build_world(factory)
-    await add_contacts(factory, guardians(world.school_x, 3))
+    contacts = await add_contacts(factory, guardians(world.school_x, 3))
     await add_contacts(factory, guardians(world.school_z, 2, start=50))
     async with api(settings) as client:
         queued = await api_send(
@@ -241,6 +262,7 @@ async def _seed(settings: Settings, factory: SessionFactory) -> Seeded:
         assert head_x is not None and head_x.id is not None
         key = await session.scalar(select(ApiKey).where(col(ApiKey.role) == Role.academie_officer))
         assert key is not None and key.id is not None
+    imports = await _imports(factory, world.school_x)
     return Seeded(
         draft.json()["id"],
         queued["id"],
@@ -250,7 +272,30 @@ async def _seed(settings: Settings, factory: SessionFactory) -> Seeded:
         link.token,
         key.id,
         hook.json()["id"],
+        contact_id=contacts[0],
+        import_id=imports[0],
+        running_import_id=imports[1],
+        suppression_id=imports[2],
     )
+
+
+async def _imports(factory: SessionFactory, school_id: int) -> tuple[int, int, int]:
+    """A finished import with two refused rows and a remark, one not yet run, and the first
+    contact's email on the opposition list."""
+    async with transaction(factory) as session:
+        school = await session.get(Organisation, school_id)
+        assert school is not None
+        done = await create_run(session, None, school, filename="familles.csv")
+        done.status, done.created, done.rejected = ImportStatus.completed, 3, 2
+        done.rejections = [
+            {"row": 3, "reason": "colonne « rôle » : rôle inconnu : martien", "file": "f.csv"},
+            {"row": 5, "reason": "colonne « nom » : champ obligatoire vide", "file": "f.csv"},
+            {"row": 6, "reason": "numéro réécrit", "file": "f.csv", "imported": True},
+        ]
+        waiting = await create_run(session, None, school, filename="eleves.csv")
+        await suppress(session, "email", "parent0@familles.fr", "operator", "Demande écrite")
+        suppression = await session.scalar(select(col(Suppression.id)))
+        return row_id(done), row_id(waiting), int(suppression or 0)
 
 
 async def _credentials(factory: SessionFactory) -> dict[str, Credentials]:
