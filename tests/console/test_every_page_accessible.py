@@ -123,6 +123,7 @@ def visits(s: Seeded) -> dict[str, list[Visit]]:
         "/console/operateurs/{operator_id}/{action}": [
             Visit("officer", f"{operator}/desactiver"),
             Visit("officer", f"{operator}/second-facteur"),
+        ],
         "/console/integrations/cles": [
             Visit("officer", "/console/integrations/cles"),
             Visit("head_x", "/console/integrations/cles"),
@@ -140,6 +141,7 @@ def visits(s: Seeded) -> dict[str, list[Visit]]:
         "/console/integrations/webhooks/{webhook_id}/{action}": [
             Visit("officer", f"{hook}/desactivation"),
             Visit("officer", f"{hook}/suppression"),
+        ],
         "/console/contacts": [
             Visit("head_x", "/console/contacts"),
             Visit("officer", "/console/contacts"),
