@@ -13,13 +13,13 @@ from fastapi.responses import Response
 
 from admin.console.deps import ConsoleUser, console_requires
 from admin.console.forms import discard
-from admin.console.web import page, redirect
+from admin.console.web import action_named, page, redirect
 from admin.deps import SettingsDep, UowDep
 from broadcast.accounts import operators as service
 from broadcast.accounts.links import IssuedLink, link_message, send_link
 from broadcast.accounts.models import Operator
 from broadcast.accounts.permissions import Permission
-from broadcast.core.errors import DomainError, NotFound
+from broadcast.core.errors import DomainError
 from broadcast.core.validation import RowId
 from broadcast.settings import Settings
 
@@ -248,19 +248,12 @@ async def change_role(
     return redirect(f"{operator_path(operator_id)}?fait=role")
 
 
-def _action(name: str) -> Action:
-    found = ACTIONS.get(name)
-    if found is None:
-        raise NotFound("Cette action n'existe pas.", "No such action.")
-    return found
-
-
 # Last: "/{operator_id}/{action}" would also match the routes above.
 @router.get("/{operator_id}/{action}")
 async def confirm_action_page(
     request: Request, uow: UowDep, user: Manager, operator_id: RowId, action: str
 ) -> Response:
-    chosen = _action(action)
+    chosen = action_named(ACTIONS, action)
     line = await service.get_operator(uow.session, user.principal, operator_id)
     return page(
         request,
@@ -284,7 +277,7 @@ async def do_action(
     operator_id: RowId,
     action: str,
 ) -> Response:
-    _action(action)
+    action_named(ACTIONS, action)
     line = await service.get_operator(uow.session, user.principal, operator_id)
     try:
         if action == "desactiver":

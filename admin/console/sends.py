@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from admin.console.deps import ConsoleUser, console_requires
 from admin.console.texts import broadcast_status, translate
-from admin.console.web import SESSION_COOKIE, page, redirect, render
+from admin.console.web import SESSION_COOKIE, action_named, page, redirect, render
 from admin.deps import SettingsDep, UowDep
 from broadcast.accounts.permissions import Permission
 from broadcast.accounts.service import Principal
@@ -30,7 +30,6 @@ from broadcast.broadcasts.send_view import (
     delivery_report,
     send_overview,
 )
-from broadcast.core.errors import NotFound
 from broadcast.core.validation import ROW_ID_MAX, RowId, Text
 from broadcast.notices.schemas import MAX_MESSAGE
 
@@ -315,19 +314,12 @@ async def report(uow: UowDep, user: DeliveryReader, broadcast_id: RowId) -> Resp
     )
 
 
-def _action(name: str) -> Action:
-    found = ACTIONS.get(name)
-    if found is None:
-        raise NotFound("Cette action n'existe pas.", "No such action.")
-    return found
-
-
 # Last: "/{broadcast_id}/{action}" would also match the routes above.
 @router.get("/{broadcast_id}/{action}")
 async def confirm_action_page(
     request: Request, uow: UowDep, user: Sender, broadcast_id: RowId, action: str
 ) -> Response:
-    chosen = _action(action)
+    chosen = action_named(ACTIONS, action)
     broadcast = await service.get_broadcast(uow.session, user.principal, broadcast_id)
     return page(
         request,
@@ -350,7 +342,7 @@ async def do_action(
     action: str,
 ) -> Response:
     """The change confirmed; a send no longer in a state for it is a 409 page."""
-    _action(action)
+    action_named(ACTIONS, action)
     broadcast = await service.get_broadcast(uow.session, user.principal, broadcast_id)
     if action == "suspendre":
         await control.pause(uow.session, user.principal, broadcast)

@@ -9,16 +9,18 @@ sign-in, ``bc_form`` (the token the sign-in forms repeat, so that another site c
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from datetime import datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from admin.console.texts import broadcast_status, translate
+from broadcast.core.errors import NotFound
 from broadcast.settings import Settings
 from broadcast.status.texts import LIFECYCLE
 from broadcast.status.timefmt import ago, clock, date_and_clock
@@ -121,3 +123,14 @@ def form_token(request: Request) -> str:
 
 def tokens_match(expected: str, given: object) -> bool:
     return isinstance(given, str) and bool(expected) and secrets.compare_digest(expected, given)
+
+
+Chosen = TypeVar("Chosen")
+
+
+def action_named(actions: Mapping[str, Chosen], name: str) -> Chosen:
+    """The confirmable action a page's URL names (``/…/{action}``); an unknown one is 404."""
+    found = actions.get(name)
+    if found is None:
+        raise NotFound("Cette action n'existe pas.", "No such action.")
+    return found
