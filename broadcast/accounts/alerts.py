@@ -12,35 +12,57 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from broadcast.accounts.models import AuditEvent, Operator, Role
+from broadcast.channels.health import CREDENTIALS_REFUSED, FAILING
 from broadcast.core.db import SessionFactory, transaction
-from broadcast.core.mail import send_to_operator
+from broadcast.core.mail import operator_email, send_to_operator
 from broadcast.settings import Settings
 
 log = logging.getLogger(__name__)
 
 CHANNEL_FR = {"email": "e-mail", "sms": "SMS", "push": "notification"}
+CHANNEL_EN = {"email": "Email", "sms": "SMS", "push": "Push"}
+REASONS_EN = {
+    CREDENTIALS_REFUSED: "the provider refuses our credentials",
+    FAILING: "the provider no longer answers",
+}
 SETTING_OF = {"email": "BROADCAST_SMTP_RELAYS", "sms": "BROADCAST_TWILIO_ACCOUNTS"}
 
 
-def alert_message(settings: Settings, event: AuditEvent, address: str) -> EmailMessage:
+def alert_message(settings: Settings, event: AuditEvent, admin: Operator) -> EmailMessage:
+    """The alert in the admin's language (French unless he chose English)."""
     details = event.details
     channel = str(details.get("channel", ""))
     account = str(details.get("account", ""))
-    reason = str(details.get("reason") or "il échoue sans cesse").removeprefix("en pause : ")
-    message = EmailMessage()
-    message["From"] = settings.email_from
-    message["To"] = address
-    message["Subject"] = f"Compte {CHANNEL_FR.get(channel, channel)} « {account} » en pause"
-    message.set_content(
-        f"Bonjour,\n\nLe compte « {account} » ({CHANNEL_FR.get(channel, channel)}) est en pause : "
-        f"{reason}.\n\n"
+    reason = str(details.get("reason") or "")
+    words = _alert_en if admin.locale == "en" else _alert_fr
+    subject, text = words(channel, account, reason)
+    return operator_email(settings, admin.email, subject, text)
+
+
+def _alert_fr(channel: str, account: str, reason: str) -> tuple[str, str]:
+    kind = CHANNEL_FR.get(channel, channel)
+    why = reason.removeprefix("en pause : ") or "il échoue sans cesse"
+    return f"Compte {kind} « {account} » en pause", (
+        f"Bonjour,\n\nLe compte « {account} » ({kind}) est en pause : {why}.\n\n"
         "Les messages qu'il devait envoyer restent en file d'attente : un autre compte les "
         "envoie s'il en existe un, sinon ils partiront dès que celui-ci sera de nouveau "
         "accepté par le fournisseur (il est essayé de nouveau régulièrement).\n\n"
         f"Vérifiez ses identifiants dans la configuration ({SETTING_OF.get(channel, '')}), "
         "puis redémarrez les workers.\n"
     )
-    return message
+
+
+def _alert_en(channel: str, account: str, reason: str) -> tuple[str, str]:
+    kind = CHANNEL_EN.get(channel, channel)
+    why = REASONS_EN.get(reason, "it keeps failing")
+    return f"{kind} account “{account}” paused", (
+        f"Hello,\n\nThe account “{account}” ({kind}) is paused: {why}.\n\n"
+        "The messages it was to send stay queued: another account sends them if there is one, "
+        "otherwise they leave as soon as the provider accepts this one again (it is tried "
+        "again regularly).\n\n"
+        f"Check its credentials in the configuration ({SETTING_OF.get(channel, '')}), "
+        "then restart the workers.\n"
+    )
 
 
 async def notify_platform_admins(factory: SessionFactory, settings: Settings, event_id: int) -> int:
@@ -51,13 +73,13 @@ async def notify_platform_admins(factory: SessionFactory, settings: Settings, ev
             return 0
         admins = (
             await session.execute(
-                select(col(Operator.email)).where(
+                select(Operator).where(
                     col(Operator.role) == Role.platform_admin, col(Operator.active).is_(True)
                 )
             )
         ).scalars()
-        addresses = list(admins)
-    for address in addresses:
-        await send_to_operator(settings, alert_message(settings, event, address))
-    log.info("provider alert %s sent to %d platform admin(s)", event.action, len(addresses))
-    return len(addresses)
+        recipients = list(admins)
+    for admin in recipients:
+        await send_to_operator(settings, alert_message(settings, event, admin))
+    log.info("provider alert %s sent to %d platform admin(s)", event.action, len(recipients))
+    return len(recipients)

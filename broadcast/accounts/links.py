@@ -19,9 +19,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import make_msgid
 
 from redis.asyncio import Redis
 from sqlalchemy import delete, select
@@ -32,7 +30,7 @@ from broadcast.accounts.models import Operator, OperatorLink
 from broadcast.accounts.service import audit, principal_for
 from broadcast.accounts.signin import close_all_sessions, set_password
 from broadcast.core.errors import DomainError
-from broadcast.core.mail import send_to_operator
+from broadcast.core.mail import operator_email, send_to_operator
 from broadcast.core.masking import mask_email
 from broadcast.core.sqlutil import row_id
 from broadcast.core.timeutil import utcnow
@@ -201,34 +199,59 @@ def link_url(settings: Settings, token: str) -> str:
 def link_message(
     settings: Settings, operator: Operator, issued: IssuedLink, *, invited_by: str | None = None
 ) -> EmailMessage:
-    """The email carrying the link, in French (the operator's address only)."""
+    """The email carrying the link, in the operator's language (French unless he chose English),
+    to his address only."""
+    locale = "en" if operator.locale == "en" else "fr"
     url = link_url(settings, issued.token)
-    until = date_and_clock(issued.row.expires_at, "fr")
-    if issued.row.purpose == LinkPurpose.invitation:
-        subject = "Votre accès à la console de diffusion"
-        who = f"{invited_by} vous invite" if invited_by else "Vous êtes invité"
-        lead = (
-            f"{who} à utiliser la console de diffusion, qui sert à prévenir les familles et "
-            "les personnels quand l'ENT ou un autre service est en panne.\n\n"
-            f"Pour choisir votre mot de passe, ouvrez ce lien (valable jusqu'au {until}, "
-            f"une seule fois) :\n{url}\n"
-        )
-    else:
-        subject = "Nouveau mot de passe pour la console de diffusion"
-        lead = (
-            "Un nouveau mot de passe a été demandé pour votre compte de la console de "
-            f"diffusion.\n\nPour le choisir, ouvrez ce lien (valable jusqu'au {until}, une "
-            f"seule fois) :\n{url}\n\n"
-            "Si vous n'avez rien demandé, ignorez ce message : votre mot de passe actuel reste "
-            "valable.\n"
-        )
-    message = EmailMessage()
-    message["Subject"] = subject
-    message["From"] = Address(settings.email_from_name, addr_spec=settings.email_from)
-    message["To"] = operator.email
-    message["Message-ID"] = make_msgid(domain=settings.email_from.rpartition("@")[2])
-    message.set_content(f"Bonjour {operator.display_name},\n\n{lead}")
-    return message
+    until = date_and_clock(issued.row.expires_at, locale)
+    invitation = issued.row.purpose == LinkPurpose.invitation
+    words = _invitation_words if invitation else _reset_words
+    subject, lead = words[locale](url, until, invited_by)
+    greeting = "Hello" if locale == "en" else "Bonjour"
+    return operator_email(
+        settings, operator.email, subject, f"{greeting} {operator.display_name},\n\n{lead}"
+    )
+
+
+def _invitation_fr(url: str, until: str, invited_by: str | None) -> tuple[str, str]:
+    who = f"{invited_by} vous invite" if invited_by else "Vous êtes invité"
+    return "Votre accès à la console de diffusion", (
+        f"{who} à utiliser la console de diffusion, qui sert à prévenir les familles et "
+        "les personnels quand l'ENT ou un autre service est en panne.\n\n"
+        f"Pour choisir votre mot de passe, ouvrez ce lien (valable jusqu'au {until}, "
+        f"une seule fois) :\n{url}\n"
+    )
+
+
+def _invitation_en(url: str, until: str, invited_by: str | None) -> tuple[str, str]:
+    who = f"{invited_by} invites you" if invited_by else "You are invited"
+    return "Your access to the broadcast console", (
+        f"{who} to use the broadcast console, which tells families and staff when the ENT "
+        "or another service is down.\n\n"
+        f"To choose your password, open this link (valid until {until}, once only):\n{url}\n"
+    )
+
+
+def _reset_fr(url: str, until: str, invited_by: str | None) -> tuple[str, str]:
+    return "Nouveau mot de passe pour la console de diffusion", (
+        "Un nouveau mot de passe a été demandé pour votre compte de la console de "
+        f"diffusion.\n\nPour le choisir, ouvrez ce lien (valable jusqu'au {until}, une "
+        f"seule fois) :\n{url}\n\n"
+        "Si vous n'avez rien demandé, ignorez ce message : votre mot de passe actuel reste "
+        "valable.\n"
+    )
+
+
+def _reset_en(url: str, until: str, invited_by: str | None) -> tuple[str, str]:
+    return "New password for the broadcast console", (
+        "A new password was asked for your account of the broadcast console.\n\n"
+        f"To choose it, open this link (valid until {until}, once only):\n{url}\n\n"
+        "If you asked for nothing, ignore this message: your current password stays valid.\n"
+    )
+
+
+_invitation_words = {"fr": _invitation_fr, "en": _invitation_en}
+_reset_words = {"fr": _reset_fr, "en": _reset_en}
 
 
 async def send_link(settings: Settings, message: EmailMessage) -> None:

@@ -40,6 +40,12 @@ REASONS_FR = {
     "sms_segments": "segments SMS au-dessus du seuil",
     "cost": "coût SMS au-dessus du seuil",
 }
+REASONS_EN = {
+    "audience_above_school": "the audience goes beyond one school",
+    "recipients": "number of recipients above the threshold",
+    "sms_segments": "SMS segments above the threshold",
+    "cost": "SMS cost above the threshold",
+}
 REASON_SENTENCES_FR = {
     "audience_above_school": (
         "L'audience dépasse un établissement : un second opérateur doit approuver l'envoi."

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import make_msgid
 from html import escape
 
 from sqlalchemy import select
@@ -21,10 +19,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from broadcast.accounts.models import AuditEvent, Operator
-from broadcast.broadcasts.approval import APPROVAL_REQUESTED, REASONS_FR, approvers
+from broadcast.broadcasts.approval import (
+    APPROVAL_REQUESTED,
+    REASONS_EN,
+    REASONS_FR,
+    approvers,
+)
 from broadcast.broadcasts.models import Broadcast, BroadcastStatus
 from broadcast.core.db import SessionFactory, transaction
-from broadcast.core.mail import send_to_operator
+from broadcast.core.mail import operator_email, send_to_operator
 from broadcast.notices.models import Notice
 from broadcast.settings import Settings
 
@@ -49,13 +52,13 @@ async def notify_approvers(factory: SessionFactory, settings: Settings, broadcas
         if broadcast is None or broadcast.status != BroadcastStatus.pending_approval:
             return 0
         request = await approval_request(session, broadcast)
-        addresses = [operator.email for operator in await approvers(session, broadcast)]
-    if not addresses:
+        recipients = await approvers(session, broadcast)
+    if not recipients:
         log.warning("broadcast %s waits for approval but no operator can approve it", broadcast_id)
-    for address in addresses:
-        await send_to_operator(settings, approval_message(settings, request, address))
-    log.info("broadcast %s: approval requested from %s operators", broadcast_id, len(addresses))
-    return len(addresses)
+    for approver in recipients:
+        await send_to_operator(settings, approval_message(settings, request, approver))
+    log.info("broadcast %s: approval requested from %s operators", broadcast_id, len(recipients))
+    return len(recipients)
 
 
 async def approval_request(session: AsyncSession, broadcast: Broadcast) -> ApprovalRequest:
@@ -87,10 +90,17 @@ async def approval_request(session: AsyncSession, broadcast: Broadcast) -> Appro
     )
 
 
-def approval_message(settings: Settings, request: ApprovalRequest, to: str) -> EmailMessage:
+def approval_message(settings: Settings, request: ApprovalRequest, to: Operator) -> EmailMessage:
+    """The request in the approver's language (French unless he chose English)."""
     link = approval_link(settings, request.broadcast_id)
+    locale = "en" if to.locale == "en" else "fr"
+    subject, text = (_request_en if locale == "en" else _request_fr)(request, link)
+    return operator_email(settings, to.email, subject, text, _html(text, link, locale))
+
+
+def _request_fr(request: ApprovalRequest, link: str) -> tuple[str, str]:
     reasons = "; ".join(REASONS_FR.get(code, code) for code in request.reasons) or "seuil"
-    text = (
+    return f"Approbation demandée : diffusion n° {request.broadcast_id}", (
         "Bonjour,\n\n"
         f"{request.requester} demande l'envoi de la diffusion n° {request.broadcast_id} "
         f"« {request.notice_title} » ({', '.join(request.channels)}) : "
@@ -100,14 +110,20 @@ def approval_message(settings: Settings, request: ApprovalRequest, to: str) -> E
         "Ce message est envoyé automatiquement ; l'envoi ne partira qu'après votre approbation "
         "ou celle d'un autre opérateur habilité.\n"
     )
-    message = EmailMessage()
-    message["Subject"] = f"Approbation demandée : diffusion n° {request.broadcast_id}"
-    message["From"] = Address(settings.email_from_name, addr_spec=settings.email_from)
-    message["To"] = to
-    message["Message-ID"] = make_msgid(domain=settings.email_from.rpartition("@")[2])
-    message.set_content(text)
-    message.add_alternative(_html(text, link), subtype="html")
-    return message
+
+
+def _request_en(request: ApprovalRequest, link: str) -> tuple[str, str]:
+    reasons = "; ".join(REASONS_EN.get(code, code) for code in request.reasons) or "threshold"
+    return f"Approval requested: broadcast no. {request.broadcast_id}", (
+        "Hello,\n\n"
+        f"{request.requester} asks to send the broadcast no. {request.broadcast_id} "
+        f"“{request.notice_title}” ({', '.join(request.channels)}): "
+        f"{request.recipients} recipients, {request.sms_segments} SMS segments.\n"
+        f"A second approval is needed: {reasons}.\n\n"
+        f"To review it, then approve or refuse it: {link}\n\n"
+        "This message is sent automatically; the send leaves only after your approval or "
+        "that of another authorised operator.\n"
+    )
 
 
 def approval_link(settings: Settings, broadcast_id: int) -> str:
@@ -115,6 +131,6 @@ def approval_link(settings: Settings, broadcast_id: int) -> str:
     return f"{settings.public_base_url}/console/approbations/{broadcast_id}"
 
 
-def _html(text: str, link: str) -> str:
+def _html(text: str, link: str, locale: str) -> str:
     body = escape(text).replace(escape(link), f'<a href="{escape(link)}">{escape(link)}</a>', 1)
-    return f'<!doctype html><html lang="fr"><body><pre>{body}</pre></body></html>'
+    return f'<!doctype html><html lang="{locale}"><body><pre>{body}</pre></body></html>'

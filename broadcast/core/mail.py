@@ -7,13 +7,31 @@ that relay."""
 from __future__ import annotations
 
 import logging
+from email.headerregistry import Address
 from email.message import EmailMessage
+from email.utils import make_msgid
 
 import aiosmtplib
 
 from broadcast.settings import Settings, SmtpRelay
 
 log = logging.getLogger(__name__)
+
+
+def operator_email(
+    settings: Settings, to: str, subject: str, text: str, html: str | None = None
+) -> EmailMessage:
+    """One message to one operator, from the service's address, with a Message-ID of its
+    domain; ``subject`` kept to one line of at most 200 characters."""
+    message = EmailMessage()
+    message["Subject"] = " ".join(subject.split())[:200]
+    message["From"] = Address(settings.email_from_name, addr_spec=settings.email_from)
+    message["To"] = to
+    message["Message-ID"] = make_msgid(domain=settings.email_from.rpartition("@")[2])
+    message.set_content(text)
+    if html is not None:
+        message.add_alternative(html, subtype="html")
+    return message
 
 
 async def send_to_operator(settings: Settings, message: EmailMessage) -> None:

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import make_msgid
 
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,7 +20,7 @@ from sqlmodel import col
 
 from broadcast.accounts.models import Operator
 from broadcast.core.db import SessionFactory, transaction
-from broadcast.core.mail import send_to_operator
+from broadcast.core.mail import operator_email, send_to_operator
 from broadcast.core.masking import mask_email
 from broadcast.core.timeutil import utcnow
 from broadcast.notices.models import Notice, NoticeStatus, NoticeUpdate
@@ -110,13 +108,7 @@ def reminder_message(settings: Settings, notice: Notice, author: Operator) -> Em
     words = _english if english else _french
     title = " ".join(notice.title.split())  # one line: it goes into the Subject header
     subject, text = words(author.display_name, title, promised, link)
-    message = EmailMessage()
-    message["Subject"] = subject[:200]
-    message["From"] = Address(settings.email_from_name, addr_spec=settings.email_from)
-    message["To"] = author.email
-    message["Message-ID"] = make_msgid(domain=settings.email_from.rpartition("@")[2])
-    message.set_content(text)
-    return message
+    return operator_email(settings, author.email, subject, text)
 
 
 def _french(name: str, title: str, promised: str, link: str) -> tuple[str, str]:
