@@ -21,6 +21,7 @@ from broadcast.accounts.models import Operator
 from broadcast.accounts.permissions import Permission
 from broadcast.core.errors import DomainError
 from broadcast.core.validation import RowId
+from broadcast.directory.service import organisations_in_scope
 from broadcast.settings import Settings
 
 router = APIRouter(prefix="/console/operateurs", include_in_schema=False)
@@ -116,8 +117,9 @@ async def operators(
     )
 
 
-def _invite_form(
+async def _invite_form(
     request: Request,
+    uow: UowDep,
     user: ConsoleUser,
     *,
     typed: dict[str, str] | None = None,
@@ -131,6 +133,7 @@ def _invite_form(
         user=user,
         roles=service.roles_grantable(user.principal),
         role_label=lambda role: service.role_label(role, user.locale),
+        organisations=await organisations_in_scope(uow.session, user.principal),
         typed=typed or {"organisation": user.organisation.code},
         error=error,
         status_code=status_code,
@@ -138,8 +141,8 @@ def _invite_form(
 
 
 @router.get("/inviter")
-async def invite_page(request: Request, user: Manager) -> Response:
-    return _invite_form(request, user)
+async def invite_page(request: Request, uow: UowDep, user: Manager) -> Response:
+    return await _invite_form(request, uow, user)
 
 
 @router.post("/inviter")
@@ -166,8 +169,9 @@ async def invite(
     except DomainError as refused:
         await discard(uow, user)
         typed = {"email": email, "nom": name, "role": role, "organisation": organisation}
-        return _invite_form(
+        return await _invite_form(
             request,
+            uow,
             user,
             typed=typed,
             error=refused.message(user.locale),
@@ -204,6 +208,7 @@ async def _operator_page(
         state_label=service.STATE_LABELS[state][1 if user.locale == "en" else 0],
         role_label=lambda role: service.role_label(role, user.locale),
         roles=service.roles_grantable(user.principal),
+        organisations=await organisations_in_scope(uow.session, user.principal),
         actions={name: ACTIONS[name] for name, shown in actions.items() if shown},
         oneself=line.operator.id == user.operator.id,
         typed=typed or {"role": line.operator.role, "organisation": line.organisation.code},

@@ -353,8 +353,6 @@ ENGLISH: dict[str, str] = {
     "Page {n} sur {total}": "Page {n} of {total}",
     "Aucun opérateur.": "No operator.",
     "La personne reçoit par e-mail un lien, valable 72 heures, pour choisir son mot de passe.": "The person receives by email a link, good for 72 hours, to choose a password.",
-    "Code de l'organisation": "Organisation code",
-    "L'UAI pour un établissement, le code de l'académie ou du département sinon ; dans votre périmètre.": "The UAI for a school, else the académie's or département's code; within your scope.",
     "Envoyer l'invitation": "Send the invitation",
     "Retour aux opérateurs": "Back to the operators",
     "Double authentification": "Two-step verification",

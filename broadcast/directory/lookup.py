@@ -4,17 +4,19 @@ not and why), and the opposition list (suppressions) of the addresses held in sc
 address added or lifted by hand, audited. Addresses leave here masked (RULES R5).
 
 Suppressions belong to no organisation (an address is refused for every sender); an operator
-sees, adds and lifts those of addresses held by a contact within his scope, and no other."""
+sees, adds and lifts those of addresses held by a contact within his scope, and no other; a
+platform admin, every one."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from broadcast.accounts.models import Role
 from broadcast.accounts.scoped import get_within_scope, in_scope
 from broadcast.accounts.service import Principal, audit
 from broadcast.channels.base import ChannelName
@@ -224,11 +226,20 @@ def _held_in_scope(principal: Principal) -> ColumnElement[bool]:
     )
 
 
+def _visible(principal: Principal) -> ColumnElement[bool]:
+    """SQL: the suppressions the principal may see and lift: those of addresses held within his
+    scope; every one for a platform admin, addresses no contact holds any more included (a
+    hard bounce, a STOP or an objection outlives the contact it came from)."""
+    if principal.role == Role.platform_admin:
+        return true()
+    return _held_in_scope(principal)
+
+
 async def list_suppressions(
     session: AsyncSession, principal: Principal, *, before: int = 0, limit: int = 50
 ) -> list[Suppression]:
-    """Suppressions of addresses held in scope, newest first, older than the cursor."""
-    query = select(Suppression).where(_held_in_scope(principal))
+    """Suppressions the principal may see, newest first, older than the cursor."""
+    query = select(Suppression).where(_visible(principal))
     if before:
         query = query.where(col(Suppression.id) < before)
     rows = await session.execute(query.order_by(col(Suppression.id).desc()).limit(limit))
@@ -239,7 +250,7 @@ async def get_suppression(
     session: AsyncSession, principal: Principal, suppression_id: int
 ) -> Suppression:
     found = await session.scalar(
-        select(Suppression).where(col(Suppression.id) == suppression_id, _held_in_scope(principal))
+        select(Suppression).where(col(Suppression.id) == suppression_id, _visible(principal))
     )
     if found is None:
         raise NotFound()
@@ -268,7 +279,8 @@ def parse_address(raw: str) -> tuple[str, str]:
 async def add_suppression(
     session: AsyncSession, principal: Principal, raw_address: str, reason: str
 ) -> Suppression:
-    """Put an address held in scope on the opposition list with the operator's reason."""
+    """Put an address held in scope on the opposition list with the operator's reason (any
+    address for a platform admin: one that no contact holds yet is refused from then on)."""
     channel, address = parse_address(raw_address)
     detail = " ".join(reason.split())
     if not detail:
@@ -284,7 +296,7 @@ async def add_suppression(
         )
         .limit(1)
     )
-    if held is None:
+    if held is None and principal.role != Role.platform_admin:
         raise InvalidInput(
             "Aucun contact de votre périmètre n'a cette adresse.",
             "No contact within your scope has this address.",

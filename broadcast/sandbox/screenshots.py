@@ -4,8 +4,9 @@ into ``docs/screenshots/``.
 It runs the real demo (``broadcast demo`` on a free port, in a directory of its own), reads the
 accounts the demo prints, and goes through the service as its users do in Debian's Chromium: the
 head teacher warns his families from his phone (dashboard, template, check, the send's page),
-then an officer signs in with his second factor and sees the dashboard, the incidents and the
-approvals; last, the académie's public status page.
+then an officer signs in with his second factor and sees the dashboard, the incidents, the
+approvals, the contacts and the imports; the platform admin sees the operators, the API keys and
+the audit log; last, the académie's public status page.
 """
 
 from __future__ import annotations
@@ -117,11 +118,26 @@ async def officer_looks_around(page: Page, base: str, officer: Account, size: st
     await _shot(page, "incidents", size)
     await page.goto(f"{base}/console/approbations")
     await _shot(page, "approbations", size)
+    await page.goto(f"{base}/console/contacts")
+    await _shot(page, "contacts", size)
+    await page.goto(f"{base}/console/imports")
+    await _shot(page, "imports", size)
+
+
+async def admin_looks_around(page: Page, base: str, admin: Account, size: str) -> None:
+    await _sign_in(page, base, admin)
+    await page.goto(f"{base}/console/operateurs")
+    await _shot(page, "operateurs", size)
+    await page.goto(f"{base}/console/integrations/cles")
+    await _shot(page, "integrations", size)
+    await page.goto(f"{base}/console/journal")
+    await _shot(page, "journal", size)
 
 
 async def capture(browser: Browser, base: str, accounts: list[Account]) -> None:
     head = next(a for a in accounts if a.totp is None)
-    officers = [a for a in accounts if a.totp is not None]
+    admin = next(a for a in accounts if "plateforme" in a.title)
+    officers = [a for a in accounts if a.totp is not None and a is not admin]
     for n, (size, viewport) in enumerate(SIZES.items()):
         context = await browser.new_context(viewport=viewport, locale="fr-FR")  # type: ignore[arg-type]
         page = await context.new_page()
@@ -130,6 +146,8 @@ async def capture(browser: Browser, base: str, accounts: list[Account]) -> None:
         await head_teacher_warns_families(page, base, head, size)
         await context.clear_cookies()
         await officer_looks_around(page, base, officers[n % len(officers)], size)
+        await context.clear_cookies()
+        await admin_looks_around(page, base, admin, size)
         await page.goto(f"{base}/status/STRASBOURG")
         await _shot(page, "etat-des-services", size)
         await context.close()

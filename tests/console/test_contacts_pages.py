@@ -12,8 +12,9 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from broadcast.accounts.models import AuditEvent
-from broadcast.core.db import SessionFactory
+from broadcast.core.db import SessionFactory, transaction
 from broadcast.directory.models import Suppression
+from broadcast.directory.service import suppress
 from broadcast.directory.uai import make_uai
 from broadcast.settings import Settings
 from tests.console.console_support import give_password, post_form, sign_in
@@ -146,3 +147,36 @@ async def test_the_opposition_of_another_school_is_not_seen(
         lift = await client.get(f"/console/opposition/{row.id}/lever")
     assert "p***0@f***.fr" not in html.unescape(listing.text)
     assert lift.status_code == 404
+
+
+async def test_a_platform_admin_sees_and_adds_oppositions_no_contact_holds(
+    settings: Settings, factory: SessionFactory
+) -> None:
+    await build_world(factory)
+    async with transaction(factory) as session:  # a hard bounce of a contact since deleted
+        await suppress(session, "email", "ancien.parent@familles.fr", "hard_bounce", "550 5.1.1")
+    officer = await give_password(factory, "officer@test.fr", with_totp=True)
+    admin = await give_password(factory, "admin@test.fr", with_totp=True)
+    async with api(settings) as client:
+        await sign_in(client, officer)
+        listing = await client.get("/console/opposition")
+        refused = await post_form(
+            client, "/console/opposition", {"adresse": "inconnu@familles.fr", "motif": "courrier"}
+        )
+    assert "a***t@f***.fr" not in html.unescape(listing.text)
+    assert refused.status_code == 422
+    assert "Aucun contact de votre périmètre n'a cette adresse." in html.unescape(refused.text)
+    async with api(settings) as client:
+        await sign_in(client, admin)
+        added = await post_form(
+            client, "/console/opposition", {"adresse": "inconnu@familles.fr", "motif": "courrier"}
+        )
+        assert added.status_code == 303
+        shown = html.unescape((await client.get("/console/opposition")).text)
+    assert "a***t@f***.fr" in shown and "i***u@f***.fr" in shown
+    async with factory() as session:
+        rows = (await session.execute(select(Suppression.address, Suppression.reason))).all()
+    assert sorted(rows) == [
+        ("ancien.parent@familles.fr", "hard_bounce"),
+        ("inconnu@familles.fr", "operator"),
+    ]

@@ -17,6 +17,7 @@ from sqlmodel import col
 from broadcast.accounts.models import AuditEvent, ConsoleSession, Operator, OperatorLink
 from broadcast.core.db import SessionFactory, transaction
 from broadcast.core.timeutil import utcnow
+from broadcast.directory.models import Organisation
 from broadcast.directory.uai import make_uai
 from broadcast.sandbox.smtp import SmtpSink
 from broadcast.settings import Settings
@@ -32,6 +33,7 @@ from tests.support import api, build_world
 
 NEW_PASSWORD = "une autre phrase de passe, plus longue"
 _LINK = re.compile(r"https://broadcast\.test(/console/lien/[\w-]+)")
+ROLE_VALUES = {"viewer", "head_teacher", "academie_officer", "platform_admin"}
 SAME_ANSWER = "Si un compte correspond à cette adresse"
 
 
@@ -330,6 +332,39 @@ async def test_a_head_teacher_has_no_operators_pages_and_an_officer_sees_his_sco
         assert (await client.get(f"/console/operateurs/{admin_id}")).status_code == 404
         assert (await client.get(f"/console/operateurs/{admin_id}/desactiver")).status_code == 404
         assert (await client.get(f"/console/operateurs/{head_y_id}")).status_code == 200
+
+
+async def test_the_invitation_offers_the_organisations_within_scope_under_their_parents(
+    settings: Settings, factory: SessionFactory, sink: SmtpSink
+) -> None:
+    await build_world(factory)
+    officer = await give_password(factory, "officer@test.fr", with_totp=True)
+    async with api(settings) as client:
+        await sign_in(client, officer)
+        form = await client.get("/console/operateurs/inviter")
+        options = re.findall(r'<option value="([^"]+)"( selected)?>([^<]*)</option>', form.text)
+        offered = [(code, label.replace("\xa0", " ").rstrip()) for code, _, label in options]
+        organisations = [entry for entry in offered if entry[0] not in ROLE_VALUES]
+        assert organisations == [
+            ("STRAS", "Org STRAS (STRAS)"),
+            ("67", "   Org 67 (67)"),
+            (make_uai("0670100"), f"      Org {make_uai('0670100')} ({make_uai('0670100')})"),
+            (make_uai("0670200"), f"      Org {make_uai('0670200')} ({make_uai('0670200')})"),
+            ("68", "   Org 68 (68)"),
+            (make_uai("0680300"), f"      Org {make_uai('0680300')} ({make_uai('0680300')})"),
+        ]  # the region above the officer's académie is not offered
+        chosen = [code for code, selected, _ in options if selected and code not in ROLE_VALUES]
+        assert chosen == ["STRAS"]  # his own organisation, until he picks another
+        invited = await post_form(
+            client,
+            "/console/operateurs/inviter",
+            {"email": "cpe@test.fr", "nom": "CPE", "role": "viewer", "organisation": "68"},
+        )
+        assert invited.status_code == 303
+    cpe = await _operator(factory, "cpe@test.fr")
+    async with factory() as session:
+        organisation = await session.get(Organisation, cpe.organisation_id)
+    assert organisation is not None and organisation.code == "68"
 
 
 async def test_a_role_above_ones_own_or_a_wrong_organisation_is_refused(

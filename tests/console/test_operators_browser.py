@@ -45,7 +45,7 @@ async def test_an_invitation_then_a_reset_in_the_browser_without_javascript(
         await desk.get_by_label("Adresse électronique").fill(colleague)
         await desk.get_by_label("Nom").fill("Camille Collègue")
         await desk.get_by_label("Rôle").select_option("academie_officer")
-        await desk.get_by_label("Code de l'organisation").fill("67")
+        await desk.get_by_label("Organisation", exact=True).select_option("67")
         await desk.get_by_role("button", name="Envoyer l'invitation").click()
         assert await desk.get_by_role("status").inner_text() == "Invitation envoyée."
         await wait_until(lambda: colleague in sink.by_recipient(), 10)
