@@ -356,3 +356,50 @@ async def test_every_console_page_has_no_serious_accessibility_violation(
                 browser, base_url, operator, credentials.get(operator), urls
             )
     assert found == {}
+
+
+async def test_pages_reached_by_a_form_have_no_serious_accessibility_violation(
+    settings: Settings, factory: SessionFactory
+) -> None:
+    """The pages only a POST shows: a new API key's one-time secret, and forms sent back with
+    their error (a webhook address that is not https, an invitation to a taken address, an
+    opposition to an address that is none), each checked by axe as the operator sees it."""
+    await build_world(factory)
+    admin = await give_password(factory, "admin@test.fr", with_totp=True)
+    found: dict[str, object] = {}
+    async with live_server(settings) as base_url, chromium() as browser:
+        page = await (await french_context(browser, DESKTOP)).new_page()
+        await sign_in_page(page, base_url, admin)
+
+        await page.goto(f"{base_url}/console/integrations/cles/nouvelle")
+        await page.get_by_label("Nom", exact=True).fill("ENT de secours")
+        await page.get_by_role("button", name="Créer la clé").click()
+        await page.wait_for_load_state()
+        assert "elle ne sera plus jamais affichée" in await page.inner_text("main")
+        found["key created"] = await serious_violations(page)
+
+        await page.goto(f"{base_url}/console/integrations/webhooks/nouveau")
+        await page.get_by_label("Adresse (https)").fill("http://exemple.invalid/crochet")
+        await page.get_by_role("button", name="Ajouter le webhook").click()
+        await page.wait_for_load_state()
+        assert await page.get_by_role("alert").count() == 1
+        found["webhook refused"] = await serious_violations(page)
+
+        await page.goto(f"{base_url}/console/operateurs/inviter")
+        await page.get_by_label("Adresse électronique").fill("officer@test.fr")
+        await page.get_by_label("Nom", exact=True).fill("Doublon")
+        await page.get_by_role("button", name="Envoyer l'invitation").click()
+        await page.wait_for_load_state()
+        assert await page.get_by_role("alert").count() == 1
+        found["invitation refused"] = await serious_violations(page)
+
+        await page.goto(f"{base_url}/console/opposition")
+        await page.get_by_label("Adresse électronique ou numéro de portable").fill(
+            "pas une adresse"
+        )
+        await page.get_by_label("Motif").fill("essai")
+        await page.get_by_role("button", name="Ajouter à la liste d'opposition").click()
+        await page.wait_for_load_state()
+        assert await page.get_by_role("alert").count() == 1
+        found["opposition refused"] = await serious_violations(page)
+    assert found == {name: [] for name in found}
