@@ -51,9 +51,14 @@ class PlannerSettings:
 async def run_fanout(
     factory: SessionFactory, queue: Enqueuer, settings: PlannerSettings, broadcast_id: int
 ) -> None:
-    """Plan every chunk of the broadcast's audience, then hand the deliveries to dispatch."""
-    while await _plan_one_chunk(factory, broadcast_id, settings.chunk_size):
+    """Plan every chunk of the broadcast's audience, then hand the deliveries to dispatch.
+
+    The first chunk is one dispatch batch: its messages leave while the rest is planned (a
+    chunk of 10,000 rows took a second on a loaded database before the first message left)."""
+    size = min(settings.chunk_size, settings.batch_size)
+    while await _plan_one_chunk(factory, broadcast_id, size):
         await enqueue_pending_batches(factory, queue, broadcast_id, settings.batch_size)
+        size = settings.chunk_size
     await enqueue_pending_batches(factory, queue, broadcast_id, settings.batch_size)
     async with transaction(factory, queue) as session:
         await complete_if_done(session, broadcast_id)

@@ -229,7 +229,7 @@ async def test_a_pause_stops_the_fan_out_between_chunks_and_resume_plans_and_sen
         final = await read(client, key, draft["id"])
 
     assert while_paused["status"] == "paused"
-    assert while_paused["totals"]["queued"] == 20  # one chunk planned, none sent
+    assert while_paused["totals"]["queued"] == 10  # the first chunk (one batch) planned, none sent
     assert resumed.status_code == 202 and resumed.json()["status"] == "sending"
     assert final["status"] == "completed" and final["totals"]["sent"] == 100
     received = Counter(a for m in sink.messages for a in m.rcpt_tos)
