@@ -167,6 +167,9 @@ class Prepared:
     parts: dict[str, Any] = field(default_factory=dict)
 
 
+DEFAULT_CONCURRENCY = 100
+
+
 class Channel(ABC):
     """A delivery channel: one per transport, each with its provider accounts and limits."""
 
@@ -201,6 +204,11 @@ class Channel(ABC):
     @abstractmethod
     def rate_limits(self) -> list[tuple[str, RateLimit]]:
         """Buckets (key, limit) a send takes a token from: the channel's and the account's."""
+
+    def concurrency(self) -> int:
+        """How many sends a worker has in flight at once: as many as the connections it keeps
+        to the provider (aiohttp's default pool of 100, unless the channel says otherwise)."""
+        return DEFAULT_CONCURRENCY
 
 
 def rate_or_default(

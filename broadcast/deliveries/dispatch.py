@@ -16,7 +16,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -36,6 +36,7 @@ from broadcast.channels.base import (
 from broadcast.core.db import SessionFactory, transaction
 from broadcast.core.metrics import MESSAGES, PROVIDER_LATENCY, RATE_LIMIT_WAIT, timed
 from broadcast.core.outages import is_outage
+from broadcast.core.priority_gate import PriorityGate
 from broadcast.core.timeutil import as_utc, utcnow
 from broadcast.core.uow import Enqueuer
 from broadcast.deliveries.early_status import EarlyStatuses
@@ -143,6 +144,8 @@ class Dispatcher:
     """Applies the Twilio callbacks that came before their SID, once the SIDs are recorded."""
     timings: BroadcastTimings | None = None
     """Observes each broadcast's time to its first message and to 95 % of them (metrics)."""
+    gates: dict[str, PriorityGate] = field(default_factory=dict)
+    """Per channel, this worker's sends in flight, urgent ones let through first."""
 
     async def run(self, batch: DispatchBatch, attempt: int = 1) -> None:
         """Send what is still open in ``batch``; raise RetryLater while some remains open."""
@@ -253,7 +256,9 @@ class Dispatcher:
             return not await self._stopped(batch.broadcast_id)
         renewing = asyncio.ensure_future(self._renew_claims([d.id for d in claimed]))
         try:
-            results = await self._send_all(batch.channel, channel, prepared, claimed, targets)
+            results = await self._send_all(
+                batch.channel, channel, prepared, claimed, targets, urgent
+            )
         finally:
             renewing.cancel()
         await self._record(batch.channel, results, claimed, past_deadline)
@@ -346,14 +351,24 @@ class Dispatcher:
         prepared: _PreparedByLocale,
         claimed: Sequence[PendingDelivery],
         targets: Mapping[str, Any],
+        urgent: bool,
     ) -> list[SendResult]:
+        gate = self._gate(name, channel)
+
         async def send_one(delivery: PendingDelivery) -> SendResult:
             target = targets.get(delivery.address)
             recipient = Recipient(delivery.id, delivery.address, delivery.locale, target)
-            with timed(PROVIDER_LATENCY, name):
-                return await channel.send(prepared[delivery.locale], recipient)
+            async with gate.slot(urgent):
+                with timed(PROVIDER_LATENCY, name):
+                    return await channel.send(prepared[delivery.locale], recipient)
 
         return list(await asyncio.gather(*(send_one(d) for d in claimed)))
+
+    def _gate(self, name: str, channel: Channel) -> PriorityGate:
+        gate = self.gates.get(name)
+        if gate is None:
+            gate = self.gates[name] = PriorityGate(channel.concurrency())
+        return gate
 
     async def _stopped(self, broadcast_id: int) -> bool:
         async with transaction(self.factory) as session:

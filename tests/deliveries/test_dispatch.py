@@ -1,5 +1,6 @@
 """The dispatcher against the real ledger, Redis and SMTP sink: two runs of one batch at once
-never send a delivery twice; a run out of time hands the rest to its next try."""
+never send a delivery twice; a run out of time hands the rest to its next try; an urgent batch's
+messages take the next free connection, before the bulk messages already waiting for one."""
 
 from __future__ import annotations
 
@@ -20,7 +21,14 @@ from broadcast.jobs import DispatchBatch
 from broadcast.ratelimit import RateLimiter
 from broadcast.sandbox.smtp import SmtpSink
 from broadcast.settings import Settings
-from tests.support import add_contacts, api, build_world, guardians, send_broadcast
+from tests.support import (
+    add_contacts,
+    api,
+    build_world,
+    guardians,
+    send_broadcast,
+    wait_until,
+)
 
 
 class _Recorder:
@@ -39,9 +47,18 @@ async def _planned(settings: Settings, factory: SessionFactory, count: int) -> l
         draft = await send_broadcast(
             client, world.keys["head_x"], world.school_x, {"organisation_ids": [world.school_x]}
         )
+    return await _fanned_out(factory, draft["id"])
+
+
+async def _fanned_out(factory: SessionFactory, broadcast_id: int) -> list[DispatchBatch]:
     recorder = _Recorder()
-    await run_fanout(factory, recorder, PlannerSettings(1000, 1000), draft["id"])
+    await run_fanout(factory, recorder, PlannerSettings(1000, 1000), broadcast_id)
     return recorder.batches
+
+
+def _one_connection(settings: Settings) -> Settings:
+    relays = [relay.model_copy(update={"connections": 1}) for relay in settings.smtp_relays]
+    return settings.model_copy(update={"smtp_relays": relays})
 
 
 def _dispatcher(
@@ -82,3 +99,37 @@ async def test_a_run_out_of_time_continues_at_once_in_its_next_try(
     assert stopped.value.delay_s == 0.0 and sink.messages == []
     await _dispatcher(settings, factory, redis).run(batch, attempt=2)
     assert len(sink.messages) == 30
+
+
+async def test_an_urgent_batch_takes_the_connection_before_waiting_bulk_messages(
+    settings: Settings, factory: SessionFactory, sink: SmtpSink, redis: aioredis.Redis
+) -> None:
+    settings = _one_connection(settings)
+    world = await build_world(factory)
+    await add_contacts(factory, guardians(world.school_x, 300))
+    await add_contacts(factory, guardians(world.school_z, 5, domain="urgence.fr"))
+    async with api(settings) as client:
+        bulk = await send_broadcast(
+            client, world.keys["officer"], world.academie, {"organisation_ids": [world.school_x]}
+        )
+        urgent = await send_broadcast(
+            client,
+            world.keys["officer"],
+            world.academie,
+            {"organisation_ids": [world.school_z]},
+            priority="urgent",
+        )
+    [bulk_batch] = await _fanned_out(factory, bulk["id"])
+    [urgent_batch] = await _fanned_out(factory, urgent["id"])
+    sink.delay_s = 0.01  # a message every 10 ms through the one connection
+    dispatcher = _dispatcher(settings, factory, redis)
+    sending_bulk = asyncio.ensure_future(dispatcher.run(bulk_batch))
+    await wait_until(lambda: sink.received >= 10, timeout_s=10)
+    urgent_from = sink.received
+    await dispatcher.run(urgent_batch)
+    await sending_bulk
+    order = [m.rcpt_tos[0] for m in sink.messages]
+    urgent_at = [n for n, address in enumerate(order) if address.endswith("@urgence.fr")]
+    assert len(order) == 305 and len(urgent_at) == 5
+    # Without the gate they would come after the 90 bulk messages of the group in flight.
+    assert max(urgent_at) < urgent_from + 40, (urgent_from, urgent_at)

@@ -131,6 +131,9 @@ class EmailChannel(Channel):
         channel_rate = self._settings.channel_rates.get(ChannelName.email.value)
         return [("channel:email", channel_rate)] if channel_rate is not None else []
 
+    def concurrency(self) -> int:
+        return sum(pool.relay.connections for pool in self._pools)
+
     def prepare(self, content: MessageContent, locale: str) -> Prepared:
         rendered = render_email_parts(self._renderer, content, locale)
         return Prepared(
