@@ -89,6 +89,9 @@ class PushChannel(Channel):
     async def close(self) -> None:
         await self.sender.close()
 
+    def concurrency(self) -> int:
+        return self.sender.connections
+
     def rate_limits(self) -> list[tuple[str, RateLimit]]:
         """Push has no provider account: the channel's bucket is the only one."""
         return [("channel:push", self._rate)] if self._rate is not None else []
