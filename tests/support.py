@@ -182,6 +182,23 @@ async def wait_until(predicate: Callable[[], bool], timeout_s: float) -> None:
         await asyncio.sleep(0.02)
 
 
+async def bulk_then_urgent(
+    client: httpx.AsyncClient, factory: SessionFactory, world: World, bulk_guardians: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A bulk send to ``bulk_guardians`` families of school X, then an urgent one to the five of
+    school Z (addresses at urgence.fr), both confirmed by the officer; their drafts."""
+    await add_contacts(factory, guardians(world.school_x, bulk_guardians))
+    await add_contacts(factory, guardians(world.school_z, 5, domain="urgence.fr"))
+    officer = world.keys["officer"]
+    bulk = await send_broadcast(
+        client, officer, world.academie, {"organisation_ids": [world.school_x]}
+    )
+    urgent = await send_broadcast(
+        client, officer, world.academie, {"organisation_ids": [world.school_z]}, priority="urgent"
+    )
+    return bulk, urgent
+
+
 async def send_broadcast(
     client: httpx.AsyncClient,
     key: str,

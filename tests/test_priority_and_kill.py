@@ -22,6 +22,7 @@ from tests.support import (
     add_contacts,
     api,
     build_world,
+    bulk_then_urgent,
     guardians,
     run_burst_workers,
     send_broadcast,
@@ -34,19 +35,8 @@ async def test_urgent_broadcast_created_after_a_large_bulk_one_finishes_first(
 ) -> None:
     limited = settings.model_copy(update={"channel_rates": {"email": RateLimit(rate=100, burst=5)}})
     world = await build_world(factory)
-    await add_contacts(factory, guardians(world.school_x, 400))
-    await add_contacts(factory, guardians(world.school_z, 5, domain="urgence.fr"))
     async with api(limited) as client:
-        bulk = await send_broadcast(
-            client, world.keys["officer"], world.academie, {"organisation_ids": [world.school_x]}
-        )
-        urgent = await send_broadcast(
-            client,
-            world.keys["officer"],
-            world.academie,
-            {"organisation_ids": [world.school_z]},
-            priority="urgent",
-        )
+        bulk, urgent = await bulk_then_urgent(client, factory, world, 400)
         await run_burst_workers(limited)
     async with transaction(factory) as session:
         first = await session.get(Broadcast, bulk["id"])

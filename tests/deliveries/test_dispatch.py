@@ -25,6 +25,7 @@ from tests.support import (
     add_contacts,
     api,
     build_world,
+    bulk_then_urgent,
     guardians,
     send_broadcast,
     wait_until,
@@ -106,19 +107,8 @@ async def test_an_urgent_batch_takes_the_connection_before_waiting_bulk_messages
 ) -> None:
     settings = _one_connection(settings)
     world = await build_world(factory)
-    await add_contacts(factory, guardians(world.school_x, 300))
-    await add_contacts(factory, guardians(world.school_z, 5, domain="urgence.fr"))
     async with api(settings) as client:
-        bulk = await send_broadcast(
-            client, world.keys["officer"], world.academie, {"organisation_ids": [world.school_x]}
-        )
-        urgent = await send_broadcast(
-            client,
-            world.keys["officer"],
-            world.academie,
-            {"organisation_ids": [world.school_z]},
-            priority="urgent",
-        )
+        bulk, urgent = await bulk_then_urgent(client, factory, world, 300)
     [bulk_batch] = await _fanned_out(factory, bulk["id"])
     [urgent_batch] = await _fanned_out(factory, urgent["id"])
     sink.delay_s = 0.01  # a message every 10 ms through the one connection
