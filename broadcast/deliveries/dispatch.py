@@ -144,8 +144,14 @@ class Dispatcher:
     """Applies the Twilio callbacks that came before their SID, once the SIDs are recorded."""
     timings: BroadcastTimings | None = None
     """Observes each broadcast's time to its first message and to 95 % of them (metrics)."""
-    gates: dict[str, PriorityGate] = field(default_factory=dict)
+    gates: dict[str, PriorityGate] = field(init=False)
     """Per channel, this worker's sends in flight, urgent ones let through first."""
+
+    def __post_init__(self) -> None:
+        gates = {
+            name: PriorityGate(channel.concurrency()) for name, channel in self.channels.items()
+        }
+        object.__setattr__(self, "gates", gates)  # frozen: set once, here
 
     async def run(self, batch: DispatchBatch, attempt: int = 1) -> None:
         """Send what is still open in ``batch``; raise RetryLater while some remains open."""
@@ -353,7 +359,7 @@ class Dispatcher:
         targets: Mapping[str, Any],
         urgent: bool,
     ) -> list[SendResult]:
-        gate = self._gate(name, channel)
+        gate = self.gates[name]
 
         async def send_one(delivery: PendingDelivery) -> SendResult:
             target = targets.get(delivery.address)
@@ -363,12 +369,6 @@ class Dispatcher:
                     return await channel.send(prepared[delivery.locale], recipient)
 
         return list(await asyncio.gather(*(send_one(d) for d in claimed)))
-
-    def _gate(self, name: str, channel: Channel) -> PriorityGate:
-        gate = self.gates.get(name)
-        if gate is None:
-            gate = self.gates[name] = PriorityGate(channel.concurrency())
-        return gate
 
     async def _stopped(self, broadcast_id: int) -> bool:
         async with transaction(self.factory) as session:
