@@ -28,7 +28,7 @@ from broadcast.broadcasts.sources import (
 )
 from broadcast.core.db import SessionFactory, transaction
 from broadcast.core.dbtypes import UtcDateTime
-from broadcast.core.sqlutil import insert_ignoring_conflicts
+from broadcast.core.sqlutil import insert_ignoring_conflicts, refresh_statistics
 from broadcast.core.timeutil import utcnow
 from broadcast.core.uow import Enqueuer, enqueue_after_commit
 from broadcast.deliveries.ledger import complete_if_done
@@ -46,6 +46,9 @@ ACTIVE = (BroadcastStatus.queued, BroadcastStatus.sending)
 class PlannerSettings:
     chunk_size: int
     batch_size: int
+    analyze_from: int = 10_000
+    """The ledger's statistics are refreshed once this many deliveries of a broadcast are
+    planned, then each time that number doubles (seven times for a million)."""
 
 
 async def run_fanout(
@@ -56,7 +59,12 @@ async def run_fanout(
     The first chunk is one dispatch batch: its messages leave while the rest is planned (a
     chunk of 10,000 rows took a second on a loaded database before the first message left)."""
     size = min(settings.chunk_size, settings.batch_size)
-    while await _plan_one_chunk(factory, broadcast_id, size):
+    planned, analyze_at = 0, settings.analyze_from
+    while (chunk := await _plan_one_chunk(factory, broadcast_id, size)).more:
+        planned += chunk.planned
+        if planned >= analyze_at:
+            await _refresh_ledger_statistics(factory)
+            analyze_at = 2 * planned
         await enqueue_pending_batches(factory, queue, broadcast_id, settings.batch_size)
         size = settings.chunk_size
     await enqueue_pending_batches(factory, queue, broadcast_id, settings.batch_size)
@@ -64,16 +72,30 @@ async def run_fanout(
         await complete_if_done(session, broadcast_id)
 
 
-async def _plan_one_chunk(factory: SessionFactory, broadcast_id: int, chunk_size: int) -> bool:
-    """Plan the next chunk; False once the audience is exhausted or the broadcast stopped."""
+@dataclass(frozen=True, slots=True)
+class _Chunk:
+    planned: int
+    more: bool
+    """False once the audience is exhausted or the broadcast stopped."""
+
+
+async def _plan_one_chunk(factory: SessionFactory, broadcast_id: int, chunk_size: int) -> _Chunk:
     async with transaction(factory) as session:
         broadcast = await session.get(Broadcast, broadcast_id, with_for_update=True)
         if broadcast is None or broadcast.status not in ACTIVE or broadcast.fanout_done:
-            return False
+            return _Chunk(0, more=False)
         broadcast.status = BroadcastStatus.sending
         planned = await plan_chunk(session, broadcast, chunk_size)
         log.info("broadcast %s: planned %s deliveries", broadcast_id, planned)
-        return not broadcast.fanout_done
+        return _Chunk(planned, more=not broadcast.fanout_done)
+
+
+async def _refresh_ledger_statistics(factory: SessionFactory) -> None:
+    """Dispatch reads each batch by its id range; planned on statistics taken before the
+    broadcast existed, PostgreSQL read the whole broadcast instead (10 ms a batch at 100,000
+    rows, a third of its time in the fan-out bench)."""
+    async with transaction(factory) as session:
+        await refresh_statistics(session, "delivery")
 
 
 async def _audience(

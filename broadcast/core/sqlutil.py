@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert
@@ -21,6 +22,17 @@ def insert_ignoring_conflicts(session: AsyncSession, model: Any) -> Insert:
 async def insert_ignore(session: AsyncSession, model: Any, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
         await session.execute(insert_ignoring_conflicts(session, model), list(rows))
+
+
+async def refresh_statistics(session: AsyncSession, table: str) -> None:
+    """Have PostgreSQL's planner see the rows just written in bulk to ``table``.
+
+    Autovacuum would, but a minute or more later; until then a table analysed while it held
+    none of these rows is planned as if each query matched one row (a batch read walked the
+    whole broadcast). ``SKIP_LOCKED``: an autovacuum already on the table is as good. SQLite
+    keeps no statistics unless asked, and plans by its indexes alone: nothing to do."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text(f'ANALYZE (SKIP_LOCKED) "{table}"'))
 
 
 def row_id(row: Any) -> int:
