@@ -129,17 +129,26 @@ class RateLimiter:
     def _hold_key(self, name: str) -> str:
         return f"{self._prefix}hold:{name}"
 
+    async def make_way(self, buckets: Sequence[Bucket]) -> None:
+        """Mark ``buckets`` as used by an urgent send for the next ``URGENT_MARK_MS``: bulk
+        sends naming one of them wait meanwhile. Each urgent grant marks them again."""
+        if not buckets:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for mark in self._urgent_marks(buckets):
+                pipe.set(mark, 1, px=URGENT_MARK_MS)
+            await pipe.execute()
+
+    def _urgent_marks(self, buckets: Sequence[Bucket]) -> list[str]:
+        return [f"{self._prefix}urgent:{name}" for name, _ in buckets]
+
     async def _yield_to_urgent(self, buckets: Sequence[Bucket], urgent: bool) -> bool:
         """Urgent sends mark their buckets; bulk sends wait while a mark is there. True when
         the caller must wait."""
-        marks = [f"{self._prefix}urgent:{name}" for name, _ in buckets]
         if urgent:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for mark in marks:
-                    pipe.set(mark, 1, px=URGENT_MARK_MS)
-                await pipe.execute()
+            await self.make_way(buckets)
             return False
-        return bool(await self._redis.exists(*marks))
+        return bool(await self._redis.exists(*self._urgent_marks(buckets)))
 
     async def try_acquire(self, buckets: Sequence[Bucket], n: int = 1) -> float:
         """Take ``n`` tokens from every bucket or none: 0.0 if granted, else the seconds to wait."""

@@ -46,6 +46,7 @@ def _resources(ctx: dict[str, Any]) -> Resources:
 async def fanout(ctx: dict[str, Any], broadcast_id: int) -> None:
     resources = _resources(ctx)
     try:
+        await resources.dispatcher.make_way_for(broadcast_id)
         await run_fanout(resources.factory, resources.queue, resources.planner, broadcast_id)
     except Exception as exc:
         log.exception("fan-out of broadcast %s failed; it will resume", broadcast_id)

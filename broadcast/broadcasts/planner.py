@@ -28,7 +28,11 @@ from broadcast.broadcasts.sources import (
 )
 from broadcast.core.db import SessionFactory, transaction
 from broadcast.core.dbtypes import UtcDateTime
-from broadcast.core.sqlutil import insert_ignoring_conflicts, refresh_statistics
+from broadcast.core.sqlutil import (
+    analysed_rows,
+    insert_ignoring_conflicts,
+    refresh_statistics,
+)
 from broadcast.core.timeutil import utcnow
 from broadcast.core.uow import Enqueuer, enqueue_after_commit
 from broadcast.deliveries.ledger import complete_if_done
@@ -48,7 +52,9 @@ class PlannerSettings:
     batch_size: int
     analyze_from: int = 10_000
     """The ledger's statistics are refreshed once this many deliveries of a broadcast are
-    planned, then each time that number doubles (seven times for a million)."""
+    planned, and a tenth of the ledger as last analysed (autovacuum's own measure of a change
+    that matters), then each time that number doubles (seven times for a million in an empty
+    ledger; never for an urgent notice to one school in a ledger of millions)."""
 
 
 async def run_fanout(
@@ -59,7 +65,7 @@ async def run_fanout(
     The first chunk is one dispatch batch: its messages leave while the rest is planned (a
     chunk of 10,000 rows took a second on a loaded database before the first message left)."""
     size = min(settings.chunk_size, settings.batch_size)
-    planned, analyze_at = 0, settings.analyze_from
+    planned, analyze_at = 0, await _first_analysis_at(factory, settings.analyze_from)
     while (chunk := await _plan_one_chunk(factory, broadcast_id, size)).more:
         planned += chunk.planned
         if planned >= analyze_at:
@@ -88,6 +94,11 @@ async def _plan_one_chunk(factory: SessionFactory, broadcast_id: int, chunk_size
         planned = await plan_chunk(session, broadcast, chunk_size)
         log.info("broadcast %s: planned %s deliveries", broadcast_id, planned)
         return _Chunk(planned, more=not broadcast.fanout_done)
+
+
+async def _first_analysis_at(factory: SessionFactory, analyze_from: int) -> int:
+    async with transaction(factory) as session:
+        return max(analyze_from, await analysed_rows(session, "delivery") // 10)
 
 
 async def _refresh_ledger_statistics(factory: SessionFactory) -> None:

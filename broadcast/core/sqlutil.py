@@ -35,6 +35,17 @@ async def refresh_statistics(session: AsyncSession, table: str) -> None:
         await session.execute(text(f'ANALYZE (SKIP_LOCKED) "{table}"'))
 
 
+async def analysed_rows(session: AsyncSession, table: str) -> int:
+    """How many rows ``table`` held when PostgreSQL last analysed it (0 if never, and on
+    SQLite)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return 0
+    rows = await session.scalar(
+        text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:table)"), {"table": table}
+    )
+    return max(int(rows or 0), 0)
+
+
 def row_id(row: Any) -> int:
     """The primary key of a row that has been flushed (SQLModel types ids as optional)."""
     value = row.id

@@ -181,6 +181,17 @@ class Dispatcher:
             delay = wait_s if ended == _Ended.out_of_time else self.retry.delay(attempt)
             raise RetryLater(delay, still_open)
 
+    async def make_way_for(self, broadcast_id: int) -> None:
+        """An urgent broadcast about to be planned: bulk sends on its channels yield from now,
+        not only from its first group's tokens (the planning and the first claim took most of
+        its first second while the bulk sent at full speed beside it)."""
+        async with transaction(self.factory) as session:
+            broadcast = await session.get(Broadcast, broadcast_id)
+        if broadcast is None or broadcast.priority != Priority.urgent:
+            return
+        channels = [self.channels[name] for name in broadcast.channels if name in self.channels]
+        await self.limiter.make_way([b for channel in channels for b in channel.rate_limits()])
+
     async def _settle_if_cancelled(self, broadcast_id: int) -> None:
         """The job ends without a retry when its broadcast is paused or cancelled (resume
         enqueues what is left). Once cancelled, a transient failure recorded after the cancel

@@ -1,11 +1,13 @@
 """The dispatcher against the real ledger, Redis and SMTP sink: two runs of one batch at once
 never send a delivery twice; a run out of time hands the rest to its next try; an urgent batch's
-messages take the next free connection, before the bulk messages already waiting for one."""
+messages take the next free connection, before the bulk messages already waiting for one; bulk
+sends yield as soon as an urgent broadcast is being planned."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from time import monotonic
 from typing import Any
 
 import pytest
@@ -18,7 +20,7 @@ from broadcast.core.db import SessionFactory, transaction
 from broadcast.deliveries.dispatch import Dispatcher, RetryLater, RetryPolicy
 from broadcast.deliveries.models import Delivery
 from broadcast.jobs import DispatchBatch
-from broadcast.ratelimit import RateLimiter
+from broadcast.ratelimit import RateLimit, RateLimiter, RateLimitTimeout
 from broadcast.sandbox.smtp import SmtpSink
 from broadcast.settings import Settings
 from tests.support import (
@@ -123,3 +125,26 @@ async def test_an_urgent_batch_takes_the_connection_before_waiting_bulk_messages
     assert len(order) == 305 and len(urgent_at) == 5
     # Without the gate they would come after the 90 bulk messages of the group in flight.
     assert max(urgent_at) < urgent_from + 40, (urgent_from, urgent_at)
+
+
+async def test_bulk_sends_yield_from_the_moment_an_urgent_broadcast_is_planned(
+    settings: Settings, factory: SessionFactory, redis: aioredis.Redis
+) -> None:
+    settings = settings.model_copy(update={"channel_rates": {"email": RateLimit(rate=1000)}})
+    world = await build_world(factory)
+    async with api(settings) as client:
+        bulk, urgent = await bulk_then_urgent(client, factory, world, 3)
+    dispatcher = _dispatcher(settings, factory, redis)
+    buckets = dispatcher.channels["email"].rate_limits()
+
+    async def bulk_gets_a_token() -> bool:
+        try:
+            await dispatcher.limiter.acquire(buckets, urgent=False, deadline=monotonic() + 0.3)
+        except RateLimitTimeout:
+            return False
+        return True
+
+    await dispatcher.make_way_for(bulk["id"])
+    assert await bulk_gets_a_token()  # a bulk broadcast makes way for nobody
+    await dispatcher.make_way_for(urgent["id"])
+    assert not await bulk_gets_a_token()
