@@ -103,8 +103,8 @@ async def _first_analysis_at(factory: SessionFactory, analyze_from: int) -> int:
 
 async def _refresh_ledger_statistics(factory: SessionFactory) -> None:
     """Dispatch reads each batch by its id range; planned on statistics taken before the
-    broadcast existed, PostgreSQL read the whole broadcast instead (10 ms a batch at 100,000
-    rows, a third of its time in the fan-out bench)."""
+    broadcast existed, PostgreSQL read the whole broadcast instead (10 to 30 ms a batch at
+    100,000 rows, a third of its time in the fan-out bench)."""
     async with transaction(factory) as session:
         await refresh_statistics(session, "delivery")
 
