@@ -7,6 +7,8 @@ plan and is left to autovacuum. SQLite keeps no statistics unless asked."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 from sqlalchemy import text
 
@@ -21,70 +23,67 @@ class _Queue:
         return None
 
 
+@dataclass(frozen=True)
+class _Ledger:
+    """A PostgreSQL ledger with the test world, its broadcasts planned by ``fan_out``."""
+
+    settings: Settings
+    factory: SessionFactory
+    world: World
+
+    async def fan_out(self, planner: PlannerSettings, school: int, count: int) -> None:
+        await add_contacts(self.factory, guardians(school, count, domain=f"ecole{school}.fr"))
+        async with api(self.settings) as client:
+            draft = await send_broadcast(
+                client,
+                self.world.keys["officer"],
+                self.world.academie,
+                {"organisation_ids": [school]},
+            )
+        await run_fanout(self.factory, _Queue(), planner, draft["id"])
+
+    async def statistics(self) -> tuple[float, str | None]:
+        """The rows PostgreSQL counted at its last ANALYZE, and the statuses it saw most."""
+        async with transaction(self.factory) as session:
+            rows = await session.scalar(
+                text("SELECT reltuples FROM pg_class WHERE relname = 'delivery'")
+            )
+            statuses = await session.scalar(
+                text(
+                    "SELECT most_common_vals::text FROM pg_stats"
+                    " WHERE tablename = 'delivery' AND attname = 'status'"
+                )
+            )
+        return float(rows), statuses
+
+
 @pytest.fixture
-def postgresql_only(database_url: str) -> None:
+async def ledger(settings: Settings, factory: SessionFactory, database_url: str) -> _Ledger:
     if not database_url.startswith("postgresql"):
         pytest.skip("SQLite keeps no statistics unless asked")
+    return _Ledger(settings, factory, await build_world(factory))
 
 
-async def _statistics(factory: SessionFactory) -> tuple[float, str | None]:
-    async with transaction(factory) as session:
-        rows = await session.scalar(
-            text("SELECT reltuples FROM pg_class WHERE relname = 'delivery'")
-        )
-        statuses = await session.scalar(
-            text(
-                "SELECT most_common_vals::text FROM pg_stats"
-                " WHERE tablename = 'delivery' AND attname = 'status'"
-            )
-        )
-    return float(rows), statuses
-
-
-async def _fan_out(
-    settings: Settings,
-    factory: SessionFactory,
-    planner: PlannerSettings,
-    world: World,
-    school: int,
-    count: int,
-) -> None:
-    await add_contacts(factory, guardians(school, count, domain=f"ecole{school}.fr"))
-    async with api(settings) as client:
-        draft = await send_broadcast(
-            client, world.keys["officer"], world.academie, {"organisation_ids": [school]}
-        )
-    await run_fanout(factory, _Queue(), planner, draft["id"])
-
-
-@pytest.mark.usefixtures("postgresql_only")
-async def test_the_planner_knows_the_deliveries_of_a_large_fan_out(
-    settings: Settings, factory: SessionFactory
-) -> None:
-    world = await build_world(factory)
+async def test_the_planner_knows_the_deliveries_of_a_large_fan_out(ledger: _Ledger) -> None:
     planner = PlannerSettings(chunk_size=100, batch_size=100, analyze_from=150)
-    await _fan_out(settings, factory, planner, world, world.school_x, 400)
-    assert await _statistics(factory) == (400.0, "{queued}")
+    await ledger.fan_out(planner, ledger.world.school_x, 400)
+    assert await ledger.statistics() == (400.0, "{queued}")
 
 
-@pytest.mark.usefixtures("postgresql_only")
 async def test_a_fan_out_under_the_threshold_leaves_the_statistics_to_autovacuum(
-    settings: Settings, factory: SessionFactory
+    ledger: _Ledger,
 ) -> None:
-    world = await build_world(factory)
-    await _fan_out(settings, factory, PlannerSettings(100, 100), world, world.school_x, 400)
-    rows, _ = await _statistics(factory)
+    await ledger.fan_out(PlannerSettings(100, 100), ledger.world.school_x, 400)
+    rows, _ = await ledger.statistics()
     assert rows != 400.0
 
 
-@pytest.mark.usefixtures("postgresql_only")
 async def test_a_fan_out_small_next_to_the_ledger_leaves_the_statistics_to_autovacuum(
-    settings: Settings, factory: SessionFactory
+    ledger: _Ledger,
 ) -> None:
     """30 deliveries in a ledger analysed at 400 rows change no plan: no ANALYZE for them."""
-    world = await build_world(factory)
     large = PlannerSettings(chunk_size=200, batch_size=200, analyze_from=150)
-    await _fan_out(settings, factory, large, world, world.school_x, 400)
+    await ledger.fan_out(large, ledger.world.school_x, 400)
     small = PlannerSettings(chunk_size=10, batch_size=10, analyze_from=10)
-    await _fan_out(settings, factory, small, world, world.school_z, 30)
-    assert await _statistics(factory) == (400.0, "{queued}")
+    await ledger.fan_out(small, ledger.world.school_z, 30)
+    assert await ledger.statistics() == (400.0, "{queued}")
