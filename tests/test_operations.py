@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -27,7 +28,17 @@ from broadcast.sandbox.smtp import SmtpSink
 from broadcast.sandbox.twilio import TwilioSandbox
 from broadcast.settings import Settings
 from tests.sms_support import families, running_sandbox, through, with_sms
-from tests.support import add_contacts, api, build_world, run_burst_workers, send_broadcast
+from tests.support import (
+    add_contacts,
+    api,
+    auth,
+    build_world,
+    guardians,
+    run_burst_workers,
+    send_broadcast,
+)
+from workers import tasks
+from workers.resources import Resources
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -156,6 +167,53 @@ async def test_metrics_after_an_email_and_sms_send_hold_the_series_a_dsi_watches
     assert ("broadcast_queue_oldest_job_age_seconds", urgent) in after
     build = [labels for name, labels in after if name == "broadcast_build_info"]
     assert build and {key for key, _ in build[0]} == {"version", "python"}
+
+
+class _DispatchAtOnce:
+    """The fan-out's queue, running each dispatch batch as soon as it is asked for: every
+    message has left before the fan-out plans its last chunk (a small broadcast on an idle
+    worker), so the fan-out, not a dispatch job, completes the broadcast."""
+
+    def __init__(self, resources: Resources) -> None:
+        self.resources = resources
+
+    async def enqueue_job(
+        self,
+        function: str,
+        *args: object,
+        _job_id: str | None = None,
+        _queue_name: str | None = None,
+    ) -> object:
+        if function == "dispatch":
+            await tasks.dispatch({"resources": self.resources, "job_try": 1}, *args)
+        return None
+
+
+async def test_a_broadcast_completed_by_its_fan_out_has_its_time_to_95_percent_sent(
+    settings: Settings, factory: SessionFactory, sink: SmtpSink
+) -> None:
+    world = await build_world(factory)
+    await add_contacts(factory, guardians(world.school_x, 3))
+    assert settings.redis_url is not None
+    resources = await Resources.open(settings, settings.redis_url)
+    try:
+        async with api(settings) as client:
+            before = await _scrape(client)
+            draft = await send_broadcast(
+                client, world.keys["head_x"], world.school_x, {"organisation_ids": [world.school_x]}
+            )
+            at_once = replace(resources, queue=_DispatchAtOnce(resources))
+            await tasks.fanout({"resources": at_once, "job_try": 1}, draft["id"])
+            after = await _scrape(client)
+            shown = await client.get(
+                f"/api/v1/broadcasts/{draft['id']}", headers=auth(world.keys["head_x"])
+            )
+    finally:
+        await resources.close()
+    assert shown.json()["status"] == "completed"
+    assert len(sink.messages) == 3
+    count = "broadcast_time_to_95_percent_sent_seconds_count"
+    assert _value(after, count, priority="normal") - _value(before, count, priority="normal") == 1
 
 
 async def test_metrics_ask_for_the_token_when_one_is_set(settings: Settings) -> None:

@@ -47,7 +47,8 @@ async def fanout(ctx: dict[str, Any], broadcast_id: int) -> None:
     resources = _resources(ctx)
     try:
         await resources.dispatcher.make_way_for(broadcast_id)
-        await run_fanout(resources.factory, resources.queue, resources.planner, broadcast_id)
+        if await run_fanout(resources.factory, resources.queue, resources.planner, broadcast_id):
+            await resources.dispatcher.observe_completion(broadcast_id)
     except Exception as exc:
         log.exception("fan-out of broadcast %s failed; it will resume", broadcast_id)
         raise Retry(defer=resources.dispatcher.retry.delay(ctx["job_try"])) from exc

@@ -175,11 +175,22 @@ class Dispatcher:
         async with transaction(self.factory, self.queue) as session:
             completed = await complete_if_done(session, batch.broadcast_id)
             still_open = await count_open(session, batch)
-        if completed and self.timings is not None:
-            await self.timings.completed(broadcast.id or 0, broadcast.priority, broadcast.queued_at)
+        if completed:
+            await self.observe_completion(batch.broadcast_id)
         if still_open:
             delay = wait_s if ended == _Ended.out_of_time else self.retry.delay(attempt)
             raise RetryLater(delay, still_open)
+
+    async def observe_completion(self, broadcast_id: int) -> None:
+        """A broadcast just completed, by one of its dispatch jobs or by its fan-out (when its
+        messages had all left before the last chunk was planned): its time to 95 % sent goes in
+        the metrics."""
+        if self.timings is None:
+            return
+        async with transaction(self.factory) as session:
+            broadcast = await session.get(Broadcast, broadcast_id)
+        if broadcast is not None:
+            await self.timings.completed(broadcast_id, broadcast.priority, broadcast.queued_at)
 
     async def make_way_for(self, broadcast_id: int) -> None:
         """An urgent broadcast about to be planned: bulk sends on its channels yield from now,
@@ -208,7 +219,9 @@ class Dispatcher:
         error = _NO_ACCOUNT.get(batch.channel, f"aucun compte {batch.channel} configuré")
         async with transaction(self.factory, self.queue) as session:
             failed = await fail_open(session, batch, error)
-            await complete_if_done(session, batch.broadcast_id)
+            completed = await complete_if_done(session, batch.broadcast_id)
+        if completed:
+            await self.observe_completion(batch.broadcast_id)
         if failed:
             log.warning(
                 "broadcast %s: %d %s deliveries failed: %s",
@@ -278,12 +291,12 @@ class Dispatcher:
             )
         finally:
             renewing.cancel()
+        outcomes = Counter(result.outcome for result in results)
+        await self._count(batch.channel, broadcast, outcomes)
         await self._record(batch.channel, results, claimed, past_deadline)
         await self._say_if_held(broadcast, results)
         if self.early_statuses is not None and channel.status_callbacks:
             await self.early_statuses.apply_recorded(self.factory, batch.channel, results)
-        outcomes = Counter(result.outcome for result in results)
-        await self._count(batch.channel, broadcast, outcomes)
         pause_s = provider_pause(results, outcomes)
         if pause_s > 0:  # every worker waits rather than bouncing deliveries at full rate
             await self.limiter.hold(batch.channel, pause_s)
@@ -353,7 +366,9 @@ class Dispatcher:
             delay = min(delay * 2, RECORD_RETRY_MAX_S)
 
     async def _count(self, channel: str, broadcast: Broadcast, outcomes: Counter[Outcome]) -> None:
-        """The group's outcomes in the metrics, once per group rather than per message."""
+        """The group's outcomes in the metrics, once per group rather than per message; before
+        they are recorded in the ledger, so whoever completes the broadcast reads this group's
+        note among its timings."""
         for outcome, count in outcomes.items():
             MESSAGES.labels(channel, outcome).inc(count)
         if self.timings is not None:
