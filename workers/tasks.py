@@ -47,8 +47,10 @@ async def fanout(ctx: dict[str, Any], broadcast_id: int) -> None:
     resources = _resources(ctx)
     try:
         await resources.dispatcher.make_way_for(broadcast_id)
-        if await run_fanout(resources.factory, resources.queue, resources.planner, broadcast_id):
-            await resources.dispatcher.observe_completion(broadcast_id)
+        planner = resources.planner
+        completed = await run_fanout(resources.factory, resources.queue, planner, broadcast_id)
+        if completed is not None:
+            await resources.dispatcher.observe_completion(completed)
     except Exception as exc:
         log.exception("fan-out of broadcast %s failed; it will resume", broadcast_id)
         raise Retry(defer=resources.dispatcher.retry.delay(ctx["job_try"])) from exc

@@ -59,12 +59,12 @@ class PlannerSettings:
 
 async def run_fanout(
     factory: SessionFactory, queue: Enqueuer, settings: PlannerSettings, broadcast_id: int
-) -> bool:
+) -> Broadcast | None:
     """Plan every chunk of the broadcast's audience, then hand the deliveries to dispatch.
 
     The first chunk is one dispatch batch: its messages leave while the rest is planned (a
     chunk of 10,000 rows took a second on a loaded database before the first message left).
-    True when the fan-out itself completed the broadcast: its messages had all left before the
+    The broadcast when the fan-out itself completed it: its messages had all left before the
     last chunk was planned, so no dispatch job saw it fully planned."""
     size = min(settings.chunk_size, settings.batch_size)
     planned, analyze_at = 0, await _first_analysis_at(factory, settings.analyze_from)
@@ -77,8 +77,7 @@ async def run_fanout(
         size = settings.chunk_size
     await enqueue_pending_batches(factory, queue, broadcast_id, settings.batch_size)
     async with transaction(factory, queue) as session:
-        completed = await complete_if_done(session, broadcast_id)
-    return completed
+        return await complete_if_done(session, broadcast_id)
 
 
 @dataclass(frozen=True, slots=True)

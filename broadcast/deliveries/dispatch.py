@@ -175,22 +175,18 @@ class Dispatcher:
         async with transaction(self.factory, self.queue) as session:
             completed = await complete_if_done(session, batch.broadcast_id)
             still_open = await count_open(session, batch)
-        if completed:
-            await self.observe_completion(batch.broadcast_id)
+        if completed is not None:
+            await self.observe_completion(completed)
         if still_open:
             delay = wait_s if ended == _Ended.out_of_time else self.retry.delay(attempt)
             raise RetryLater(delay, still_open)
 
-    async def observe_completion(self, broadcast_id: int) -> None:
+    async def observe_completion(self, broadcast: Broadcast) -> None:
         """A broadcast just completed, by one of its dispatch jobs or by its fan-out (when its
         messages had all left before the last chunk was planned): its time to 95 % sent goes in
         the metrics."""
-        if self.timings is None:
-            return
-        async with transaction(self.factory) as session:
-            broadcast = await session.get(Broadcast, broadcast_id)
-        if broadcast is not None:
-            await self.timings.completed(broadcast_id, broadcast.priority, broadcast.queued_at)
+        if self.timings is not None:
+            await self.timings.completed(broadcast.id or 0, broadcast.priority, broadcast.queued_at)
 
     async def make_way_for(self, broadcast_id: int) -> None:
         """An urgent broadcast about to be planned: bulk sends on its channels yield from now,
@@ -220,8 +216,8 @@ class Dispatcher:
         async with transaction(self.factory, self.queue) as session:
             failed = await fail_open(session, batch, error)
             completed = await complete_if_done(session, batch.broadcast_id)
-        if completed:
-            await self.observe_completion(batch.broadcast_id)
+        if completed is not None:
+            await self.observe_completion(completed)
         if failed:
             log.warning(
                 "broadcast %s: %d %s deliveries failed: %s",

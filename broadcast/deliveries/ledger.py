@@ -164,8 +164,9 @@ async def count_open(session: AsyncSession, batch: DispatchBatch) -> int:
     return int(found or 0)
 
 
-async def complete_if_done(session: AsyncSession, broadcast_id: int) -> bool:
-    """Move a fully planned broadcast with no open delivery to ``completed``, once."""
+async def complete_if_done(session: AsyncSession, broadcast_id: int) -> Broadcast | None:
+    """Move a fully planned broadcast with no open delivery to ``completed``, once; the
+    broadcast so completed, None when it was not."""
     still_open = (
         select(col(Delivery.id))
         .where(col(Delivery.broadcast_id) == broadcast_id, col(Delivery.status).in_(OPEN_STATUSES))
@@ -181,17 +182,17 @@ async def complete_if_done(session: AsyncSession, broadcast_id: int) -> bool:
         )
         .values(status=BroadcastStatus.completed, completed_at=utcnow())
     )
-    completed = bool(getattr(result, "rowcount", 0))
-    if completed:
-        await _announce_completion(session, broadcast_id)
-    return completed
+    if not getattr(result, "rowcount", 0):
+        return None
+    return await _announce_completion(session, broadcast_id)
 
 
-async def _announce_completion(session: AsyncSession, broadcast_id: int) -> None:
+async def _announce_completion(session: AsyncSession, broadcast_id: int) -> Broadcast | None:
     """``broadcast.completed`` to webhook subscribers; the caller enqueues after commit."""
     broadcast = await session.get(Broadcast, broadcast_id, populate_existing=True)
     if broadcast is not None:
         await emit_broadcast_event(session, WebhookEvent.broadcast_completed, broadcast)
+    return broadcast
 
 
 async def cancel_queued(session: AsyncSession, broadcast_id: int) -> int:
